@@ -1,0 +1,69 @@
+"""The public entry points: ``compile`` a circuit into a live module (and optionally a file)."""
+
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Sequence
+
+import sympy as sp
+
+from .circuit import Circuit
+from .compiler import build
+from .emit import render
+from .errors import CircuitError
+from .loader import load_source, write_atomic
+
+
+def as_circuit(expr_or_circuit, wrt: Sequence | None = None, name: str = "circuit") -> Circuit:
+    """A ``Circuit`` as given, or one made of a bare expression and ``wrt``."""
+    if isinstance(expr_or_circuit, Circuit):
+        if wrt is not None:
+            raise CircuitError("a Circuit carries its own wrt; do not pass wrt= as well")
+        return expr_or_circuit
+    if not isinstance(expr_or_circuit, (sp.Basic, int, float)):
+        raise CircuitError(
+            f"compile() takes a SymPy expression or a Circuit, got {type(expr_or_circuit).__name__}"
+        )
+    if wrt is None:
+        raise CircuitError(
+            "compile(expr) needs wrt=[...]: the parameters to differentiate with respect to"
+        )
+    return Circuit(name, expr_or_circuit, wrt)
+
+
+def source(expr_or_circuit, wrt: Sequence | None = None, name: str = "circuit") -> str:
+    """The generated module's source text, without importing it."""
+    return render(build(as_circuit(expr_or_circuit, wrt, name)))
+
+
+def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing users rely on
+    expr_or_circuit,
+    wrt: Sequence | None = None,
+    name: str = "circuit",
+    out: str | os.PathLike | None = None,
+) -> types.ModuleType:
+    """Compile a circuit into a module with ``forward``, ``value_and_grad`` and ``grad``.
+
+    Args:
+        expr_or_circuit: a SymPy expression (the output J) or a ``Circuit``.
+        wrt: the parameters, for a bare expression (a ``Circuit`` carries its own).
+        name: the module's name, for a bare expression.
+        out: a file path; when given, the module is also written there (atomically).
+
+    Returns:
+        The imported module. It does not import circuitc.
+
+    Raises:
+        CircuitError: an unsupported function, a bad symbol name, shapes that disagree.
+    """
+    circuit = as_circuit(expr_or_circuit, wrt, name)
+    compiled = build(circuit)
+    text = render(compiled)
+    if out is not None:
+        path = write_atomic(out, text)
+        module = load_source(text, circuit.name, str(path))
+    else:
+        module = load_source(text, circuit.name)
+    module.__circuit__ = circuit
+    return module

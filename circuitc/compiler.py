@@ -1,0 +1,132 @@
+"""The pipeline up to the IR: a ``Circuit`` is lowered, checked and swept backwards."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .circuit import Circuit
+from .errors import CircuitError
+from .ir import Graph
+from .lower import Lowerer
+from .reverse import Update, sweep
+
+
+@dataclass
+class Compiled:
+    """Everything the emitter needs: the DAG, its names, and the backward updates."""
+
+    circuit: Circuit
+    graph: Graph
+    output: int
+    output_name: str
+    names: dict[int, str]  # node -> the circuit's own name (inputs and steps)
+    steps: list[tuple[str, int]]  # step name -> node, in the circuit's order
+    wrt: list[tuple[str, int | None]]  # parameter name -> its leaf (None: J does not use it)
+    inputs: list[str]  # data inputs, sorted by name
+    shapes: dict[str, tuple]  # argument name -> shape (() for a scalar)
+    dims: list[str]  # dimension symbols, bound from the arrays at call time
+    updates: list[Update] = field(default_factory=list)
+    adjoint: dict[int, int] = field(default_factory=dict)
+    prediction: int | None = None
+    digest: str = ""
+
+
+def build(circuit: Circuit) -> Compiled:
+    """Lower ``circuit`` into one DAG and derive its backward pass."""
+    graph = Graph()
+    lowerer = Lowerer(graph)
+    names: dict[int, str] = {}
+    steps: list[tuple[str, int]] = []
+    step_names: set[str] = set()
+    for sym, expr in circuit.steps:
+        if sym.name in step_names:
+            raise CircuitError(f"circuit {circuit.name!r}: step {sym.name!r} is defined twice")
+        if sym.name in lowerer.symbols:
+            raise CircuitError(
+                f"circuit {circuit.name!r}: step {sym.name!r} is used before it is defined"
+            )
+        nid = lowerer.lower(expr)
+        lowerer.env[sym] = nid
+        step_names.add(sym.name)
+        steps.append((sym.name, nid))
+        names.setdefault(nid, sym.name)
+    output = lowerer.lower(circuit.output)
+    prediction = lowerer.lower(circuit.prediction) if circuit.prediction is not None else None
+
+    wrt_names = [w.name for w in circuit.wrt]
+    for w in circuit.wrt:
+        if w.name in step_names:
+            raise CircuitError(f"circuit {circuit.name!r}: {w.name!r} is a step, not a parameter")
+        known = lowerer.symbols.get(w.name)
+        if known is not None and known != w:
+            raise CircuitError(
+                f"two different symbols are named {w.name!r} (their assumptions differ)"
+            )
+    wrt = [(w.name, lowerer.env.get(w)) for w in circuit.wrt]
+    for name, sym in lowerer.symbols.items():
+        names.setdefault(lowerer.env[sym], name)
+    dims = sorted({d for n in graph.nodes if n.op == "sym" for d in n.shape if isinstance(d, str)})
+    clash = [d for d in dims if d in lowerer.symbols or d in wrt_names]
+    if clash:
+        raise CircuitError(f"{clash[0]!r} is a matrix dimension and cannot also be a circuit input")
+    inputs = sorted(n for n in lowerer.symbols if n not in wrt_names)
+    for extra in (circuit.features or []) + (
+        [circuit.target] if circuit.target is not None else []
+    ):
+        if extra.name not in inputs:
+            raise CircuitError(
+                f"circuit {circuit.name!r}: data input {extra.name!r} is not used by the circuit"
+            )
+    shapes = {}
+    for w in circuit.wrt:
+        shapes[w.name] = _shape_of(w)
+    for name in inputs:
+        shapes[name] = _shape_of(lowerer.symbols[name])
+
+    if output in names:
+        output_name = names[output]
+    else:
+        output_name = "_J"
+        names[output] = output_name
+    updates, adjoint = sweep(graph, output, [nid for _, nid in wrt])
+    compiled = Compiled(
+        circuit,
+        graph,
+        output,
+        output_name,
+        names,
+        steps,
+        wrt,
+        inputs,
+        shapes,
+        dims,
+        updates,
+        adjoint,
+        prediction,
+    )
+    compiled.digest = digest(compiled)
+    return compiled
+
+
+def _shape_of(sym: sp.Basic) -> tuple:
+    if isinstance(sym, sp.MatrixSymbol):
+        return tuple(int(d) if isinstance(d, (int, sp.Integer)) else str(d) for d in sym.shape)
+    return ()
+
+
+def digest(c: Compiled) -> str:
+    """A hash of the circuit computed over the DAG (never the expanded tree)."""
+    h = hashlib.sha256()
+    h.update(f"{c.circuit.name}|{c.output}|{c.output_name}|{c.prediction}\n".encode())
+    for name, nid in c.wrt:
+        h.update(f"wrt {name} {nid}\n".encode())
+    for name in c.inputs:
+        h.update(f"in {name} {c.shapes[name]}\n".encode())
+    for name, nid in c.steps:
+        h.update(f"step {name} {nid}\n".encode())
+    for node in c.graph.nodes:
+        h.update(f"{node.op} {node.args} {node.attrs} {node.shape}\n".encode())
+    return h.hexdigest()[:16]

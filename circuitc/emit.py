@@ -1,0 +1,359 @@
+"""Compiled circuit → module source text (the printer lays out lines; Jinja lays out the file).
+
+The plan decides which nodes get a line of their own: every forward node does (the
+notes' tables give each value a name), except single-use cosmetic ones such as ``-y`` or a
+comparison, which read better inline; a backward node gets a line when more than one
+update uses it. Templates receive only pre-printed ``(lhs, rhs, comment)`` lines.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import jinja2
+import sympy as sp
+
+from . import __version__
+from .compiler import Compiled
+from .ir import LEAF_OPS
+from .printer import Printer
+from .reverse import fill_partial
+
+TEMPLATE = "module.py.j2"
+
+
+@dataclass
+class Line:
+    """One line of generated code: ``lhs op rhs  # comment``."""
+
+    lhs: str
+    rhs: str
+    op: str = "="
+    comment: str = ""
+
+
+@dataclass
+class Plan:
+    """The emitted program: names of nodes, and the lines of each function."""
+
+    names: dict[int, str]
+    forward: list[Line] = field(default_factory=list)  # the lines forward() runs
+    forward_full: list[Line] = field(default_factory=list)  # the forward lines value_and_grad runs
+    backward: list[Line] = field(default_factory=list)
+    predict: list[Line] = field(default_factory=list)
+    grads: list[tuple[str, str]] = field(default_factory=list)  # (wrt name, expression)
+    output: str = ""
+    prediction: str = ""
+    forward_ops: int = 0
+    backward_ops: int = 0
+    uses_math: bool = False
+    helpers: list[str] = field(default_factory=list)
+
+
+def _cosmetic(c: Compiled, v: int) -> bool:
+    """Nodes that read better inline when used once: negation, reciprocal, conditions, masks."""
+    g = c.graph
+    node = g.nodes[v]
+    if node.op == "mul":
+        return len(node.args) == 2 and g.is_const(node.args[0], -1)
+    if node.op == "pow":
+        return g.is_const(node.args[1], -1)
+    if node.op == "where":
+        return g.is_const(node.args[2], 1)
+    return node.op in ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not")
+
+
+def plan(c: Compiled) -> Plan:
+    g = c.graph
+    roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
+    fwd = g.cone(roots)
+    fwd_set = set(fwd)
+    # use counts over everything any function computes
+    uses: dict[int, int] = {}
+    bwd_nodes = set()
+    stack = [u.expr for u in c.updates]
+    while stack:
+        v = stack.pop()
+        if v in bwd_nodes or v in fwd_set:
+            continue
+        bwd_nodes.add(v)
+        stack.extend(g.nodes[v].args)
+    for v in list(fwd_set) + list(bwd_nodes):
+        for a in g.nodes[v].args:
+            uses[a] = uses.get(a, 0) + 1
+    for r in roots + [u.expr for u in c.updates]:
+        uses[r] = uses.get(r, 0) + 1
+
+    names = dict(c.names)
+    counter = 0
+
+    def fresh() -> str:
+        nonlocal counter
+        while True:
+            name = f"_t{counter}"
+            counter += 1
+            if name not in taken:
+                taken.add(name)
+                return name
+
+    taken = set(names.values())
+    for v in fwd:
+        node = g.nodes[v]
+        if node.op in LEAF_OPS or node.op == "bool" or v in names:
+            continue
+        if v not in c.adjoint and uses.get(v, 0) <= 1 and _cosmetic(c, v):
+            continue
+        names[v] = fresh()
+    # adjoint names: _d_<name>, the notes' dJ/d<name>
+    for target, leaf in sorted(c.adjoint.items()):
+        base = names[target]
+        name = "_d_" + base.lstrip("_")
+        if name in taken:
+            name = "_d_" + base
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        names[leaf] = name
+
+    printer = Printer(g, names)
+    out = Plan(names)
+
+    def display(v: int) -> str:
+        if v == c.output and names.get(v) == "_J":
+            return "J"
+        return names[v] if v in names else printer.expr(v)
+
+    def forward_lines(cone_nodes) -> list[Line]:
+        lines = []
+        for v in cone_nodes:
+            if v in names and g.nodes[v].op not in LEAF_OPS and g.nodes[v].op != "bool":
+                lines.append(Line(names[v], _rhs(printer, v), comment=_note(c, printer, v)))
+        return lines
+
+    out.forward = forward_lines(g.cone([c.output]))
+    out.forward_full = forward_lines(g.cone([c.output]))
+    if c.prediction is not None:
+        out.predict = forward_lines(g.cone([c.prediction]))
+        out.prediction = (
+            names[c.prediction] if c.prediction in names else printer.expr(c.prediction)
+        )
+    out.output = names[c.output] if c.output in names else printer.expr(c.output)
+    out.forward_ops = sum(1 for v in g.cone([c.output]) if g.nodes[v].op not in LEAF_OPS | {"bool"})
+
+    # backward: the seed, then the updates, each preceded by the shared temporaries it needs
+    J = display(c.output)
+    emitted: set[int] = set()
+    bwd_ops = 0
+    if c.output in c.adjoint:
+        seed = names[c.adjoint[c.output]]
+        out.backward.append(Line(seed, f"_ones_like({out.output})", comment=f"d{J}/d{J} = 1"))
+    for u in c.updates:
+        for v in _pending(c, u.expr, names, fwd_set, emitted):
+            names[v] = fresh()
+            out.backward.append(Line(names[v], _rhs(printer, v)))
+            emitted.add(v)
+            bwd_ops += 1
+        bwd_ops += _inline_ops(c, u.expr, names, fwd_set)
+        target = names[c.adjoint[u.target]]
+        src, tgt = display(u.source), display(u.target)
+        args = [display(a) for a in g.nodes[u.source].args]
+        partial = fill_partial(u.partial, src, args)
+        comment = f"d{J}/d{tgt} += d{J}/d{src} * d{src}/d{tgt},  d{src}/d{tgt} = {partial}"
+        rhs = printer.expr(u.expr)
+        if u.first:
+            out.backward.append(Line(target, rhs, "=", comment))
+        elif g.nodes[_first_expr(c, u.target)].op == "adj":
+            # the first contribution was another adjoint itself: never add into it in place
+            out.backward.append(Line(target, f"{target} + {_paren(rhs)}", "=", comment))
+            bwd_ops += 1
+        else:
+            out.backward.append(Line(target, rhs, "+=", comment))
+            bwd_ops += 1
+    out.backward_ops = bwd_ops
+    for name, leaf in c.wrt:
+        if leaf is not None and leaf in c.adjoint:
+            out.grads.append((name, f"_reduce({names[c.adjoint[leaf]]}, {name})"))
+        else:
+            out.grads.append((name, f"_zeros_like({name})"))
+    out.uses_math = printer.uses_math
+    out.helpers = sorted(printer.helpers)
+    return out
+
+
+def _paren(text: str) -> str:
+    return text if text.replace("_", "a").isalnum() else f"({text})"
+
+
+def _first_expr(c: Compiled, target: int) -> int:
+    for u in c.updates:
+        if u.target == target:
+            return u.expr
+    raise KeyError(target)
+
+
+def _rhs(printer: Printer, v: int) -> str:
+    """The right-hand side of v's own line: v printed as if it had no name."""
+    name = printer.names.pop(v)
+    try:
+        return printer.expr(v)
+    finally:
+        printer.names[v] = name
+
+
+def _note(c: Compiled, printer: Printer, v: int) -> str:
+    notes = [c.graph.notes[a] for a in _inlined(c, v, printer.names) if a in c.graph.notes]
+    return "; ".join(notes)
+
+
+def _inlined(c: Compiled, v: int, names) -> list[int]:
+    """v and the nodes printed inline inside v's line."""
+    out, stack = [], [v]
+    while stack:
+        x = stack.pop()
+        out.append(x)
+        stack.extend(a for a in c.graph.nodes[x].args if a not in names)
+    return out
+
+
+def _pending(c: Compiled, expr: int, names, fwd_set, emitted) -> list[int]:
+    """Backward-only nodes under ``expr`` that need a line before it (shared ones), in id order."""
+    g = c.graph
+    found, stack, seen = [], [expr], set()
+    while stack:
+        v = stack.pop()
+        if v in seen or v in fwd_set or v in emitted or g.nodes[v].op in LEAF_OPS:
+            continue
+        seen.add(v)
+        if v != expr and _shared(c, v):
+            found.append(v)
+        stack.extend(g.nodes[v].args)
+    if _shared(c, expr) and expr not in emitted:
+        found.append(expr)
+    return sorted(found)
+
+
+def _shared(c: Compiled, v: int) -> bool:
+    return c.graph.nodes[v].op not in LEAF_OPS and _backward_uses(c).get(v, 0) > 1
+
+
+def _backward_uses(c: Compiled) -> dict[int, int]:
+    cached = getattr(c, "_bwd_uses", None)
+    if cached is not None:
+        return cached
+    g = c.graph
+    fwd_set = set(g.cone([c.output] + ([c.prediction] if c.prediction is not None else [])))
+    uses: dict[int, int] = {}
+    seen = set()
+    stack = []
+    for u in c.updates:
+        uses[u.expr] = uses.get(u.expr, 0) + 1
+        stack.append(u.expr)
+    while stack:
+        v = stack.pop()
+        if v in seen or v in fwd_set:
+            continue
+        seen.add(v)
+        for a in g.nodes[v].args:
+            uses[a] = uses.get(a, 0) + 1
+            stack.append(a)
+    c._bwd_uses = uses
+    return uses
+
+
+def _inline_ops(c: Compiled, expr: int, names, fwd_set) -> int:
+    g = c.graph
+    count, stack = 0, [expr]
+    while stack:
+        v = stack.pop()
+        if v in fwd_set or g.nodes[v].op in LEAF_OPS or (v in names and v != expr):
+            continue
+        count += 1
+        stack.extend(g.nodes[v].args)
+    return count
+
+
+# -- rendering -------------------------------------------------------------------------------------
+def templates_dir():
+    """The folder of the Jinja templates: the ``circuitc.templates`` package when installed
+    (editable or wheel), else the repository's top-level ``templates/`` (a plain checkout)."""
+    import importlib.resources
+    from pathlib import Path
+
+    try:
+        return Path(str(importlib.resources.files("circuitc.templates")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "templates"
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The one Jinja environment: templates from the ``circuitc.templates`` package."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def short_text(expr: sp.Basic, limit: int = 40) -> str | None:
+    """``str(expr)`` when the expression has at most ``limit`` nodes (counted without recursion)."""
+    count, stack = 0, [expr]
+    while stack:
+        e = stack.pop()
+        count += 1
+        if count > limit:
+            return None
+        stack.extend(e.args)
+    text = str(expr)
+    return text if len(text) <= 100 and "\n" not in text else None
+
+
+def _tuple_text(names: list[str]) -> str:
+    """A tuple of strings as ruff would format it: ("a", "b") or ("a",)."""
+    if len(names) == 1:
+        return f'("{names[0]}",)'
+    return "(" + ", ".join(f'"{n}"' for n in names) + ")"
+
+
+def render(c: Compiled) -> str:
+    """The module's source text."""
+    p = plan(c)
+    circuit = c.circuit
+    args = [name for name, _ in c.wrt] + c.inputs
+    source = short_text(circuit.output)
+    if circuit.steps and source is not None:
+        source = None if len(circuit.steps) > 12 else source
+    steps_text = []
+    if circuit.steps and len(circuit.steps) <= 12:
+        for sym, expr in circuit.steps:
+            text = short_text(expr)
+            if text is None:
+                steps_text = []
+                break
+            steps_text.append(f"{sym.name} = {text}")
+    context = dict(
+        version=__version__,
+        template=TEMPLATE,
+        name=circuit.name,
+        digest=c.digest,
+        source=source,
+        steps=steps_text,
+        wrt=[name for name, _ in c.wrt],
+        inputs=c.inputs,
+        args=args,
+        features=[f.name for f in circuit.features] if circuit.features else [],
+        target=circuit.target.name if circuit.target is not None else None,
+        plan=p,
+        wrt_tuple=_tuple_text([name for name, _ in c.wrt]),
+        inputs_tuple=_tuple_text(c.inputs),
+        features_tuple=_tuple_text([f.name for f in circuit.features] if circuit.features else []),
+        uses_math=p.uses_math,
+        helpers=p.helpers,
+        output_display="J" if p.output == "_J" else p.output,
+        output_is_input=c.graph.nodes[c.output].op == "sym",
+    )
+    return environment().get_template(TEMPLATE).render(**context)

@@ -1,0 +1,48 @@
+"""SymPy functions that circuitc adds: ``sigmoid`` (notes 2.2) and ``softplus``.
+
+Each stays one node in the circuit. SymPy can still differentiate and evaluate them, so they
+work with ``sympy.diff``/``lambdify`` too (the tests use that as an oracle).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+class sigmoid(sp.Function):  # noqa: N801  (named like SymPy's own functions)
+    """The logistic function ``1 / (1 + exp(-a))``.
+
+    The lecture notes write ``1/(1+exp(a))``, which is ``sigmoid(-a)``.
+    """
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
+
+    def _eval_rewrite_as_exp(self, a, **kwargs):
+        return 1 / (1 + sp.exp(-a))
+
+    def _eval_evalf(self, prec):
+        return (1 / (1 + sp.exp(-self.args[0])))._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
+class softplus(sp.Function):  # noqa: N801
+    """``log(1 + exp(a))``, computed stably as ``logaddexp(0, a)``."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
+    def _eval_rewrite_as_exp(self, a, **kwargs):
+        return sp.log(1 + sp.exp(a))
+
+    def _eval_evalf(self, prec):
+        return sp.log(1 + sp.exp(self.args[0]))._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real

@@ -1,0 +1,166 @@
+"""The intermediate representation: a hash-consed DAG of nodes in SSA form.
+
+Every distinct sub-expression is one node (``Graph.add`` returns the existing node for a
+repeated ``(op, args, attrs)``), nodes are numbered in creation order, and a node is created
+only after its arguments, so ascending ids are a topological order. The small builders
+(``mul``, ``add``, ``pow``) fold constants and drop neutral elements, which is all the
+algebraic clean-up the backward pass needs (``·1``, ``+0``, ``−(−a)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .errors import CircuitError
+
+#: ops whose node is a leaf (no arguments)
+LEAF_OPS = frozenset({"sym", "const", "adj"})
+
+
+@dataclass(frozen=True)
+class Node:
+    """One operation. ``shape`` is ``()`` for a (broadcastable) scalar or ``(rows, cols)``."""
+
+    op: str
+    args: tuple[int, ...]
+    attrs: tuple = ()
+    shape: tuple = ()
+
+
+@dataclass
+class Graph:
+    """The DAG. ``values`` keeps the exact SymPy number of each constant node."""
+
+    nodes: list[Node] = field(default_factory=list)
+    index: dict[tuple, int] = field(default_factory=dict)
+    values: dict[int, sp.Expr] = field(default_factory=dict)
+    notes: dict[int, str] = field(default_factory=dict)
+
+    # -- construction -------------------------------------------------------------------
+    def add_node(
+        self, op: str, args: tuple[int, ...] = (), attrs: tuple = (), shape: tuple = ()
+    ) -> int:
+        """Return the node for ``(op, args, attrs)``, creating it when it is new."""
+        key = (op, args, attrs)
+        found = self.index.get(key)
+        if found is not None:
+            return found
+        self.nodes.append(Node(op, args, attrs, shape))
+        nid = len(self.nodes) - 1
+        self.index[key] = nid
+        return nid
+
+    def const(self, value) -> int:
+        """A constant node for a SymPy number (or a Python int/float)."""
+        value = sp.sympify(value)
+        if not value.is_number or value.is_real is False:
+            raise CircuitError(f"constant {value} is not a real number")
+        if isinstance(value, sp.Float):
+            attrs = ("float", repr(float(value)))
+        elif value in (sp.pi, sp.E):
+            attrs = ("named", str(value))
+        elif value.is_Rational:
+            attrs = ("rational", int(value.p), int(value.q))
+        elif value in (sp.oo, -sp.oo):
+            attrs = ("float", repr(float(value)))
+        elif value is sp.nan:
+            attrs = ("float", "nan")
+        else:
+            # another exact constant such as sqrt(2) or log(2): keep its float value
+            attrs = ("float", repr(float(value)))
+            value = sp.Float(float(value))
+        nid = self.add_node("const", (), attrs)
+        self.values[nid] = value
+        return nid
+
+    def is_const(self, nid: int, value=None) -> bool:
+        """True when ``nid`` is a constant (equal to ``value`` when one is given)."""
+        if self.nodes[nid].op != "const":
+            return False
+        return value is None or self.values[nid] == value
+
+    def elementwise_shape(self, args, what: str) -> tuple:
+        """The shape of an elementwise op: scalars broadcast, matrices must agree."""
+        shape: tuple = ()
+        for a in args:
+            s = self.nodes[a].shape
+            if s == ():
+                continue
+            if shape == ():
+                shape = s
+            elif s != shape:
+                raise CircuitError(f"shapes do not agree in {what}: {_fmt(shape)} and {_fmt(s)}")
+        return shape
+
+    def add(self, *args: int) -> int:
+        """Sum of nodes, with constants folded and zeros dropped."""
+        total = sp.Integer(0)
+        rest = []
+        for a in args:
+            if self.is_const(a):
+                total += self.values[a]
+            else:
+                rest.append(a)
+        if total != 0 or not rest:
+            rest.append(self.const(total))
+        if len(rest) == 1:
+            return rest[0]
+        rest.sort()
+        return self.add_node("add", tuple(rest), (), self.elementwise_shape(rest, "a sum"))
+
+    def mul(self, *args: int) -> int:
+        """Elementwise product, with constants folded, ones dropped and ``-(-a)`` cancelled."""
+        coeff = sp.Integer(1)
+        rest = []
+        for a in args:
+            node = self.nodes[a]
+            if node.op == "const":
+                coeff *= self.values[a]
+            elif node.op == "mul" and len(node.args) == 2 and self.is_const(node.args[0]):
+                # a nested (c * x): fold its coefficient so that -(-x) becomes x
+                coeff *= self.values[node.args[0]]
+                rest.append(node.args[1])
+            else:
+                rest.append(a)
+        if coeff == 0 or not rest:
+            return self.const(coeff)
+        rest.sort()
+        if coeff != 1:
+            rest.insert(0, self.const(coeff))
+        if len(rest) == 1:
+            return rest[0]
+        return self.add_node("mul", tuple(rest), (), self.elementwise_shape(rest, "a product"))
+
+    def pow(self, base: int, exp: int) -> int:
+        """``base ** exp`` with the trivial exponents folded."""
+        if self.is_const(exp, 1):
+            return base
+        if self.is_const(exp, 0):
+            return self.const(1)
+        if self.is_const(base) and self.is_const(exp):
+            return self.const(self.values[base] ** self.values[exp])
+        shape = self.elementwise_shape((base, exp), "a power")
+        return self.add_node("pow", (base, exp), (), shape)
+
+    def call(self, op: str, *args: int, attrs: tuple = ()) -> int:
+        """An elementwise function node (``sin``, ``where``, a registered op, ...)."""
+        return self.add_node(op, tuple(args), attrs, self.elementwise_shape(args, op))
+
+    # -- queries --------------------------------------------------------------------------
+    def cone(self, roots) -> list[int]:
+        """All nodes that ``roots`` depend on (roots included), in ascending (topological) order."""
+        seen = set()
+        stack = list(roots)
+        while stack:
+            v = stack.pop()
+            if v in seen:
+                continue
+            seen.add(v)
+            stack.extend(self.nodes[v].args)
+        return sorted(seen)
+
+
+def _fmt(shape: tuple) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")" if shape else "scalar"

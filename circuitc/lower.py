@@ -1,0 +1,239 @@
+"""SymPy expression → IR, iteratively.
+
+The walk keeps its own stack, so an expression 1000 levels deep lowers without
+``RecursionError``; it never calls SymPy's recursive helpers (``free_symbols``, ``subs``,
+``==``, ``str``…) on user input, and it memoises by object identity, so a sub-expression
+that SymPy shares is lowered once (the DAG is never expanded into a tree).
+"""
+
+from __future__ import annotations
+
+import keyword
+
+import sympy as sp
+from sympy.core.relational import Relational
+
+from . import rules
+from .errors import CircuitError
+from .functions import sigmoid, softplus
+from .ir import Graph
+
+_RELATIONS = {
+    sp.StrictLessThan: "lt",
+    sp.LessThan: "le",
+    sp.StrictGreaterThan: "gt",
+    sp.GreaterThan: "ge",
+    sp.Equality: "eq",
+    sp.Unequality: "ne",
+}
+_LOGIC = {sp.And: "and", sp.Or: "or", sp.Not: "not"}
+
+
+def check_name(name: str) -> None:
+    """Refuse a symbol name that is not a plain, public Python identifier (it becomes code)."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise CircuitError(f"symbol name {name!r} is not a Python identifier")
+    if name.startswith("_"):
+        raise CircuitError(f"symbol name {name!r} starts with '_', which circuitc keeps for itself")
+
+
+class Lowerer:
+    """Lowers expressions into one shared ``Graph``.
+
+    ``env`` maps SymPy symbols that already have a node (earlier steps, the rule
+    placeholders) to that node; any other symbol becomes an input leaf, after its name has
+    been checked. ``symbols`` records every input symbol met, by name, so that two different
+    symbols with one name are refused.
+    """
+
+    def __init__(self, graph: Graph, env: dict | None = None, dims: frozenset = frozenset()):
+        self.graph = graph
+        self.env: dict = dict(env or {})
+        self.symbols: dict[str, sp.Basic] = {}
+        self.dims = dims
+
+    # -- leaves -------------------------------------------------------------------------------
+    def symbol(self, s: sp.Basic, mask: int | None) -> int:
+        nid = self.env.get(s)
+        if nid is None:
+            name = s.name
+            check_name(name)
+            seen = self.symbols.get(name)
+            if seen is None:
+                self.symbols[name] = s
+            elif seen != s:
+                raise CircuitError(
+                    f"two different symbols are named {name!r} (their assumptions differ); "
+                    "give them different names"
+                )
+            shape = tuple(_dim(d) for d in s.shape) if isinstance(s, sp.MatrixSymbol) else ()
+            nid = self.graph.add_node("sym", (), (name,), shape)
+            self.env[s] = nid
+        if mask is not None:
+            # double-where: a Piecewise branch sees its inputs masked where it is not taken
+            nid = self.graph.call("where", mask, nid, self.graph.const(1))
+        return nid
+
+    # -- the walk -----------------------------------------------------------------------------
+    def lower(self, expr: sp.Basic, mask: int | None = None) -> int:
+        """Return the node of ``expr``; ``mask`` (a condition node) masks the inputs it reads."""
+        memo: dict[int, int] = {}
+        keep = []  # holds every visited object, so no id() is reused during the walk
+        stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+        while stack:
+            e, ready = stack.pop()
+            key = id(e)
+            if key in memo:
+                continue
+            if isinstance(e, (sp.Symbol, sp.MatrixSymbol)):
+                memo[key] = self.symbol(e, mask)
+                keep.append(e)
+                continue
+            if isinstance(e, (sp.Number, sp.NumberSymbol)):
+                memo[key] = self.graph.const(e)
+                keep.append(e)
+                continue
+            if isinstance(e, (sp.logic.boolalg.BooleanTrue, sp.logic.boolalg.BooleanFalse)):
+                memo[key] = self.graph.add_node("bool", (), (bool(e),))
+                keep.append(e)
+                continue
+            if isinstance(e, sp.Piecewise):
+                memo[key] = self.piecewise(e, mask)
+                keep.append(e)
+                continue
+            children = self.children(e)
+            if not ready:
+                stack.append((e, True))
+                for c in reversed(children):
+                    if id(c) not in memo:
+                        stack.append((c, False))
+                continue
+            keep.append(e)
+            memo[key] = self.build(e, [memo[id(c)] for c in children])
+        return memo[id(expr)]
+
+    def children(self, e: sp.Basic) -> tuple:
+        """The sub-expressions lowered before ``e`` (with the log(sigmoid) rewrite's shortcut)."""
+        if isinstance(e, sp.log) and len(e.args) == 1:
+            inner = _sigmoid_argument(e.args[0])
+            if inner is not None:
+                return (inner[0],)
+        return e.args
+
+    def build(self, e: sp.Basic, args: list[int]) -> int:
+        g = self.graph
+        if isinstance(e, sp.Add):
+            return g.add(*args)
+        if isinstance(e, sp.Mul):
+            return g.mul(*args)
+        if isinstance(e, sp.Pow):
+            return g.pow(*args)
+        if isinstance(e, sp.log) and len(e.args) == 1:
+            inner = _sigmoid_argument(e.args[0])
+            if inner is not None:
+                _, sign = inner
+                # log(sigmoid(a)) = -softplus(-a);  log(1 - sigmoid(a)) = -softplus(a)
+                a = g.mul(g.const(-1), args[0]) if sign < 0 else args[0]
+                nid = g.mul(g.const(-1), g.call("softplus", a))
+                what = (
+                    "log(sigmoid(a)) = -softplus(-a)"
+                    if sign < 0
+                    else "log(1 - sigmoid(a)) = -softplus(a)"
+                )
+                g.notes[nid] = f"stable: {what}"
+                return nid
+        if isinstance(e, (sp.Max, sp.Min)):
+            op = "maximum" if isinstance(e, sp.Max) else "minimum"
+            out = args[0]
+            for a in args[1:]:
+                out = g.call(op, out, a)
+            return out
+        head = type(e)
+        if head in _RELATIONS:
+            return g.call(_RELATIONS[head], *args)
+        if head in _LOGIC:
+            return g.call(_LOGIC[head], *args)
+        op = rules.BY_HEAD.get(head)
+        if op is None:
+            for base in head.__mro__[1:]:
+                op = rules.BY_HEAD.get(base)
+                if op is not None:
+                    break
+        if op is None:
+            raise CircuitError(_unsupported(e))
+        if len(args) != op.nargs:
+            raise CircuitError(f"{head.__name__} takes {op.nargs} argument(s), got {len(args)}")
+        if all(g.is_const(a) for a in args):
+            # a function of constants (log(2), sin(pi/7)) is folded to its value
+            return g.const(sp.N(op.head(*(g.values[a] for a in args)), 17))
+        return g.call(op.name, *args)
+
+    def piecewise(self, e: sp.Piecewise, mask: int | None) -> int:
+        """``Piecewise`` as nested ``where``, each branch reading inputs masked by its condition."""
+        g = self.graph
+        conds = []
+        for _, cond in e.args:
+            conds.append(None if cond is sp.true else self.lower(cond, mask))
+        taken_before = None  # "some earlier condition holds"
+        branches = []
+        for (value, _), cond in zip(e.args, conds):
+            if cond is None:
+                effective = g.call("not", taken_before) if taken_before is not None else None
+            elif taken_before is None:
+                effective = cond
+            else:
+                effective = g.call("and", g.call("not", taken_before), cond)
+            inner = (
+                effective if mask is None or effective is None else g.call("and", mask, effective)
+            )
+            if inner is None:
+                inner = mask
+            branches.append(self.lower(value, inner))
+            if cond is None:
+                break
+            taken_before = cond if taken_before is None else g.call("or", taken_before, cond)
+        out = branches[-1] if conds[len(branches) - 1] is None else g.const(sp.nan)
+        stop = len(branches) - 1 if conds[len(branches) - 1] is None else len(branches)
+        for i in range(stop - 1, -1, -1):
+            out = g.call("where", conds[i], branches[i], out)
+        return out
+
+
+def _dim(d) -> int | str:
+    if isinstance(d, (int, sp.Integer)):
+        return int(d)
+    if isinstance(d, sp.Symbol):
+        check_name(d.name)
+        return d.name
+    raise CircuitError(f"matrix dimension {d} must be an integer or a symbol")
+
+
+def _sigmoid_argument(e: sp.Basic):
+    """For ``sigmoid(a)`` return ``(a, -1)``; for ``1 - sigmoid(a)`` return ``(a, +1)``; else None."""
+    if isinstance(e, sigmoid):
+        return (e.args[0], -1)
+    if isinstance(e, sp.Add) and len(e.args) == 2 and e.args[0] == 1:
+        term = e.args[1]
+        if (
+            isinstance(term, sp.Mul)
+            and len(term.args) == 2
+            and term.args[0] == -1
+            and isinstance(term.args[1], sigmoid)
+        ):
+            return (term.args[1].args[0], +1)
+    return None
+
+
+def _unsupported(e: sp.Basic) -> str:
+    name = type(e).__name__
+    if isinstance(e, sp.MatrixExpr) or getattr(e, "is_Matrix", False):
+        return f"matrix expression '{name}' is not supported here"
+    if isinstance(e, Relational):
+        return f"comparison '{name}' is only supported inside a Piecewise condition"
+    return (
+        f"unsupported function '{name}' in the circuit; supported: {', '.join(rules.supported())} "
+        "(add your own with circuitc.register)"
+    )
+
+
+__all__ = ["Lowerer", "check_name", "sigmoid", "softplus"]

@@ -1,0 +1,213 @@
+"""IR node → Python/NumPy expression text.
+
+The printer works on circuitc's DAG, not on SymPy trees: it is iterative-safe (a node
+prints its arguments by name unless they are inlined, and only single-use, shallow nodes
+are), it never re-canonicalises, and it prints exactly the NumPy calls the emitted module
+uses (``_np.sin``, ``_np.where``…), with the fewest parentheses Python needs.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from . import rules
+from .ir import Graph
+
+ATOM, POW, NEG, MUL, ADD, CMP = 100, 60, 50, 40, 30, 20
+
+#: an inlined expression is at most this deep (keeps printing bounded on any input)
+MAX_INLINE_DEPTH = 6
+
+
+class Printer:
+    """Prints nodes; ``names`` are materialised nodes, every other node is printed inline."""
+
+    def __init__(self, graph: Graph, names: dict[int, str]):
+        self.graph = graph
+        self.names = names
+        self.uses_math = False
+        self.helpers: set[str] = set()
+
+    def expr(self, nid: int) -> str:
+        return self._print(nid, 0)[0]
+
+    def _print(self, nid: int, depth: int) -> tuple[str, int]:
+        name = self.names.get(nid)
+        if name is not None:
+            return name, ATOM
+        if depth > MAX_INLINE_DEPTH + 8:
+            raise RecursionError(
+                "inline expression too deep"
+            )  # a bug in the planner, not user input
+        node = self.graph.nodes[nid]
+        method = getattr(self, f"_print_{node.op}", None)
+        if method is not None:
+            return method(nid, depth + 1)
+        if node.op in rules.COMPARISONS:
+            a, b = (self._wrap(x, depth + 1, CMP + 1) for x in node.args)
+            return f"{a} {rules.COMPARISONS[node.op]} {b}", CMP
+        return self._print_call(nid, depth + 1)
+
+    def _wrap(self, nid: int, depth: int, need: int) -> str:
+        text, prec = self._print(nid, depth)
+        return text if prec >= need else f"({text})"
+
+    # -- leaves --------------------------------------------------------------------------------
+    def _print_const(self, nid: int, depth: int) -> tuple[str, int]:
+        text = self.number(self.graph.values[nid])
+        return text, (NEG if text.startswith("-") else ATOM)
+
+    def number(self, value: sp.Expr) -> str:
+        """A SymPy number as a Python literal (integers stay integers: NumPy keeps the dtype)."""
+        if value is sp.pi:
+            self.uses_math = True
+            return "_math.pi"
+        if value is sp.E:
+            self.uses_math = True
+            return "_math.e"
+        if isinstance(value, sp.Integer):
+            return str(int(value))
+        if isinstance(value, sp.Rational):
+            f = float(value)
+            text = repr(f)
+            return text if float(text) == f and len(text) <= 8 else f"({value.p} / {value.q})"
+        f = float(value)
+        if f != f:
+            self.uses_math = True
+            return "_math.nan"
+        if f in (float("inf"), float("-inf")):
+            self.uses_math = True
+            return "_math.inf" if f > 0 else "-_math.inf"
+        return repr(f)
+
+    def _print_bool(self, nid: int, depth: int) -> tuple[str, int]:
+        return ("True" if self.graph.nodes[nid].attrs[0] else "False"), ATOM
+
+    # -- arithmetic ----------------------------------------------------------------------------
+    def _print_add(self, nid: int, depth: int) -> tuple[str, int]:
+        g = self.graph
+        plus, minus = [], []
+        for a in g.nodes[nid].args:
+            neg = self._negated(a)
+            if neg is None:
+                plus.append(a)
+            else:
+                minus.append(neg)
+        if not plus:  # all terms negative: -a - b
+            first = minus.pop(0)
+            text = "-" + self._wrap(first, depth, NEG + 1)
+        else:
+            text = " + ".join(self._wrap(a, depth, ADD) for a in plus)
+        for m in minus:
+            text += " - " + self._wrap_term(m, depth)
+        return text, ADD
+
+    def _wrap_term(self, neg: tuple, depth: int) -> str:
+        """A negated term (coefficient, factors) printed after a minus sign."""
+        text, prec = self._product(neg[0], neg[1], depth)
+        return text if prec > ADD else f"({text})"
+
+    def _negated(self, nid: int):
+        """For a product with a negative coefficient, return (|coefficient|, factors); else None."""
+        g = self.graph
+        node = g.nodes[nid]
+        if node.op == "const" and g.values[nid].is_negative:
+            return (-g.values[nid], ())
+        if node.op == "mul" and g.is_const(node.args[0]) and g.values[node.args[0]].is_negative:
+            return (-g.values[node.args[0]], node.args[1:])
+        return None
+
+    def _print_mul(self, nid: int, depth: int) -> tuple[str, int]:
+        g = self.graph
+        args = g.nodes[nid].args
+        coeff = sp.Integer(1)
+        factors = args
+        if g.is_const(args[0]):
+            coeff, factors = g.values[args[0]], args[1:]
+        if coeff.is_negative:
+            text, prec = self._product(-coeff, factors, depth)
+            return "-" + (text if prec >= MUL else f"({text})"), NEG
+        return self._product(coeff, factors, depth)
+
+    def _product(self, coeff, factors, depth: int) -> tuple[str, int]:
+        """coeff · factors, with adjoints first and reciprocals as divisions."""
+        g = self.graph
+        num, den = [], []
+        # adjoints first, as the notes write dJ/du * du/dt
+        adjoints = [a for a in factors if g.nodes[a].op == "adj"]
+        num.extend(self._wrap(a, depth, MUL + 1) for a in adjoints)
+        if (
+            isinstance(coeff, sp.Rational)
+            and not isinstance(coeff, sp.Integer)
+            and abs(coeff.p) == 1
+        ):
+            den.append(str(int(coeff.q)))
+        elif coeff != 1:
+            num.append(self.number(coeff))
+        for a in factors:
+            if a in adjoints:
+                continue
+            node = g.nodes[a]
+            if (
+                node.op == "pow"
+                and a not in self.names
+                and g.is_const(node.args[1])
+                and g.values[node.args[1]].is_negative
+            ):
+                exponent = -g.values[node.args[1]]
+                den.append(self._power_text(node.args[0], exponent, depth, MUL + 1))
+            else:
+                num.append(self._wrap(a, depth, MUL + 1 if node.op != "mul" else ATOM))
+        if not num:
+            num.append("1")
+        text = " * ".join(num)
+        if den:
+            text += "".join(f" / {d}" for d in den)
+        if len(num) == 1 and not den:
+            return text, ATOM if num[0].isidentifier() else MUL
+        return text, MUL
+
+    def _power_text(self, base: int, exponent, depth: int, need: int) -> str:
+        """base**exponent for a constant, positive exponent, parenthesised as ``need`` asks."""
+        if exponent == 1:
+            return self._wrap(base, depth, need)
+        if exponent == sp.Rational(1, 2):
+            return f"_np.sqrt({self.expr_at(base, depth)})"
+        text = f"{self._wrap(base, depth, ATOM)}**{self.number(exponent)}"
+        if not isinstance(exponent, sp.Integer):
+            text = f"_np.power({self.expr_at(base, depth)}, {self.number(exponent)})"
+            return text
+        return text if need <= POW else f"({text})"
+
+    def expr_at(self, nid: int, depth: int) -> str:
+        return self._print(nid, depth)[0]
+
+    def _print_pow(self, nid: int, depth: int) -> tuple[str, int]:
+        g = self.graph
+        base, exp = g.nodes[nid].args
+        if g.is_const(exp):
+            e = g.values[exp]
+            if e.is_negative:
+                return f"1 / {self._power_text(base, -e, depth, MUL + 1)}", MUL
+            if e == sp.Rational(1, 2):
+                return f"_np.sqrt({self.expr_at(base, depth)})", ATOM
+            if isinstance(e, sp.Integer):
+                return f"{self._wrap(base, depth, ATOM)}**{int(e)}", POW
+        return f"_np.power({self.expr_at(base, depth)}, {self.expr_at(exp, depth)})", ATOM
+
+    # -- calls ---------------------------------------------------------------------------------
+    def _print_call(self, nid: int, depth: int) -> tuple[str, int]:
+        node = self.graph.nodes[nid]
+        args = ", ".join(self.expr_at(a, depth) for a in node.args)
+        op = node.op
+        if op in rules.OPS:
+            target = rules.OPS[op].numpy
+            if target.startswith("_"):
+                self.helpers.add(target)
+                return f"{target}({args})", ATOM
+            return f"_np.{target}({args})", ATOM
+        if op in ("where", "maximum", "minimum"):
+            return f"_np.{op}({args})", ATOM
+        if op in ("and", "or", "not"):
+            return f"_np.logical_{op}({args})", ATOM
+        raise NotImplementedError(f"no printer for op {op!r}")

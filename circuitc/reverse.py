@@ -1,0 +1,111 @@
+"""The backward sweep (reverse-mode AD) over the IR, exactly as the notes' tables do it.
+
+Nodes are visited in reverse topological order, starting from the output J with
+dJ/dJ = 1. Each node's rule gives one contribution per argument; a value that fans out
+(the ``t`` of the small example feeds ``u1`` and ``u2``) receives one ``+=`` per consumer.
+Only nodes on a path from a ``wrt`` parameter to J get an adjoint.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import rules
+from .ir import LEAF_OPS, Graph
+from .lower import Lowerer
+
+
+@dataclass(frozen=True)
+class Update:
+    """One backward line: ``adjoint(target) += expr``, contributed by the node ``source``.
+
+    ``partial`` is the local derivative d(source)/d(target) as text, written in the
+    placeholders ``_ans`` (the source's value) and ``_a0``, ``_a1``… (its arguments); the
+    emitter fills in the names.
+    """
+
+    target: int
+    source: int
+    expr: int
+    first: bool
+    partial: str
+
+
+def needs_adjoint(graph: Graph, output: int, wrt: list[int]) -> set[int]:
+    """The nodes on a path from a wrt leaf to the output."""
+    cone = graph.cone([output])
+    depends = set(w for w in wrt if w is not None)
+    for v in cone:  # ascending ids: arguments before their users
+        if any(a in depends for a in graph.nodes[v].args):
+            depends.add(v)
+    return {v for v in cone if v in depends}
+
+
+def sweep(graph: Graph, output: int, wrt: list[int]) -> tuple[list[Update], dict[int, int]]:
+    """Build the backward pass. Returns the updates in order and each node's adjoint leaf."""
+    needed = needs_adjoint(graph, output, wrt)
+    adjoint: dict[int, int] = {}
+    updates: list[Update] = []
+    if output not in needed:
+        return updates, adjoint
+    adjoint[output] = graph.add_node("adj", (), (output,), graph.nodes[output].shape)
+    for v in sorted(needed, reverse=True):
+        node = graph.nodes[v]
+        if node.op in LEAF_OPS or v not in adjoint:
+            continue
+        g = adjoint[v]
+        contributions, partials = _contributions(graph, v, g)
+        for i, (arg, contrib) in enumerate(zip(node.args, contributions)):
+            if contrib is None or arg not in needed or graph.is_const(contrib, 0):
+                continue
+            first = arg not in adjoint
+            if first:
+                adjoint[arg] = graph.add_node("adj", (), (arg,), graph.nodes[arg].shape)
+            updates.append(Update(arg, v, contrib, first, partials[i]))
+    return updates, adjoint
+
+
+def _contributions(graph: Graph, v: int, g: int) -> tuple[list, list[str]]:
+    node = graph.nodes[v]
+    built = rules.structural_vjp(graph, v, g)
+    if built is not None:
+        return built, [
+            rules.structural_partial_template(graph, v, i) for i in range(len(node.args))
+        ]
+    consts = tuple(graph.values[a] if graph.is_const(a) else None for a in node.args)
+    exprs = rules.sympy_vjp(node.op, consts)
+    env = {rules.G: g, rules.ANS: v}
+    for i, a in enumerate(node.args):
+        env[rules.ARGS[i]] = a
+    lowerer = Lowerer(graph, env)
+    out = [None if e is None else lowerer.lower(sp.sympify(e)) for e in exprs]
+    return out, [_partial_text(node.op, consts, i, e) for i, e in enumerate(exprs)]
+
+
+_partial_cache: dict[tuple, str] = {}
+
+
+def _partial_text(op: str, consts: tuple, i: int, contribution) -> str:
+    """d(node)/d(arg i) as text in the placeholders: the contribution with g = 1."""
+    key = (op, consts, i)
+    text = _partial_cache.get(key)
+    if text is None:
+        text = "0" if contribution is None else str(sp.sympify(contribution).xreplace({rules.G: 1}))
+        _partial_cache[key] = text
+    return text
+
+
+_PLACEHOLDER = re.compile(r"\b_(ans|a\d+)\b")
+
+
+def fill_partial(text: str, ans: str, args: list[str]) -> str:
+    """Put the display names of the node (``ans``) and its arguments into a partial's text."""
+
+    def name(m: re.Match) -> str:
+        word = m.group(1)
+        return ans if word == "ans" else args[int(word[1:])]
+
+    return _PLACEHOLDER.sub(name, text)

@@ -1,0 +1,240 @@
+"""The rule table: every local derivative circuitc knows, and nothing else.
+
+A rule maps the incoming adjoint ``g`` (dJ/d ans), the op's forward value ``ans`` and its
+arguments to one adjoint contribution per argument (``None`` where the argument gets
+nothing). Elementwise functions are rows of ``OPS``, written as SymPy expressions in ``g``,
+``ans`` and the arguments; the reverse sweep lowers them into the circuit's own DAG, so a
+sub-expression the forward pass already computed (``ans`` itself, ``sin(x)`` next to
+``cos(x)``) is reused, not recomputed. The few structural ops whose contributions are not
+expressions of that kind (n-ary sums and products, ``where``, ``maximum``/``minimum``) are
+written against the IR builder in ``structural_vjp``.
+
+Kinks follow DESIGN.md: ``Abs``, ``sign`` and ``Heaviside`` have derivative 0 at 0, and at a
+tie ``Max``/``Min`` give the whole gradient to the first argument.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .errors import CircuitError
+from .functions import sigmoid, softplus
+from .ir import Graph
+
+
+@dataclass(frozen=True)
+class Op:
+    """One elementwise function: its SymPy head, how it prints, and its derivative.
+
+    ``numpy``/``math`` name an attribute of those modules (``"sin"`` prints ``_np.sin(x)``);
+    a name starting with ``_`` is a helper that the emitted module defines itself.
+    ``derivative(g, ans, *args)`` returns one SymPy expression (or ``None``) per argument.
+    """
+
+    name: str
+    head: type
+    numpy: str
+    math: str | None
+    derivative: Callable[..., tuple]
+    nargs: int = 1
+
+
+def _no_derivative(g, ans, *args):
+    """Piecewise-constant functions (sign, Heaviside): derivative 0, also at the kink."""
+    return tuple(None for _ in args)
+
+
+#: the built-in elementwise functions, one line per SymPy head
+_BUILTIN = [
+    Op("exp", sp.exp, "exp", "exp", lambda g, ans, x: (g * ans,)),
+    Op("log", sp.log, "log", "log", lambda g, ans, x: (g / x,)),
+    Op("sin", sp.sin, "sin", "sin", lambda g, ans, x: (g * sp.cos(x),)),
+    Op("cos", sp.cos, "cos", "cos", lambda g, ans, x: (-g * sp.sin(x),)),
+    Op("tan", sp.tan, "tan", "tan", lambda g, ans, x: (g * (1 + ans**2),)),
+    Op("asin", sp.asin, "arcsin", "asin", lambda g, ans, x: (g / sp.sqrt(1 - x**2),)),
+    Op("acos", sp.acos, "arccos", "acos", lambda g, ans, x: (-g / sp.sqrt(1 - x**2),)),
+    Op("atan", sp.atan, "arctan", "atan", lambda g, ans, x: (g / (1 + x**2),)),
+    Op(
+        "atan2",
+        sp.atan2,
+        "arctan2",
+        "atan2",
+        lambda g, ans, y, x: (g * x / (x**2 + y**2), -g * y / (x**2 + y**2)),
+        nargs=2,
+    ),
+    Op("sinh", sp.sinh, "sinh", "sinh", lambda g, ans, x: (g * sp.cosh(x),)),
+    Op("cosh", sp.cosh, "cosh", "cosh", lambda g, ans, x: (g * sp.sinh(x),)),
+    Op("tanh", sp.tanh, "tanh", "tanh", lambda g, ans, x: (g * (1 - ans**2),)),
+    Op("abs", sp.Abs, "abs", "fabs", lambda g, ans, x: (g * sp.sign(x),)),
+    Op("sign", sp.sign, "sign", None, _no_derivative),
+    Op("heaviside", sp.Heaviside, "heaviside", None, _no_derivative, nargs=2),
+    Op("sigmoid", sigmoid, "_sigmoid", None, lambda g, ans, x: (g * ans * (1 - ans),)),
+    Op("softplus", softplus, "_softplus", None, lambda g, ans, x: (g * sigmoid(x),)),
+]
+
+#: IR op name -> Op, and SymPy head -> Op; ``register`` adds to both
+OPS: dict[str, Op] = {op.name: op for op in _BUILTIN}
+BY_HEAD: dict[type, Op] = {op.head: op for op in _BUILTIN}
+
+#: ops with a value but no derivative at all (conditions of a Piecewise)
+COMPARISONS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+LOGIC = ("and", "or", "not")
+
+
+def register(
+    function: type,
+    derivative: Callable[..., sp.Expr | tuple],
+    numpy: str,
+    math: str | None = None,
+    name: str | None = None,
+) -> None:
+    """Teach circuitc a new elementwise function (DESIGN.md, Custom ops).
+
+    Args:
+        function: the SymPy ``Function`` subclass that appears in circuits.
+        derivative: ``derivative(g, ans, *args)`` returns the adjoint contribution to each
+            argument as a SymPy expression in ``g`` (the incoming adjoint), ``ans`` (the
+            function's value) and the arguments; a tuple for several arguments. It may use
+            any supported or registered function.
+        numpy: the name of a NumPy attribute that computes the function (``"logaddexp"``).
+        math: optionally, the name of a ``math`` attribute for Python floats.
+        name: the op's name in the IR (default: the class name, lower-cased).
+    """
+    if not (isinstance(function, type) and issubclass(function, sp.Function)):
+        raise CircuitError(f"register() needs a sympy Function class, got {function!r}")
+    for label, attr in (("numpy", numpy), ("math", math)):
+        if attr is not None and (
+            not attr.isidentifier() or keyword.iskeyword(attr) or attr.startswith("_")
+        ):
+            raise CircuitError(f"register(): {label}={attr!r} is not a plain attribute name")
+    op_name = name or function.__name__.lower()
+    if not op_name.isidentifier():
+        raise CircuitError(f"register(): op name {op_name!r} is not an identifier")
+    builtin = OPS.get(op_name)
+    if builtin is not None and builtin.head is not function:
+        raise CircuitError(f"register(): op name {op_name!r} is taken by {builtin.head.__name__}")
+    nargs = _nargs_of(function)
+
+    def rule(g, ans, *args):
+        out = derivative(g, ans, *args)
+        return out if isinstance(out, tuple) else (out,)
+
+    op = Op(op_name, function, numpy, math, rule, nargs)
+    OPS[op_name] = op
+    BY_HEAD[function] = op
+
+
+def _nargs_of(function: type) -> int:
+    nargs = getattr(function, "nargs", None)
+    if isinstance(nargs, sp.FiniteSet) and len(nargs) == 1:
+        return int(next(iter(nargs)))
+    return 1
+
+
+def supported() -> list[str]:
+    """Names of every SymPy head circuitc compiles (for error messages and the docs)."""
+    heads = ["Add", "Mul", "Pow", "Max", "Min", "Piecewise"]
+    return heads + sorted(op.head.__name__ for op in BY_HEAD.values())
+
+
+# -- placeholders the SymPy rules are written in -------------------------------------------
+G = sp.Symbol("_g")
+ANS = sp.Symbol("_ans")
+ARGS = tuple(sp.Symbol(f"_a{i}") for i in range(16))
+
+_cache: dict[tuple, tuple] = {}
+
+
+def sympy_vjp(op: str, consts: tuple) -> tuple:
+    """The contributions of a SymPy-form rule, in the placeholders ``G``, ``ANS``, ``ARGS``.
+
+    ``consts`` holds, per argument, its exact value when it is a constant (so that
+    ``x**2`` differentiates to ``2*x`` and not ``e*x**(e-1)``) or ``None``. Cached: the
+    expression depends only on the op and the constants.
+    """
+    key = (op, consts)
+    found = _cache.get(key)
+    if found is None:
+        args = [ARGS[i] if c is None else c for i, c in enumerate(consts)]
+        if op == "pow":
+            found = _pow_vjp(G, ANS, *args)
+        elif op == "add":
+            found = tuple(G for _ in args)
+        elif op == "mul":
+            found = tuple(
+                G * sp.Mul(*(a for j, a in enumerate(args) if j != i)) for i in range(len(args))
+            )
+        else:
+            found = tuple(OPS[op].derivative(G, ANS, *args))
+            if len(found) != len(args):
+                raise CircuitError(
+                    f"the derivative of '{op}' gave {len(found)} contributions for {len(args)} arguments"
+                )
+        _cache[key] = found
+    return found
+
+
+def _pow_vjp(g, ans, base, exp):
+    """d(b**e): to the base ``e*b**(e-1)`` (``-ans**2`` for a reciprocal), to the exponent ``ans*log(b)``."""
+    to_base = -g * ans**2 if exp == -1 else g * exp * base ** (exp - 1)
+    to_exp = None if exp.is_number else g * ans * sp.log(base)
+    return (to_base, to_exp)
+
+
+#: an n-ary product above this many factors uses prefix/suffix products (O(n) ops in all)
+SMALL_PRODUCT = 4
+
+
+def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
+    """Contributions of the ops written against the IR builder, or ``None`` for a SymPy rule."""
+    node = graph.nodes[nid]
+    op, args = node.op, node.args
+    if op == "mul" and len(args) > SMALL_PRODUCT:
+        return _product_vjp(graph, args, g)
+    if op == "where":
+        cond, _, _ = args
+        zero = graph.const(0)
+        return [None, graph.call("where", cond, g, zero), graph.call("where", cond, zero, g)]
+    if op in ("maximum", "minimum"):
+        a, b = args
+        # the first argument wins a tie (DESIGN.md, Conventions)
+        first = graph.call("ge" if op == "maximum" else "le", a, b)
+        zero = graph.const(0)
+        return [graph.call("where", first, g, zero), graph.call("where", first, zero, g)]
+    if op in COMPARISONS or op in LOGIC:
+        return [None for _ in args]
+    return None
+
+
+def _product_vjp(graph: Graph, args, g: int) -> list[int]:
+    """All partials of a_0·…·a_{n-1} from prefix and suffix products: 3n multiplications, not n²."""
+    n = len(args)
+    prefix = [None] * n  # prefix[i] = a_0 … a_{i-1}
+    suffix = [None] * n  # suffix[i] = a_{i+1} … a_{n-1}
+    for i in range(1, n):
+        prefix[i] = args[0] if i == 1 else graph.mul(prefix[i - 1], args[i - 1])
+    for i in range(n - 2, -1, -1):
+        suffix[i] = args[n - 1] if i == n - 2 else graph.mul(args[i + 1], suffix[i + 1])
+    out = []
+    for i in range(n):
+        factors = [f for f in (prefix[i], suffix[i]) if f is not None]
+        out.append(graph.mul(g, *factors))
+    return out
+
+
+def structural_partial_template(graph: Graph, nid: int, i: int) -> str:
+    """The local partial d(node)/d(arg i) of a structural rule, in the placeholders ``_a0``…"""
+    node = graph.nodes[nid]
+    if node.op == "mul":
+        return "product of the other factors"
+    if node.op == "where":
+        return "1 where _a0 else 0" if i == 1 else "0 where _a0 else 1"
+    if node.op in ("maximum", "minimum"):
+        rel = ">=" if node.op == "maximum" else "<="
+        cond = f"_a0 {rel} _a1"
+        return f"1 where {cond} else 0" if i == 0 else f"0 where {cond} else 1"
+    return "0"

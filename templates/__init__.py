@@ -1,0 +1,1 @@
+"""Jinja templates of circuitc (shipped as the package circuitc.templates)."""
