@@ -176,7 +176,7 @@ class Lowerer:
             conds.append(None if cond is sp.true else self.lower(cond, mask))
         taken_before = None  # "some earlier condition holds"
         branches = []
-        for (value, _), cond in zip(e.args, conds):
+        for (value, _), cond in zip(e.args, conds, strict=True):
             if cond is None:
                 effective = g.call("not", taken_before) if taken_before is not None else None
             elif taken_before is None:

@@ -58,7 +58,7 @@ def sweep(graph: Graph, output: int, wrt: list[int]) -> tuple[list[Update], dict
             continue
         g = adjoint[v]
         contributions, partials = _contributions(graph, v, g)
-        for i, (arg, contrib) in enumerate(zip(node.args, contributions)):
+        for i, (arg, contrib) in enumerate(zip(node.args, contributions, strict=True)):
             if contrib is None or arg not in needed or graph.is_const(contrib, 0):
                 continue
             first = arg not in adjoint
