@@ -352,7 +352,7 @@ def render(c: Compiled) -> str:
         inputs_tuple=_tuple_text(c.inputs),
         features_tuple=_tuple_text([f.name for f in circuit.features] if circuit.features else []),
         uses_math=p.uses_math,
-        helpers=p.helpers,
+        helpers=[name.lstrip("_") for name in p.helpers],
         output_display="J" if p.output == "_J" else p.output,
         output_is_input=c.graph.nodes[c.output].op == "sym",
     )

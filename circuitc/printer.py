@@ -110,6 +110,8 @@ class Printer:
     def _negated(self, nid: int):
         """For a product with a negative coefficient, return (|coefficient|, factors); else None."""
         g = self.graph
+        if nid in self.names:
+            return None
         node = g.nodes[nid]
         if node.op == "const" and g.values[nid].is_negative:
             return (-g.values[nid], ())
