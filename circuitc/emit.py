@@ -148,6 +148,7 @@ def plan(c: Compiled) -> Plan:
     if c.output in c.adjoint:
         seed = names[c.adjoint[c.output]]
         out.backward.append(Line(seed, f"_ones_like({out.output})", comment=f"d{J}/d{J} = 1"))
+    first_expr = _first_exprs(c)
     for u in c.updates:
         for v in _pending(c, u.expr, names, fwd_set, emitted):
             names[v] = fresh()
@@ -163,7 +164,7 @@ def plan(c: Compiled) -> Plan:
         rhs = printer.expr(u.expr)
         if u.first:
             out.backward.append(Line(target, rhs, "=", comment))
-        elif g.nodes[_first_expr(c, u.target)].op == "adj":
+        elif g.nodes[first_expr[u.target]].op == "adj":
             # the first contribution was another adjoint itself: never add into it in place
             out.backward.append(Line(target, f"{target} + {_paren(rhs)}", "=", comment))
             bwd_ops += 1
@@ -185,11 +186,12 @@ def _paren(text: str) -> str:
     return text if text.replace("_", "a").isalnum() else f"({text})"
 
 
-def _first_expr(c: Compiled, target: int) -> int:
+def _first_exprs(c: Compiled) -> dict[int, int]:
+    """Each adjoint's first contribution (one pass over the updates, not one per update)."""
+    first: dict[int, int] = {}
     for u in c.updates:
-        if u.target == target:
-            return u.expr
-    raise KeyError(target)
+        first.setdefault(u.target, u.expr)
+    return first
 
 
 def _rhs(printer: Printer, v: int) -> str:

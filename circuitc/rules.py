@@ -211,19 +211,19 @@ def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
 
 
 def _product_vjp(graph: Graph, args, g: int) -> list[int]:
-    """All partials of a_0·…·a_{n-1} from prefix and suffix products: 3n multiplications, not n²."""
+    """All partials of a_0·…·a_{n-1} from prefix and suffix products: 3n multiplications, not n².
+
+    The prefix products carry the incoming adjoint (``prefix[i] = g·a_0·…·a_{i-1}``), so each
+    contribution ``prefix[i]·suffix[i]`` costs one more multiplication.
+    """
     n = len(args)
-    prefix = [None] * n  # prefix[i] = a_0 … a_{i-1}
+    prefix = [g] * n  # prefix[i] = g · a_0 … a_{i-1}
     suffix = [None] * n  # suffix[i] = a_{i+1} … a_{n-1}
     for i in range(1, n):
-        prefix[i] = args[0] if i == 1 else graph.mul(prefix[i - 1], args[i - 1])
+        prefix[i] = graph.mul(prefix[i - 1], args[i - 1])
     for i in range(n - 2, -1, -1):
         suffix[i] = args[n - 1] if i == n - 2 else graph.mul(args[i + 1], suffix[i + 1])
-    out = []
-    for i in range(n):
-        factors = [f for f in (prefix[i], suffix[i]) if f is not None]
-        out.append(graph.mul(g, *factors))
-    return out
+    return [prefix[i] if suffix[i] is None else graph.mul(prefix[i], suffix[i]) for i in range(n)]
 
 
 def structural_partial_template(graph: Graph, nid: int, i: int) -> str:
