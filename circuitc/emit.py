@@ -72,10 +72,14 @@ def plan(c: Compiled) -> Plan:
     # use counts over everything any function computes
     uses: dict[int, int] = {}
     bwd_nodes = set()
+    bwd_reads = set()  # forward values the backward reads (some only predict() needs)
     stack = [u.expr for u in c.updates]
     while stack:
         v = stack.pop()
-        if v in bwd_nodes or v in fwd_set:
+        if v in fwd_set:
+            bwd_reads.add(v)
+            continue
+        if v in bwd_nodes:
             continue
         bwd_nodes.add(v)
         stack.extend(g.nodes[v].args)
@@ -132,7 +136,7 @@ def plan(c: Compiled) -> Plan:
         return lines
 
     out.forward = forward_lines(g.cone([c.output]))
-    out.forward_full = forward_lines(g.cone([c.output]))
+    out.forward_full = forward_lines(g.cone([c.output, *sorted(bwd_reads)]))
     if c.prediction is not None:
         out.predict = forward_lines(g.cone([c.prediction]))
         out.prediction = (
