@@ -12,12 +12,15 @@ from .api import compile, source  # noqa: E402
 from .circuit import Circuit  # noqa: E402
 from .errors import CircuitError  # noqa: E402
 from .functions import sigmoid, softplus  # noqa: E402
+from .gradcheck import CheckReport, check  # noqa: E402
 from .rules import register  # noqa: E402
 
 __all__ = [
     "Circuit",
+    "CheckReport",
     "CircuitError",
     "__version__",
+    "check",
     "compile",
     "register",
     "sigmoid",
