@@ -61,8 +61,9 @@ class Binding:
     """How a data set's features and labels become the module's keyword arguments.
 
     ``layout`` is ``"matrix"`` (one feature matrix argument, rows are instances) or
-    ``"columns"`` (one scalar argument per feature column). ``bias`` says a column of ones
-    goes first (the notes' x_0 = 1). ``task`` is ``"binary"`` (one probability per instance,
+    ``"columns"`` (one scalar argument per feature column, matched one to one). ``bias`` says
+    a column of ones goes first (the notes' x_0 = 1): when the feature matrix has one column
+    more than the data. ``task`` is ``"binary"`` (one probability per instance,
     labels 0/1), ``"multiclass"`` (one probability per class, integer labels), ``"regression"``
     or ``None`` (no ``predict``: loss only).
     """
@@ -147,11 +148,11 @@ def bind(module, data: Dataset) -> Binding:
         bad = [f for f in features if shapes[f] != ()]
         if bad:
             raise DataError(f"circuit {name!r}: feature {bad[0]!r} is neither a scalar nor X")
-        if len(features) not in (d, d + 1):
+        if len(features) != d:
             raise DataError(
                 f"circuit {name!r} takes {len(features)} features, the data has {d} columns"
             )
-        bias = len(features) == d + 1
+        bias = False  # named scalar features: the bias is a parameter of its own
     tshape = shapes[target]
     n_classes = None
     task = None
@@ -542,6 +543,45 @@ def train(
         state = State()
     if state.optimizer is None:
         state.optimizer = Optimizer(optimizer, params, momentum)
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is reported below
+        return _loop(
+            module,
+            binding,
+            data,
+            params,
+            X,
+            Y,
+            Xt,
+            Yt,
+            epochs,
+            batch_size,
+            shuffle,
+            seed,
+            eta_of,
+            callback,
+            state,
+        )
+
+
+def _loop(
+    module,
+    binding,
+    data,
+    params,
+    X,
+    Y,
+    Xt,
+    Yt,
+    epochs,
+    batch_size,
+    shuffle,
+    seed,
+    eta_of,
+    callback,
+    state,
+):
+    n = X.shape[0]
+    steps_per_epoch = -(-n // batch_size)
     opt = state.optimizer
     history = state.history
     grad_fn = module.value_and_grad
