@@ -130,10 +130,12 @@ class Lowerer:
             return g.pow(*args)
         if isinstance(e, sp.log) and len(e.args) == 1:
             inner = _sigmoid_argument(e.args[0])
-            if inner is not None:
-                _, sign = inner
+            # through a step symbol (y = sigmoid(a), then log(y)) the pattern shows only in the DAG
+            found = (args[0], inner[1]) if inner is not None else _sigmoid_node(g, args[0])
+            if found is not None:
+                arg, sign = found
                 # log(sigmoid(a)) = -softplus(-a);  log(1 - sigmoid(a)) = -softplus(a)
-                a = g.mul(g.const(-1), args[0]) if sign < 0 else args[0]
+                a = g.mul(g.const(-1), arg) if sign < 0 else arg
                 nid = g.mul(g.const(-1), g.call("softplus", a))
                 what = (
                     "log(sigmoid(a)) = -softplus(-a)"
@@ -221,6 +223,23 @@ def _sigmoid_argument(e: sp.Basic):
             and isinstance(term.args[1], sigmoid)
         ):
             return (term.args[1].args[0], +1)
+    return None
+
+
+def _sigmoid_node(g: Graph, nid: int):
+    """``_sigmoid_argument`` on the DAG: ``(a, -1)`` for a sigmoid(a) node, ``(a, +1)`` for 1 - sigmoid(a)."""
+    node = g.nodes[nid]
+    if node.op == "sigmoid":
+        return (node.args[0], -1)
+    if node.op == "add" and len(node.args) == 2:
+        ones = [v for v in node.args if g.is_const(v, 1)]
+        terms = [v for v in node.args if not g.is_const(v, 1)]
+        if len(ones) == 1 and len(terms) == 1:
+            term = g.nodes[terms[0]]
+            if term.op == "mul" and len(term.args) == 2 and g.is_const(term.args[0], -1):
+                inner = g.nodes[term.args[1]]
+                if inner.op == "sigmoid":
+                    return (inner.args[0], +1)
     return None
 
 

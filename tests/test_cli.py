@@ -179,11 +179,17 @@ def test_version_flag(capsys):
     assert capsys.readouterr().out.strip() == f"circuitc {circuitc.__version__}"
 
 
-def test_parser_is_one_dispatch_table():
+def test_parser_is_one_dispatch_table(capsys):
     parser = cli.build_parser()
-    for name, (_, run_fn) in cli.COMMANDS.items():
+    for name in ("compile", "show", "table", "check"):
         args = parser.parse_args([name, "f.py"])
-        assert args.run is run_fn
+        assert args.run is cli.COMMANDS[name][1]
+    # every entry of COMMANDS is a subcommand with its own --help
+    for name in cli.COMMANDS:
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args([name, "--help"])
+        assert exc.value.code == 0
+        assert f"circuitc {name}" in capsys.readouterr().out
 
 
 # -- bad input: exit 2, exactly one line on stderr, no traceback --------------------------
