@@ -131,11 +131,18 @@ def split(
     rng = np.random.default_rng(seed)
     if np.all(y == np.round(y)):
         # stratified: each label's rows shuffled, and the same share of each goes to test
+        # (largest remainders: the test part has round(test_size * n) rows in all)
+        labels = np.unique(y)
+        sizes = np.array([np.count_nonzero(y == label) for label in labels])
+        share = test_size * sizes
+        counts = np.floor(share).astype(int)
+        extra = int(round(test_size * n)) - counts.sum()
+        counts[np.argsort(-(share - counts), kind="stable")[:extra]] += 1
         test = []
-        for label in np.unique(y):
+        for label, k in zip(labels, counts, strict=True):
             rows = np.flatnonzero(y == label)
             rows = rows[rng.permutation(rows.size)]
-            test.extend(rows[: int(round(test_size * rows.size))].tolist())
+            test.extend(rows[:k].tolist())
         test = np.array(sorted(test), dtype=np.intp)
     else:
         test = np.sort(rng.permutation(n)[: int(round(test_size * n))])
