@@ -9,6 +9,7 @@ that SymPy shares is lowered once (the DAG is never expanded into a tree).
 from __future__ import annotations
 
 import keyword
+import unicodedata
 
 import sympy as sp
 from sympy.core.relational import Relational
@@ -33,6 +34,12 @@ def check_name(name: str) -> None:
     """Refuse a symbol name that is not a plain, public Python identifier (it becomes code)."""
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise CircuitError(f"symbol name {name!r} is not a Python identifier")
+    if unicodedata.normalize("NFKC", name) != name:
+        # Python reads the identifier as its NFKC form ('ﬁ' is 'fi'): two names could become one
+        raise CircuitError(
+            f"symbol name {name!r} is not in NFKC normal form; Python would read it as "
+            f"{unicodedata.normalize('NFKC', name)!r}"
+        )
     if name.startswith("_"):
         raise CircuitError(f"symbol name {name!r} starts with '_', which circuitc keeps for itself")
 
