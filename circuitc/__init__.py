@@ -10,20 +10,29 @@ __version__ = "0.1.0"
 
 from .api import compile, source  # noqa: E402
 from .circuit import Circuit  # noqa: E402
+from .cost import CostReport, cost  # noqa: E402
 from .errors import CircuitError  # noqa: E402
 from .functions import sigmoid, softplus  # noqa: E402
 from .gradcheck import CheckReport, check  # noqa: E402
+from .graph import GraphView, graph  # noqa: E402
+from .report import TableReport, table  # noqa: E402
 from .rules import register  # noqa: E402
 
 __all__ = [
     "Circuit",
     "CheckReport",
     "CircuitError",
+    "CostReport",
+    "GraphView",
+    "TableReport",
     "__version__",
     "check",
     "compile",
+    "cost",
+    "graph",
     "register",
     "sigmoid",
     "softplus",
     "source",
+    "table",
 ]

@@ -66,4 +66,7 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
     else:
         module = load_source(text, circuit.name)
     module.__circuit__ = circuit
+    from .report import attach_views
+
+    attach_views(module)  # notebook views: the table and the code
     return module

@@ -78,6 +78,6 @@ class Circuit:
         self.features = list(self.features) if self.features is not None else None
 
     def _repr_markdown_(self) -> str:
-        from .report import table
+        from .report import circuit_markdown
 
-        return table(self).format("markdown")
+        return circuit_markdown(self)  # the Forward | Backward table and the emitted code

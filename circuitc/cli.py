@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import __version__, cli_train
+from . import __version__, cli_inspect, cli_train
 from .circuit import Circuit
 from .errors import CircuitError
 
@@ -221,7 +221,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _add_table(p: argparse.ArgumentParser) -> None:
     _add_file(p)
-    p.add_argument("--format", choices=("text", "markdown"), default="text")
+    p.add_argument("--format", choices=("text", "markdown", "latex", "html"), default="text")
     _add_at(p, "evaluate the table at these argument values")
 
 
@@ -267,6 +267,8 @@ COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[..
     "check": (_add_check, cmd_check),
     "train": (cli_train.add_train, cli_train.cmd_train),
     "predict": (cli_train.add_predict, cli_train.cmd_predict),
+    "graph": (cli_inspect.add_graph, cli_inspect.cmd_graph),
+    "cost": (cli_inspect.add_cost, cli_inspect.cmd_cost),
 }
 
 

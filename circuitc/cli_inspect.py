@@ -1,0 +1,90 @@
+"""The inspection subcommands of the CLI: ``graph`` and ``cost`` (``table`` lives in ``cli.py``).
+
+``circuitc graph FILE [-o OUT] [--format dot|svg|png] [--backward] [--at NAME=VALUE]``
+prints or writes the circuit's DAG; SVG and PNG need Graphviz's ``dot`` program, and without
+it the command says in one line how to install it (DOT text always works).
+``circuitc cost FILE [--time-limit S] [--no-naive]`` prints the op counts of the emitted
+passes beside the naive ``sympy.diff`` route.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .cost import DEFAULT_TIME_LIMIT
+
+
+def add_graph(p: argparse.ArgumentParser) -> None:
+    from .cli import _add_at, _add_file
+
+    _add_file(p)
+    p.add_argument("-o", "--out", metavar="OUT", help="write the graph here (default: print DOT)")
+    p.add_argument(
+        "--format",
+        choices=("dot", "svg", "png"),
+        help="dot (always), svg or png (need Graphviz's dot); default: from OUT's suffix, else dot",
+    )
+    p.add_argument("--backward", action="store_true", help="also draw the adjoint edges (red)")
+    _add_at(p, "show each node's value and adjoint at these argument values")
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Draw each circuit of FILE as a graph (DOT text; SVG/PNG with Graphviz)."""
+    from .cli import CliError, at_for, load_circuits, parse_at
+    from .graph import graph
+
+    circuits = load_circuits(args.file, args.circuit)
+    ats = at_for(circuits, parse_at(args.at))
+    fmt = args.format
+    if fmt is None:
+        suffix = Path(args.out).suffix.lstrip(".").lower() if args.out else ""
+        fmt = {"svg": "svg", "png": "png"}.get(suffix, "dot")
+    if args.out is None and fmt == "png":
+        raise CliError("--format png needs -o OUT (PNG is not text)")
+    if args.out is not None and len(circuits) > 1:
+        names = ", ".join(c.name for c in circuits)
+        raise CliError(
+            f"{args.file} has {len(circuits)} circuits ({names}): pick one with --circuit"
+        )
+    views = [
+        graph(c, at=at or None, backward=args.backward) for c, at in zip(circuits, ats, strict=True)
+    ]
+    if args.out is None:
+        sys.stdout.write("\n".join(v.render(fmt).decode("utf-8") for v in views))
+        return 0
+    try:
+        path = views[0].save(args.out, fmt)
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+    print(f"wrote {path}")
+    return 0
+
+
+def add_cost(p: argparse.ArgumentParser) -> None:
+    from .cli import _add_file
+
+    _add_file(p)
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=DEFAULT_TIME_LIMIT,
+        metavar="SECONDS",
+        help=f"stop the naive sympy.diff route after this long (default {DEFAULT_TIME_LIMIT:g})",
+    )
+    p.add_argument("--no-naive", action="store_true", help="skip the naive sympy.diff route")
+    p.add_argument("--format", choices=("text", "markdown"), default="text")
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    """Op counts of the forward and backward passes, beside the naive sympy.diff route."""
+    from .cli import CliError, load_circuits
+    from .cost import cost
+
+    if not args.time_limit >= 0:
+        raise CliError(f"--time-limit {args.time_limit:g}: must be a number of seconds >= 0")
+    circuits = load_circuits(args.file, args.circuit)
+    reports = [cost(c, naive=not args.no_naive, time_limit=args.time_limit) for c in circuits]
+    sys.stdout.write("\n".join(r.format(args.format) for r in reports))
+    return 0

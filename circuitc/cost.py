@@ -1,0 +1,392 @@
+"""What reverse mode costs, beside the naive route it avoids.
+
+circuitc's side is read off the compiled circuit: the arithmetic ops of its forward and
+backward passes (one per IR node, except that an n-ary sum or product of n terms counts its
+n - 1 binary operations; one more per ``+=`` accumulation), their ratio, which forward values the backward pass reads (they stay alive until it ends)
+and the peak number of values alive at once in ``value_and_grad``.
+
+The naive route is what a SymPy user does without circuitc: expand the circuit into one
+expression, call ``sympy.diff`` on it once per parameter, and print that, with or without
+``sympy.cse``. Its size is counted the same way (a k-term ``Add``/``Mul`` is k - 1 ops,
+every other non-leaf node one), as a tree (what
+the printed code evaluates without ``cse``) and as distinct sub-expressions. It runs in a
+child process with a time limit, since it can blow up; past the limit it is stopped and
+reported as such, and a ``RecursionError`` (SymPy recurses on deep expressions) is reported
+as the naive route failing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .ir import LEAF_OPS
+from .report import inspect
+
+DEFAULT_TIME_LIMIT = 10.0
+_WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+
+
+@dataclass
+class NaiveRoute:
+    """The ``sympy.diff`` route's size. ``status``: ``done``, ``stopped`` (time limit) or ``failed``.
+
+    Sizes are op counts (as ``tree_ops`` counts); ``None`` where the route did not get that far.
+    """
+
+    status: str
+    time_limit: float
+    message: str = ""
+    expanded_ops: int | None = None  # J written as one expression (a tree)
+    diff_ops: dict[str, int] = field(default_factory=dict)  # parameter -> tree ops of dJ/dp
+    diff_tree_ops: int | None = None  # all derivatives as trees (no cse)
+    diff_distinct_ops: int | None = None  # distinct sub-expressions of all derivatives
+    cse_ops: int | None = None  # after sympy.cse of all derivatives
+    seconds: float | None = None
+
+
+@dataclass
+class CostReport:
+    """Op counts of the emitted forward and backward passes, and the naive route beside them."""
+
+    circuit: str
+    wrt: list[str]
+    forward_ops: int
+    backward_ops: int
+    kept: list[str]  # forward values the backward pass reads
+    peak_live: int  # most values alive at once in value_and_grad (arguments not counted)
+    naive: NaiveRoute | None = None
+
+    @property
+    def ratio(self) -> float:
+        """backward ops / forward ops (reverse mode's promise: a small constant)."""
+        return self.backward_ops / self.forward_ops if self.forward_ops else float("inf")
+
+    def __str__(self) -> str:
+        return self.format("text")
+
+    def _repr_markdown_(self) -> str:
+        return self.format("markdown")
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The report as (label, value) pairs, in the order every format prints them."""
+        kept = ", ".join(self.kept[:8]) + (", ..." if len(self.kept) > 8 else "")
+        out = [
+            ("forward ops", str(self.forward_ops)),
+            ("backward ops", str(self.backward_ops)),
+            ("backward / forward", f"{self.ratio:.2f}"),
+            (
+                "forward values kept for the backward pass",
+                f"{len(self.kept)}" + (f" ({kept})" if kept else ""),
+            ),
+            ("peak live values in value_and_grad", str(self.peak_live)),
+        ]
+        n = self.naive
+        if n is None:
+            return out
+        stop = f"stopped after {n.time_limit:g} s" if n.status == "stopped" else "not reached"
+        if n.status == "failed":
+            stop = "failed"
+
+        def size(v) -> str:
+            return stop if v is None else f"{v} ops"
+
+        out.append(("naive: J as one expression", size(n.expanded_ops)))
+        tree = size(n.diff_tree_ops)
+        if n.diff_tree_ops is not None and n.diff_distinct_ops is not None:
+            tree += f" as trees ({n.diff_distinct_ops} distinct)"
+        out.append(("naive: sympy.diff per parameter, no cse", tree))
+        out.append(("naive: sympy.diff per parameter, with cse", size(n.cse_ops)))
+        if n.status == "done":
+            out.append(("naive: time", f"{n.seconds:.2f} s"))
+        else:
+            out.append(("naive: " + n.status, n.message))
+        return out
+
+    def format(self, fmt: str = "text") -> str:
+        """``text`` (the CLI's) or ``markdown``."""
+        head = f"cost of {self.circuit} (gradient with respect to {', '.join(self.wrt)})"
+        rows = self.rows()
+        if fmt == "markdown":
+            lines = [f"**{head}**", "", "| | |", "|---|---|"]
+            lines += [f"| {k} | {v.replace('|', chr(92) + '|')} |" for k, v in rows]
+            return "\n".join(lines) + "\n"
+        if fmt != "text":
+            from .errors import CircuitError
+
+            raise CircuitError(f"unknown cost format {fmt!r}; use text or markdown")
+        width = max(len(k) for k, _ in rows)
+        return head + "\n" + "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows) + "\n"
+
+
+def cost(
+    circuit, naive: bool = True, time_limit: float = DEFAULT_TIME_LIMIT, *, wrt=None, name="circuit"
+) -> CostReport:
+    """The cost of ``circuit``'s emitted passes and, when ``naive``, of the ``sympy.diff`` route.
+
+    Args:
+        circuit: a ``Circuit``, a module from ``circuitc.compile``, or a SymPy expression
+            (then ``wrt`` is required).
+        naive: also run the naive route (in a child process, at most ``time_limit`` seconds).
+    """
+    ins = inspect(circuit, wrt, name)
+    c, p = ins.compiled, ins.plan
+    args = [n for n, _ in c.wrt] + list(c.inputs)
+    fwd_names = [line.lhs for line in p.forward_full]
+    fwd_set = set(fwd_names)
+    read_by_backward: set[str] = set()
+    seeded = c.output in c.adjoint  # the seed reads J only for its shape
+    for line in p.backward[1 if seeded else 0 :]:
+        read_by_backward.update(w for w in _WORD.findall(line.rhs) if w in fwd_set)
+    kept = [n for n in fwd_names if n in read_by_backward]
+    forward_ops, backward_ops = ir_ops(ins)
+    report = CostReport(
+        c.circuit.name,
+        [n for n, _ in c.wrt],
+        forward_ops,
+        backward_ops,
+        [("J" if k == "_J" else k) for k in kept],
+        _peak_live(p, args),
+    )
+    if naive:
+        report.naive = naive_route(c.circuit, time_limit)
+    return report
+
+
+def _ir_weight(node) -> int:
+    if node.op in ("add", "mul"):
+        return max(1, len(node.args) - 1)
+    return 1
+
+
+def ir_ops(ins) -> tuple[int, int]:
+    """Arithmetic ops of ``forward`` and of the backward pass, from the IR.
+
+    Every non-leaf node counts once, except an n-ary sum or product, which counts n - 1
+    (the binary operations it performs); the backward pass also counts one addition per
+    ``+=`` where an adjoint accumulates a second contribution.
+    """
+    c = ins.compiled
+    g = c.graph
+    leaves = LEAF_OPS | {"bool"}
+    forward = sum(_ir_weight(g.nodes[v]) for v in g.cone([c.output]) if g.nodes[v].op not in leaves)
+    fwd_all = set(ins.fwd_cone)
+    seen: set[int] = set()
+    stack = [u.expr for u in c.updates]
+    backward = 0
+    while stack:
+        v = stack.pop()
+        if v in seen or v in fwd_all:
+            continue
+        seen.add(v)
+        node = g.nodes[v]
+        if node.op not in leaves:
+            backward += _ir_weight(node)
+        stack.extend(node.args)
+    backward += sum(1 for u in c.updates if not u.first)
+    return forward, backward
+
+
+def _peak_live(p, args: list[str]) -> int:
+    """Most named values alive at once in ``value_and_grad``: defined, and read again later."""
+    lines = [(line.lhs, line.op, line.rhs) for line in p.forward_full + p.backward]
+    final = " ".join(expr for _, expr in p.grads) + " " + p.output
+    defined_at: dict[str, int] = {}
+    last_use: dict[str, int] = {}
+    for i, (lhs, op, rhs) in enumerate(lines):
+        for w in _WORD.findall(rhs):
+            last_use[w] = i
+        if op != "=":
+            last_use[lhs] = i
+        defined_at.setdefault(lhs, i)
+    end = len(lines)
+    for w in _WORD.findall(final):
+        last_use[w] = end
+    arg_set = set(args)
+    delta = [0] * (end + 2)
+    for n, d in defined_at.items():
+        if n in arg_set:
+            continue
+        delta[d] += 1
+        delta[max(last_use.get(n, d), d) + 1] -= 1
+    peak = live = 0
+    for step in delta:
+        live += step
+        peak = max(peak, live)
+    return peak
+
+
+# -- the naive route ----------------------------------------------------------------------------
+def _is_leaf(e) -> bool:
+    return isinstance(e, (sp.Atom, sp.MatrixSymbol))
+
+
+def _sympy_weight(e) -> int:
+    """Arithmetic ops of one SymPy node: a sum or product of k terms is k - 1 binary ops."""
+    if isinstance(e, (sp.Add, sp.Mul)):
+        return max(1, len(e.args) - 1)
+    return 1
+
+
+def tree_ops(expr) -> int:
+    """Ops of ``expr`` counted as a tree (shared objects counted at each use)."""
+    size: dict[int, int] = {}
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in size:
+            continue
+        if _is_leaf(e):
+            size[id(e)] = 0
+        elif ready:
+            size[id(e)] = _sympy_weight(e) + sum(size[id(a)] for a in e.args)
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if id(a) not in size)
+    return size[id(expr)]
+
+
+def distinct_ops(exprs) -> int:
+    """Ops of the distinct sub-expressions of ``exprs`` (SymPy equality; in the child only)."""
+    seen: set = set()
+    visited: set[int] = set()
+    stack = list(exprs)
+    while stack:
+        e = stack.pop()
+        if id(e) in visited or _is_leaf(e):
+            continue
+        visited.add(id(e))
+        seen.add(e)
+        stack.extend(e.args)
+    return sum(_sympy_weight(e) for e in seen)
+
+
+def expand_steps(circuit) -> sp.Basic:
+    """The circuit's output as one SymPy expression, its steps substituted (iteratively)."""
+    steps: dict[str, sp.Basic] = {}
+    for sym, expr in circuit.steps:
+        steps[sym.name] = _substitute(expr, steps)
+    return _substitute(circuit.output, steps)
+
+
+def _substitute(expr, steps: dict[str, sp.Basic]):
+    if not steps:
+        return expr
+    done: dict[int, sp.Basic] = {}
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in done:
+            continue
+        if _is_leaf(e):
+            name = getattr(e, "name", None)
+            done[id(e)] = steps.get(name, e) if isinstance(name, str) else e
+        elif ready:
+            new = [done[id(a)] for a in e.args]
+            changed = any(n is not a for n, a in zip(new, e.args, strict=True))
+            done[id(e)] = e.func(*new) if changed else e
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if id(a) not in done)
+    return done[id(expr)]
+
+
+def _naive_work(circuit, send) -> None:
+    """The naive route, reporting each stage through ``send`` as it completes."""
+    start = time.perf_counter()
+    try:
+        J = expand_steps(circuit)
+        send(("expanded", tree_ops(J)))
+        derivs = []
+        for w in circuit.wrt:
+            d = sp.diff(J, w)
+            derivs.append(d)
+            send(("diff", w.name, tree_ops(d)))
+        send(("distinct", distinct_ops(derivs)))
+        replacements, reduced = sp.cse(derivs)
+        ops = sum(tree_ops(e) for _, e in replacements) + sum(tree_ops(e) for e in reduced)
+        send(("cse", ops))
+        send(("done", time.perf_counter() - start))
+    except RecursionError:
+        send(("failed", "RecursionError: SymPy recursed too deep on this expression"))
+    except MemoryError:
+        send(("failed", "MemoryError: the expression did not fit in memory"))
+    except Exception as e:  # the naive route's failures are a result, not a crash
+        send(("failed", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
+
+
+def _child(conn, circuit) -> None:
+    try:
+        _naive_work(circuit, conn.send)
+    finally:
+        conn.close()
+
+
+def naive_route(circuit, time_limit: float = DEFAULT_TIME_LIMIT) -> NaiveRoute:
+    """Run the naive route in a child process (forked: nothing is pickled), stopping it at
+    ``time_limit`` seconds. Where ``fork`` does not exist it runs in a daemon thread, which a
+    time limit can only abandon, not stop."""
+    result = NaiveRoute("stopped", time_limit, f"time limit of {time_limit:g} s reached")
+    if "fork" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("fork")
+        recv_end, send_end = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child, args=(send_end, circuit), daemon=True)
+        proc.start()
+        send_end.close()
+
+        def receive(timeout: float):
+            if not recv_end.poll(timeout):
+                raise queue.Empty
+            return recv_end.recv()
+
+        try:
+            _collect(result, receive, time_limit, lambda: proc.exitcode)
+        finally:
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+            recv_end.close()
+    else:  # pragma: no cover - platforms without fork
+        q: queue.Queue = queue.Queue()
+        threading.Thread(target=_naive_work, args=(circuit, q.put), daemon=True).start()
+        _collect(result, lambda t: q.get(timeout=t), time_limit, lambda: None)
+    if result.diff_ops and len(result.diff_ops) == len(circuit.wrt):
+        result.diff_tree_ops = sum(result.diff_ops.values())
+    return result
+
+
+def _collect(result: NaiveRoute, receive, time_limit: float, exitcode) -> None:
+    deadline = time.monotonic() + time_limit
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        try:
+            msg = receive(remaining)
+        except queue.Empty:
+            return
+        except EOFError:
+            result.status = "failed"
+            result.message = f"the child process ended (exit code {exitcode()})"
+            return
+        kind = msg[0]
+        if kind == "expanded":
+            result.expanded_ops = msg[1]
+        elif kind == "diff":
+            result.diff_ops[msg[1]] = msg[2]
+        elif kind == "distinct":
+            result.diff_distinct_ops = msg[1]
+        elif kind == "cse":
+            result.cse_ops = msg[1]
+        elif kind == "done":
+            result.status, result.message, result.seconds = "done", "", msg[1]
+            return
+        elif kind == "failed":
+            result.status, result.message = "failed", msg[1]
+            return
