@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,10 +41,13 @@ class Circuit:
         if (
             not isinstance(self.name, str)
             or not self.name.isidentifier()
+            or keyword.iskeyword(self.name)
             or self.name.startswith("_")
         ):
+            # the name becomes a module (and file) name: it must be importable
             raise CircuitError(
-                f"circuit name {self.name!r} must be a Python identifier not starting with '_'"
+                f"circuit name {self.name!r} must be a Python identifier, not a keyword, "
+                "not starting with '_'"
             )
         if isinstance(self.wrt, (sp.Basic, str)):
             self.wrt = [self.wrt]

@@ -11,7 +11,9 @@ from .circuit import Circuit
 from .errors import CircuitError
 from .ir import Graph
 from .lower import Lowerer
+from .matrix import check_step_shape, dimension_symbols
 from .reverse import Update, sweep
+from .rules import COMPARISONS, LOGIC
 
 
 @dataclass
@@ -37,7 +39,10 @@ class Compiled:
 def build(circuit: Circuit) -> Compiled:
     """Lower ``circuit`` into one DAG and derive its backward pass."""
     graph = Graph()
-    lowerer = Lowerer(graph)
+    exprs = [circuit.output, circuit.prediction, *circuit.wrt]
+    for sym, expr in circuit.steps:
+        exprs += [sym, expr]
+    lowerer = Lowerer(graph, dims=dimension_symbols(exprs))
     names: dict[int, str] = {}
     steps: list[tuple[str, int]] = []
     step_names: set[str] = set()
@@ -49,12 +54,21 @@ def build(circuit: Circuit) -> Compiled:
                 f"circuit {circuit.name!r}: step {sym.name!r} is used before it is defined"
             )
         nid = lowerer.lower(expr)
+        if isinstance(sym, sp.MatrixSymbol):
+            check_step_shape(graph, sym, nid)
         lowerer.env[sym] = nid
         step_names.add(sym.name)
         steps.append((sym.name, nid))
         names.setdefault(nid, sym.name)
     output = lowerer.lower(circuit.output)
     prediction = lowerer.lower(circuit.prediction) if circuit.prediction is not None else None
+    for what, nid in (("output", output), ("prediction", prediction)):
+        op = graph.nodes[nid].op if nid is not None else None
+        if op in COMPARISONS or op in LOGIC or op == "bool":
+            raise CircuitError(
+                f"circuit {circuit.name!r}: the {what} is a condition, not a number "
+                "(conditions belong in a Piecewise)"
+            )
 
     wrt_names = [w.name for w in circuit.wrt]
     for w in circuit.wrt:
@@ -73,6 +87,17 @@ def build(circuit: Circuit) -> Compiled:
     if clash:
         raise CircuitError(f"{clash[0]!r} is a matrix dimension and cannot also be a circuit input")
     inputs = sorted(n for n in lowerer.symbols if n not in wrt_names)
+    bound = {
+        d
+        for w in list(circuit.wrt) + [lowerer.symbols[n] for n in inputs]
+        for d in _shape_of(w)
+        if isinstance(d, str)
+    }
+    unbound = sorted(set(lowerer.dims) - bound)
+    if unbound:
+        raise CircuitError(
+            f"circuit {circuit.name!r}: matrix dimension {unbound[0]!r} is not the size of any argument"
+        )
     for extra in (circuit.features or []) + (
         [circuit.target] if circuit.target is not None else []
     ):

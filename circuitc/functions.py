@@ -9,6 +9,13 @@ from __future__ import annotations
 import sympy as sp
 
 
+def _elementwise_on_matrix(cls, a):
+    """circuitc's own functions given a matrix apply elementwise: ``A.applyfunc(f)``."""
+    if isinstance(a, sp.MatrixExpr) and a.shape != (1, 1):
+        return a.applyfunc(cls)
+    return None
+
+
 class sigmoid(sp.Function):  # noqa: N801  (named like SymPy's own functions)
     """The logistic function ``1 / (1 + exp(-a))``.
 
@@ -16,6 +23,10 @@ class sigmoid(sp.Function):  # noqa: N801  (named like SymPy's own functions)
     """
 
     nargs = 1
+
+    @classmethod
+    def eval(cls, a):
+        return _elementwise_on_matrix(cls, a)
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
@@ -34,6 +45,10 @@ class softplus(sp.Function):  # noqa: N801
     """``log(1 + exp(a))``, computed stably as ``logaddexp(0, a)``."""
 
     nargs = 1
+
+    @classmethod
+    def eval(cls, a):
+        return _elementwise_on_matrix(cls, a)
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])

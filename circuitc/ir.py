@@ -16,7 +16,7 @@ import sympy as sp
 from .errors import CircuitError
 
 #: ops whose node is a leaf (no arguments)
-LEAF_OPS = frozenset({"sym", "const", "adj"})
+LEAF_OPS = frozenset({"sym", "const", "adj", "dim", "ones", "zeros", "eye"})
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,7 @@ class Graph:
         """The shape of an elementwise op: scalars broadcast, matrices must agree."""
         shape: tuple = ()
         for a in args:
-            s = self.nodes[a].shape
-            if s == ():
-                continue
-            if shape == ():
-                shape = s
-            elif s != shape:
-                raise CircuitError(f"shapes do not agree in {what}: {_fmt(shape)} and {_fmt(s)}")
+            shape = broadcast_shapes(shape, self.nodes[a].shape, what)
         return shape
 
     def add(self, *args: int) -> int:
@@ -148,6 +142,58 @@ class Graph:
         """An elementwise function node (``sin``, ``where``, a registered op, ...)."""
         return self.add_node(op, tuple(args), attrs, self.elementwise_shape(args, op))
 
+    # -- matrix builders ------------------------------------------------------------------
+    def matmul(self, a: int, b: int) -> int:
+        """``a @ b``; a product with a row of ones is a column sum (``OneMatrix(1, N) * X``)."""
+        sa, sb = self.nodes[a].shape, self.nodes[b].shape
+        if len(sa) != 2 or len(sb) != 2 or sa[1] != sb[0]:
+            raise CircuitError(
+                f"shapes do not agree in a matrix product: {_fmt(sa)} @ {_fmt(sb)}"
+                " (distinct dimension symbols count as unequal)"
+            )
+        if self.nodes[a].op == "ones" and sa[0] == 1:
+            return self.reduce_sum(b, 0)
+        if self.nodes[b].op == "ones" and sb[1] == 1:
+            return self.reduce_sum(a, 1)
+        return self.add_node("matmul", (a, b), (), (sa[0], sb[1]))
+
+    def transpose(self, a: int) -> int:
+        """``a.T``, with ``a.T.T`` folded back to ``a`` (a scalar is its own transpose)."""
+        node = self.nodes[a]
+        if node.shape == ():
+            return a
+        if node.op == "transpose":
+            return node.args[0]
+        return self.add_node("transpose", (a,), (), (node.shape[1], node.shape[0]))
+
+    def reduce_sum(self, a: int, axis: int | None = None) -> int:
+        """Sum over all elements (``axis=None``, a scalar) or over one axis, keeping it (1)."""
+        s = self.nodes[a].shape
+        if s == () or (axis is not None and s[axis] == 1):
+            return a
+        shape = () if axis is None else ((1, s[1]) if axis == 0 else (s[0], 1))
+        return self.add_node("sum", (a,), (axis,), shape)
+
+    def expand(self, a: int, shape: tuple) -> int:
+        """``a`` broadcast to ``shape`` (a read-only view; only the backward pass makes these)."""
+        if self.nodes[a].shape == shape:
+            return a
+        return self.add_node("broadcast", (a,), (shape,), shape)
+
+    def element(self, a: int, i: int, j: int) -> int:
+        """The scalar ``a[i, j]`` for constant indices."""
+        node = self.nodes[a]
+        for k, n in zip((i, j), node.shape, strict=True):
+            if isinstance(n, int) and not 0 <= k < n:
+                raise CircuitError(f"index ({i}, {j}) is out of range for shape {_fmt(node.shape)}")
+        if node.op == "stack":
+            return node.args[i * node.shape[1] + j]
+        return self.add_node("element", (a,), (i, j), ())
+
+    def leaf(self, op: str, attrs: tuple, shape: tuple = ()) -> int:
+        """A leaf without arguments: ``dim`` (a dimension bound at call time), ``ones``, ``eye``."""
+        return self.add_node(op, (), attrs, shape)
+
     # -- queries --------------------------------------------------------------------------
     def cone(self, roots) -> list[int]:
         """All nodes that ``roots`` depend on (roots included), in ascending (topological) order."""
@@ -160,6 +206,25 @@ class Graph:
             seen.add(v)
             stack.extend(self.nodes[v].args)
         return sorted(seen)
+
+
+def broadcast_shapes(a: tuple, b: tuple, what: str) -> tuple:
+    """The shape of an elementwise op on shapes ``a`` and ``b``: a scalar ``()`` broadcasts,
+    and so does a length-1 axis (a 1×H row over the rows, an N×1 column over the columns —
+    circuitc's own nodes use this; SymPy has already checked the user's shapes agree)."""
+    if a == () or a == b:
+        return b
+    if b == ():
+        return a
+    out = []
+    for x, y in zip(a, b, strict=True):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            raise CircuitError(f"shapes do not agree in {what}: {_fmt(a)} and {_fmt(b)}")
+    return tuple(out)
 
 
 def _fmt(shape: tuple) -> str:

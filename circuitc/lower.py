@@ -18,6 +18,7 @@ from . import rules
 from .errors import CircuitError
 from .functions import sigmoid, softplus
 from .ir import Graph
+from .matrix import MATRIX_LEAVES, build_matrix, matrix_children, scalar_args
 
 _RELATIONS = {
     sp.StrictLessThan: "lt",
@@ -62,6 +63,9 @@ class Lowerer:
     # -- leaves -------------------------------------------------------------------------------
     def symbol(self, s: sp.Basic, mask: int | None) -> int:
         nid = self.env.get(s)
+        if nid is None and isinstance(s, sp.Symbol) and s.name in self.dims:
+            # a matrix dimension used as a number (a mean divides by N): bound at call time
+            return self.graph.leaf("dim", (s.name,))
         if nid is None:
             name = s.name
             check_name(name)
@@ -104,6 +108,10 @@ class Lowerer:
                 memo[key] = self.graph.add_node("bool", (), (bool(e),))
                 keep.append(e)
                 continue
+            if isinstance(e, MATRIX_LEAVES):
+                memo[key] = build_matrix(self, e, [])
+                keep.append(e)
+                continue
             if isinstance(e, sp.Piecewise):
                 memo[key] = self.piecewise(e, mask)
                 keep.append(e)
@@ -125,10 +133,15 @@ class Lowerer:
             inner = _sigmoid_argument(e.args[0])
             if inner is not None:
                 return (inner[0],)
-        return e.args
+        found = matrix_children(e)
+        return e.args if found is None else found
 
     def build(self, e: sp.Basic, args: list[int]) -> int:
         g = self.graph
+        nid = build_matrix(self, e, args)
+        if nid is not None:
+            return nid
+        args = scalar_args(self, e, args)
         if isinstance(e, sp.Add):
             return g.add(*args)
         if isinstance(e, sp.Mul):
@@ -175,7 +188,11 @@ class Lowerer:
         if all(g.is_const(a) for a in args):
             # a function of constants (log(2), sin(pi/7)) is folded to its value
             return g.const(sp.N(op.head(*(g.values[a] for a in args)), 17))
-        return g.call(op.name, *args)
+        nid = g.call(op.name, *args)
+        note = getattr(head, "circuitc_note", None)
+        if note:
+            g.notes[nid] = note  # e.g. the losses of circuitc.nn say which stable form they use
+        return nid
 
     def piecewise(self, e: sp.Piecewise, mask: int | None) -> int:
         """``Piecewise`` as nested ``where``, each branch reading inputs masked by its condition."""

@@ -213,3 +213,130 @@ class Printer:
         if op in ("and", "or", "not"):
             return f"_np.logical_{op}({args})", ATOM
         raise NotImplementedError(f"no printer for op {op!r}")
+
+    # -- matrices (no loops: ``@``, ``.T`` and reductions with an axis) ---------------------------
+    def _print_matmul(self, nid: int, depth: int) -> tuple[str, int]:
+        """``a @ b``: the same precedence as ``*``, left-associative."""
+        a, b = self.graph.nodes[nid].args
+        return f"{self._wrap(a, depth, MUL)} @ {self._wrap(b, depth, MUL + 1)}", MUL
+
+    def _print_transpose(self, nid: int, depth: int) -> tuple[str, int]:
+        """``a.T`` (a view)."""
+        return f"{self._wrap(self.graph.nodes[nid].args[0], depth, ATOM)}.T", ATOM
+
+    def _print_sum(self, nid: int, depth: int) -> tuple[str, int]:
+        """``_np.sum(a)`` over everything, or over one axis with the axis kept."""
+        node = self.graph.nodes[nid]
+        a = self.expr_at(node.args[0], depth)
+        axis = node.attrs[0]
+        if axis is None:
+            return f"_np.sum({a})", ATOM
+        return f"_np.sum({a}, axis={axis}, keepdims=True)", ATOM
+
+    def _print_rowmax(self, nid: int, depth: int) -> tuple[str, int]:
+        """The row max that the log-sum-exp subtracts."""
+        return f"_np.max({self.expr_at(self.graph.nodes[nid].args[0], depth)}, axis=1, keepdims=True)", ATOM
+
+    def _print_logsumexp(self, nid: int, depth: int) -> tuple[str, int]:
+        """``m + log(sum(exp(a - m)))`` per row, m the row max: no overflow."""
+        a, m = self.graph.nodes[nid].args
+        at, mt = self._wrap(a, depth, ADD), self._wrap(m, depth, ADD + 1)
+        inner = f"_np.sum(_np.exp({at} - {mt}), axis=1, keepdims=True)"
+        return f"{self._wrap(m, depth, ADD)} + _np.log({inner})", ADD
+
+    def _print_broadcast(self, nid: int, depth: int) -> tuple[str, int]:
+        """A value broadcast to a node's full shape (a read-only view)."""
+        node = self.graph.nodes[nid]
+        return f"_np.broadcast_to({self.expr_at(node.args[0], depth)}, {self.shape(node.shape)})", ATOM
+
+    def _print_element(self, nid: int, depth: int) -> tuple[str, int]:
+        """``a[i, j]`` for constant indices."""
+        node = self.graph.nodes[nid]
+        i, j = node.attrs
+        return f"{self._wrap(node.args[0], depth, ATOM)}[{i}, {j}]", ATOM
+
+    def _print_unit(self, nid: int, depth: int) -> tuple[str, int]:
+        """The adjoint of ``a[i, j]``: a zero matrix holding g at (i, j)."""
+        node = self.graph.nodes[nid]
+        i, j = node.attrs
+        self.helpers.add("_unit")
+        g = self.expr_at(node.args[0], depth)
+        return f"_unit({g}, {self.shape(node.shape)}, {i}, {j})", ATOM
+
+    def _print_trace(self, nid: int, depth: int) -> tuple[str, int]:
+        return f"_np.trace({self.expr_at(self.graph.nodes[nid].args[0], depth)})", ATOM
+
+    def _print_stack(self, nid: int, depth: int) -> tuple[str, int]:
+        """An explicit matrix of scalars, row by row."""
+        node = self.graph.nodes[nid]
+        rows, cols = node.attrs
+        items = [self.expr_at(a, depth) for a in node.args]
+        body = ", ".join(
+            "[" + ", ".join(items[r * cols : (r + 1) * cols]) + "]" for r in range(rows)
+        )
+        return f"_np.array([{body}])", ATOM
+
+    def _print_dim(self, nid: int, depth: int) -> tuple[str, int]:
+        """A matrix dimension: a local variable bound from the arguments' shapes."""
+        return self.graph.nodes[nid].attrs[0], ATOM
+
+    def _print_ones(self, nid: int, depth: int) -> tuple[str, int]:
+        return f"_np.ones({self.shape(self.graph.nodes[nid].shape)})", ATOM
+
+    def _print_zeros(self, nid: int, depth: int) -> tuple[str, int]:
+        return f"_np.zeros({self.shape(self.graph.nodes[nid].shape)})", ATOM
+
+    def _print_eye(self, nid: int, depth: int) -> tuple[str, int]:
+        return f"_np.eye({self.graph.nodes[nid].attrs[0]})", ATOM
+
+    @staticmethod
+    def shape(shape: tuple) -> str:
+        """A shape as a tuple literal of ints and dimension names: ``(N, 31)``."""
+        return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class MathPrinter(Printer):
+    """Prints the scalar fast path: ``_math`` calls for Python floats, where they are exact.
+
+    The fast path must give exactly the NumPy path's results (DESIGN.md, Conventions), so
+    it covers only what is bit-identical on NumPy float64 scalars: ``+ - * /``, integer
+    powers (both end in the C library's ``pow``), square roots (correctly rounded in IEEE
+    754), ``abs``, and ``sin``/``cos`` (NumPy calls the C library for float64). NumPy's
+    SIMD ``exp``, ``log``, ``tanh``, ``arctan``… (and ``power`` of a 0-d value) may differ
+    from ``math``'s by an ulp, so a circuit that uses them keeps the NumPy path only.
+    """
+
+    SQRT = "_math.sqrt"
+
+    #: elementwise ops printed as ``_math.<Op.math>``, exactly NumPy's float64 scalar result
+    EXACT = frozenset({"sin", "cos", "abs"})
+
+    def __init__(self, graph: Graph, names: dict[int, str]):
+        super().__init__(graph, names)
+        self.uses_math = True
+
+    @classmethod
+    def supports(cls, graph: Graph, nodes) -> bool:
+        """True when every node of ``nodes`` is a scalar that this printer prints exactly."""
+        for v in nodes:
+            node = graph.nodes[v]
+            if node.shape != ():
+                return False
+            if node.op in ("sym", "adj", "add", "mul") or node.op in cls.EXACT:
+                continue
+            if node.op == "const":
+                if graph.values[v] is sp.nan:
+                    return False
+                continue
+            if node.op == "pow" and graph.is_const(node.args[1]):
+                e = graph.values[node.args[1]]
+                if isinstance(e, sp.Integer) or e in (sp.Rational(1, 2), sp.Rational(-1, 2)):
+                    continue
+            return False
+        return True
+
+    def _print_call(self, nid: int, depth: int) -> tuple[str, int]:
+        """``_math.sin(x)`` for the exact ops (``supports`` admitted no other call)."""
+        node = self.graph.nodes[nid]
+        args = ", ".join(self.expr_at(a, depth) for a in node.args)
+        return f"_math.{rules.OPS[node.op].math}({args})", ATOM

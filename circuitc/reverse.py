@@ -9,12 +9,12 @@ Only nodes on a path from a ``wrt`` parameter to J get an adjoint.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
 from . import rules
-from .ir import LEAF_OPS, Graph
+from .ir import LEAF_OPS, Graph, broadcast_shapes
 from .lower import Lowerer
 
 
@@ -59,11 +59,21 @@ def sweep(graph: Graph, output: int, wrt: list[int]) -> tuple[list[Update], dict
         g = adjoint[v]
         contributions, partials = _contributions(graph, v, g)
         for i, (arg, contrib) in enumerate(zip(node.args, contributions, strict=True)):
-            if contrib is None or arg not in needed or graph.is_const(contrib, 0):
+            if contrib is None or arg not in needed:
+                continue
+            contrib = rules.fit(graph, v, i, contrib)
+            if graph.is_const(contrib, 0):
                 continue
             first = arg not in adjoint
+            have = graph.nodes[contrib].shape
             if first:
-                adjoint[arg] = graph.add_node("adj", (), (arg,), graph.nodes[arg].shape)
+                # an adjoint has the shape of what is added into it: a scalar or a row may
+                # stand for its broadcast (the seed of a sum), expanded only where needed
+                adjoint[arg] = graph.add_node("adj", (), (arg,), have)
+            else:
+                leaf = adjoint[arg]
+                grown = broadcast_shapes(graph.nodes[leaf].shape, have, "an adjoint")
+                graph.nodes[leaf] = replace(graph.nodes[leaf], shape=grown)
             updates.append(Update(arg, v, contrib, first, partials[i]))
     return updates, adjoint
 

@@ -193,6 +193,8 @@ def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
     """Contributions of the ops written against the IR builder, or ``None`` for a SymPy rule."""
     node = graph.nodes[nid]
     op, args = node.op, node.args
+    if op in MATRIX_OPS:
+        return _matrix_vjp(graph, nid, g)
     if op == "mul" and len(args) > SMALL_PRODUCT:
         return _product_vjp(graph, args, g)
     if op == "where":
@@ -208,6 +210,92 @@ def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
     if op in COMPARISONS or op in LOGIC:
         return [None for _ in args]
     return None
+
+
+# -- matrices ----------------------------------------------------------------------------------
+#: the ops that are not elementwise; every other op broadcasts its arguments like NumPy
+MATRIX_OPS = frozenset(
+    {"matmul", "transpose", "sum", "broadcast", "element", "trace", "rowmax", "logsumexp", "stack"}
+)
+
+
+def _matrix_vjp(graph: Graph, nid: int, g: int) -> list[int | None]:
+    """Contributions of the matrix ops. An adjoint may be smaller than its node (a scalar or a
+    row standing for its broadcast, as the seed of a sum is); ``matmul`` expands it first."""
+    node = graph.nodes[nid]
+    op, args = node.op, node.args
+    if op == "matmul":
+        a, b = args
+        full = graph.expand(g, node.shape)
+        # C = A @ B:  dJ/dA = dJ/dC @ B.T,  dJ/dB = A.T @ dJ/dC
+        return [graph.matmul(full, graph.transpose(b)), graph.matmul(graph.transpose(a), full)]
+    if op == "transpose":
+        return [graph.transpose(g)]
+    if op == "sum":
+        # every summed element gets the adjoint of the sum: g stands for its broadcast
+        return [g]
+    if op == "broadcast":
+        return [unbroadcast(graph, g, graph.nodes[args[0]].shape, node.shape)]
+    if op == "element":
+        i, j = node.attrs
+        shape = graph.nodes[args[0]].shape
+        return [graph.add_node("unit", (g,), (i, j), shape)]
+    if op == "trace":
+        n = node_shape = graph.nodes[args[0]].shape
+        return [graph.mul(g, graph.leaf("eye", (n[0],), node_shape))]
+    if op == "rowmax":
+        # the shift of the log-sum-exp: its derivative cancels exactly (the result does not
+        # depend on it), so it is a constant for the backward pass
+        return [None]
+    if op == "logsumexp":
+        a, _ = args
+        # d logsumexp(a) / da = softmax(a) = exp(a - logsumexp(a))
+        soft = graph.call("exp", graph.add(a, graph.mul(graph.const(-1), nid)))
+        return [graph.mul(g, soft), None]
+    if op == "stack":
+        full = graph.expand(g, node.shape)
+        cols = node.shape[1]
+        return [graph.element(full, k // cols, k % cols) for k in range(len(args))]
+    raise KeyError(op)
+
+
+def unbroadcast(graph: Graph, contrib: int, arg_shape: tuple, node_shape: tuple) -> int:
+    """A contribution summed over the axes along which the argument was broadcast in its op
+    (a 1×H bias row over N rows: ``_np.sum(..., axis=0, keepdims=True)``; a scalar: all)."""
+    if arg_shape == node_shape or node_shape == ():
+        return contrib
+    axes = [
+        k for k in (0, 1) if (arg_shape == () or arg_shape[k] == 1) and node_shape[k] != 1
+    ]
+    if not axes:
+        return contrib
+    have = graph.nodes[contrib].shape
+    if have == () or any(have[k] == 1 for k in axes):
+        # the contribution is itself a broadcast along a summed axis: materialise it first
+        contrib = graph.expand(contrib, node_shape)
+    if len(axes) == 2:
+        return graph.reduce_sum(contrib, None)
+    return graph.reduce_sum(contrib, axes[0])
+
+
+def fit(graph: Graph, nid: int, i: int, contrib: int | None) -> int | None:
+    """The contribution of node ``nid`` to its argument ``i``, reduced to the argument's shape
+    where the (elementwise) op broadcast it."""
+    node = graph.nodes[nid]
+    if contrib is None or node.op in MATRIX_OPS:
+        return contrib
+    return unbroadcast(graph, contrib, graph.nodes[node.args[i]].shape, node.shape)
+
+
+_MATRIX_PARTIALS = {
+    "matmul": ("(·) @ _a1.T", "_a0.T @ (·)"),
+    "transpose": ("transpose",),
+    "sum": ("1, broadcast over the summed axis",),
+    "broadcast": ("summed back over the broadcast axes",),
+    "trace": ("identity",),
+    "rowmax": ("0 (the shift cancels)",),
+    "logsumexp": ("softmax = exp(_a0 - _ans)", "0 (the shift cancels)"),
+}
 
 
 def _product_vjp(graph: Graph, args, g: int) -> list[int]:
@@ -229,6 +317,12 @@ def _product_vjp(graph: Graph, args, g: int) -> list[int]:
 def structural_partial_template(graph: Graph, nid: int, i: int) -> str:
     """The local partial d(node)/d(arg i) of a structural rule, in the placeholders ``_a0``…"""
     node = graph.nodes[nid]
+    if node.op in _MATRIX_PARTIALS:
+        return _MATRIX_PARTIALS[node.op][i]
+    if node.op == "element":
+        return f"1 at [{node.attrs[0]}, {node.attrs[1]}], 0 elsewhere"
+    if node.op == "stack":
+        return f"entry [{i // node.shape[1]}, {i % node.shape[1]}]"
     if node.op == "mul":
         return "product of the other factors"
     if node.op == "where":

@@ -1,0 +1,222 @@
+"""Matrix expressions → IR: SymPy's ``MatrixExpr`` family and the nodes of ``circuitc.nn``.
+
+The lowerer (``lower.py``) walks the expression; for a matrix head it asks ``matrix_children``
+which sub-expressions to lower first and ``build_matrix`` for the node. Products of matrices
+become ``matmul``, Hadamard products and sums stay the elementwise ``mul``/``add`` (so every
+scalar rule applies to matrices unchanged), and reductions are ``sum`` nodes with an axis.
+Shapes are ``(rows, cols)`` of ints or dimension names; SymPy accepts ``X*X`` for an N×D
+``X``, circuitc does not: distinct dimension symbols count as unequal.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
+from sympy.matrices.expressions.matexpr import MatrixElement
+from sympy.matrices.expressions.matpow import MatPow
+from sympy.matrices.expressions.special import Identity, OneMatrix, ZeroMatrix
+from sympy.matrices.immutable import ImmutableDenseMatrix
+
+from . import nn
+from .errors import CircuitError
+
+#: matrix heads that are leaves of the walk
+MATRIX_LEAVES = (ZeroMatrix, OneMatrix, Identity)
+
+
+def _is_matrix(e) -> bool:
+    return isinstance(e, sp.MatrixExpr) or getattr(e, "is_Matrix", False)
+
+
+def _shape(lw, e) -> tuple:
+    from .lower import _dim
+
+    return tuple(_dim(d) for d in e.shape)
+
+
+def _fmt(shape: tuple) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")" if shape else "scalar"
+
+
+def matrix_children(e: sp.Basic):
+    """The sub-expressions lowered before the matrix node ``e``, or None for a non-matrix head."""
+    if isinstance(e, ElementwiseApplyFunction):
+        return (e.expr,)
+    if isinstance(e, MatrixElement):
+        return (e.parent,)
+    if isinstance(e, ImmutableDenseMatrix):
+        return tuple(e)
+    if isinstance(e, nn.AxisSum):
+        return (e.args[0],)
+    return None
+
+
+def _same_shapes(g, args, what: str) -> None:
+    """SymPy's own agreement test, with distinct dimension symbols unequal."""
+    shapes = [g.nodes[a].shape for a in args if g.nodes[a].shape != ()]
+    for s in shapes[1:]:
+        if s != shapes[0]:
+            raise CircuitError(f"shapes do not agree in {what}: {_fmt(shapes[0])} and {_fmt(s)}")
+
+
+def _square(g, a: int, what: str) -> tuple:
+    s = g.nodes[a].shape
+    if len(s) != 2 or s[0] != s[1]:
+        raise CircuitError(f"{what} needs a square matrix, got shape {_fmt(s)}")
+    return s
+
+
+def build_matrix(lw, e: sp.Basic, args: list[int]) -> int | None:
+    """The node of the matrix head ``e`` from its lowered children, or None for another head."""
+    g = lw.graph
+    if isinstance(e, OneMatrix):
+        return g.leaf("ones", (_shape(lw, e),), _shape(lw, e))
+    if isinstance(e, ZeroMatrix):
+        return g.leaf("zeros", (_shape(lw, e),), _shape(lw, e))
+    if isinstance(e, Identity):
+        n = _shape(lw, e)[0]
+        return g.leaf("eye", (n,), (n, n))
+    if isinstance(e, sp.MatMul):
+        mats = [a for a in args if g.nodes[a].shape != ()]
+        scalars = [a for a in args if g.nodes[a].shape == ()]
+        out = mats[0]
+        for m in mats[1:]:
+            out = g.matmul(out, m)
+        return g.mul(*scalars, out) if scalars else out
+    if isinstance(e, sp.MatAdd):
+        _same_shapes(g, args, "a matrix sum")
+        return g.add(*args)
+    if isinstance(e, HadamardProduct):
+        _same_shapes(g, args, "a Hadamard product")
+        return g.mul(*args)
+    if isinstance(e, HadamardPower):
+        if g.nodes[args[1]].shape != ():
+            raise CircuitError("HadamardPower needs a scalar exponent")
+        return g.pow(args[0], args[1])
+    if isinstance(e, MatPow):
+        exp = e.args[1]
+        if not (isinstance(exp, sp.Integer) and exp > 0):
+            raise CircuitError(
+                f"matrix power with exponent {exp} is not supported; for an elementwise power "
+                "use HadamardPower(A, p) or A.applyfunc(lambda t: t**p)"
+            )
+        _square(g, args[0], "a matrix power (A @ A)")
+        out = args[0]
+        for _ in range(int(exp) - 1):
+            out = g.matmul(out, args[0])
+        return out
+    if isinstance(e, sp.Transpose):
+        return g.transpose(args[0])
+    if isinstance(e, sp.Trace):
+        _square(g, args[0], "Trace")
+        return g.add_node("trace", (args[0],), (), ())
+    if isinstance(e, MatrixElement):
+        i, j = e.args[1], e.args[2]
+        if not (isinstance(i, sp.Integer) and isinstance(j, sp.Integer)):
+            raise CircuitError("a matrix element needs constant integer indices, like X[0, 0]")
+        return g.element(args[0], int(i), int(j))
+    if isinstance(e, ElementwiseApplyFunction):
+        return _apply(lw, e, args[0])
+    if isinstance(e, ImmutableDenseMatrix):
+        rows, cols = e.shape
+        for a in args:
+            if g.nodes[a].shape != ():
+                raise CircuitError("an explicit Matrix must have scalar entries")
+        return g.add_node("stack", tuple(args), (rows, cols), (rows, cols))
+    if isinstance(e, nn.MatrixSum):
+        return g.reduce_sum(args[0], None)
+    if isinstance(e, nn.AxisSum):
+        return g.reduce_sum(args[0], int(e.args[1]))
+    if isinstance(e, nn.LogSoftmax):
+        return g.add(args[0], g.mul(g.const(-1), logsumexp(g, args[0])))
+    if isinstance(e, nn.Softmax):
+        return g.call("exp", g.add(args[0], g.mul(g.const(-1), logsumexp(g, args[0]))))
+    if isinstance(e, nn.AddBias):
+        a, b = args
+        sa, sb = g.nodes[a].shape, g.nodes[b].shape
+        if len(sa) != 2 or sb != (1, sa[1]):
+            raise CircuitError(
+                f"add_bias: the bias must be a 1×{sa[1] if sa else '?'} row, got shape {_fmt(sb)}"
+            )
+        return g.add(a, b)
+    return None
+
+
+def logsumexp(g, a: int) -> int:
+    """log(sum(exp(a), axis=1)) per row, with the row max subtracted first (no overflow)."""
+    rows = g.nodes[a].shape[0]
+    top = g.add_node("rowmax", (a,), (), (rows, 1))
+    out = g.add_node("logsumexp", (a, top), (), (rows, 1))
+    g.notes[out] = "stable: log-sum-exp, the row max subtracted before exp"
+    return out
+
+
+def _apply(lw, e: ElementwiseApplyFunction, arg: int) -> int:
+    """``A.applyfunc(f)``: the body of ``f`` lowered with its variable bound to A's node."""
+    f = e.function
+    if isinstance(f, sp.Lambda) and len(f.variables) == 1:
+        var, body = f.variables[0], f.expr
+    else:
+        var = sp.Dummy("t")
+        body = f(var)
+    saved = lw.env.get(var)
+    lw.env[var] = arg
+    try:
+        return lw.lower(body)
+    finally:
+        if saved is None:
+            lw.env.pop(var, None)
+        else:
+            lw.env[var] = saved
+
+
+def scalar_args(lw, e: sp.Basic, args: list[int]) -> list[int]:
+    """Arguments of a scalar head: a 1×1 matrix counts as its element; a larger one is an error."""
+    children = lw.children(e)
+    out = list(args)
+    for k, child in enumerate(children):
+        if not _is_matrix(child):
+            continue
+        shape = lw.graph.nodes[args[k]].shape
+        if shape == (1, 1):
+            out[k] = lw.graph.element(args[k], 0, 0)
+            continue
+        name = getattr(type(e), "__name__", "function")
+        what = child.name if isinstance(child, sp.MatrixSymbol) else "a matrix"
+        raise CircuitError(
+            f"{name}() is given {what} of shape {_fmt(shape)}: a scalar SymPy function of a "
+            f"matrix is not elementwise; write A.applyfunc({name.lower()}) or use circuitc.nn "
+            "(sigmoid, tanh, relu, softmax, ...)"
+        )
+    return out
+
+
+def dimension_symbols(exprs) -> frozenset:
+    """Names of the symbols used as matrix dimensions anywhere in ``exprs`` (an iterative walk)."""
+    dims: set[str] = set()
+    seen: set[int] = set()
+    keep = []
+    stack = [e for e in exprs if isinstance(e, sp.Basic)]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        keep.append(e)
+        if isinstance(e, (sp.MatrixSymbol, OneMatrix, ZeroMatrix, Identity)):
+            dims.update(d.name for d in e.shape if isinstance(d, sp.Symbol))
+            continue
+        stack.extend(e.args)
+    return frozenset(dims)
+
+
+def check_step_shape(g, sym: sp.MatrixSymbol, nid: int) -> None:
+    """A step named by a MatrixSymbol must have that symbol's shape."""
+    from .lower import _dim
+
+    want = tuple(_dim(d) for d in sym.shape)
+    if g.nodes[nid].shape != want:
+        raise CircuitError(
+            f"step {sym.name!r} is declared {_fmt(want)} but its expression is {_fmt(g.nodes[nid].shape)}"
+        )
