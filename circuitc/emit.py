@@ -49,6 +49,7 @@ class Plan:
     backward_ops: int = 0
     uses_math: bool = False
     helpers: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)  # call-time shape checks (matrix arguments)
 
 
 def _cosmetic(c: Compiled, v: int) -> bool:
@@ -61,7 +62,7 @@ def _cosmetic(c: Compiled, v: int) -> bool:
         return g.is_const(node.args[1], -1)
     if node.op == "where":
         return g.is_const(node.args[2], 1)
-    return node.op in ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not")
+    return node.op in ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "transpose")
 
 
 def plan(c: Compiled) -> Plan:
@@ -168,8 +169,9 @@ def plan(c: Compiled) -> Plan:
         rhs = printer.expr(u.expr)
         if u.first:
             out.backward.append(Line(target, rhs, "=", comment))
-        elif g.nodes[first_expr[u.target]].op == "adj":
-            # the first contribution was another adjoint itself: never add into it in place
+        elif not _owned(c, first_expr[u.target], u.target, fwd_set):
+            # the first contribution was another adjoint, a view or a smaller (broadcast)
+            # value: never add into it in place
             out.backward.append(Line(target, f"{target} + {_paren(rhs)}", "=", comment))
             bwd_ops += 1
         else:
@@ -178,12 +180,56 @@ def plan(c: Compiled) -> Plan:
     out.backward_ops = bwd_ops
     for name, leaf in c.wrt:
         if leaf is not None and leaf in c.adjoint:
-            out.grads.append((name, f"_reduce({names[c.adjoint[leaf]]}, {name})"))
+            adj = c.adjoint[leaf]
+            if g.nodes[adj].shape != g.nodes[leaf].shape and g.nodes[leaf].shape != ():
+                # the adjoint stands for its broadcast (a scalar seed): materialise it
+                out.grads.append((name, f"_reduce(_np.broadcast_to({names[adj]}, {name}.shape), {name})"))
+            else:
+                out.grads.append((name, f"_reduce({names[adj]}, {name})"))
         else:
             out.grads.append((name, f"_zeros_like({name})"))
+    if g.nodes[c.output].shape == (1, 1):
+        out.output = f"{_paren(out.output)}[0, 0]"  # a 1×1 matrix J is returned as a float
+    out.checks = _shape_checks(c)
+    if out.checks:
+        printer.helpers.add("_bind")
     out.uses_math = printer.uses_math
     out.helpers = sorted(printer.helpers)
     return out
+
+
+#: ops whose value may be shared with another name (views, adjoints passed through)
+_VIEW_OPS = frozenset({"adj", "transpose", "broadcast", "sym"})
+
+
+def _owned(c: Compiled, first: int, target: int, fwd_set) -> bool:
+    """True when the first contribution to an adjoint is a fresh array of its final shape,
+    so the later ones can be added into it in place."""
+    g = c.graph
+    node = g.nodes[first]
+    return (
+        node.op not in _VIEW_OPS
+        and first not in fwd_set
+        and node.shape == g.nodes[c.adjoint[target]].shape
+    )
+
+
+def _shape_checks(c: Compiled) -> list[str]:
+    """The call-time check of the matrix arguments' shapes, which also binds the dimensions."""
+    specs = []
+    for name in [n for n, _ in c.wrt] + c.inputs:
+        shape = c.shapes.get(name, ())
+        if shape:
+            want = ", ".join(str(d) if isinstance(d, int) else f'"{d}"' for d in shape)
+            specs.append(f'("{name}", {name}, ({want}))')
+    if not specs:
+        return []
+    dims = sorted({d for s in c.shapes.values() for d in s if isinstance(d, str)})
+    names = "".join(f'"{d}", ' for d in dims).rstrip(" ")
+    call = f"_bind(({names}), {', '.join(specs)})"
+    if not dims:
+        return [call]
+    return [f"{dims[0]}, = {call}" if len(dims) == 1 else f"{', '.join(dims)} = {call}"]
 
 
 def _paren(text: str) -> str:
