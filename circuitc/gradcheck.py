@@ -95,6 +95,7 @@ class CheckReport:
     seed: int
     rtol: float = RTOL
     atol: float = ATOL
+    nonfinite: str = ""  # where a non-finite value or gradient starts (report.first_nonfinite)
     passed: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -128,13 +129,14 @@ class CheckReport:
         )
         if fmt == "markdown":
             lines = [f"**{title}**", "", point, "", info, ""]
+            lines += [self.nonfinite, ""] if self.nonfinite else []
             lines.append("| " + " | ".join(header) + " |")
             lines.append("|" + "|".join("---" for _ in header) + "|")
             lines += ["| " + " | ".join(row) + " |" for row in body]
             return "\n".join(lines) + "\n"
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
         point = textwrap.fill(point, width=100, subsequent_indent="    ", break_long_words=False)
-        lines = [title, point, info, ""]
+        lines = [title, point, info] + ([self.nonfinite] if self.nonfinite else []) + [""]
         for row in [header, *body]:
             lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
         return "\n".join(line.rstrip() for line in lines) + "\n"
@@ -229,7 +231,21 @@ def check(
             f"in {TRIES} random draws{problem}; give one with at= (--at NAME=VALUE)"
         )
     rows = [_row(name, shapes[name], probes[name], value, rtol, atol) for name in params]
-    return CheckReport(module.NAME, rows, point, value, seed, rtol, atol)
+    nonfinite = ""
+    if not math.isfinite(value) or any(not math.isfinite(r.max_abs_error) for r in rows):
+        nonfinite = _nonfinite_pointer(circuit_or_module, wrt, point)
+    return CheckReport(module.NAME, rows, point, value, seed, rtol, atol, nonfinite)
+
+
+def _nonfinite_pointer(obj, wrt, point) -> str:
+    """The first non-finite node (``circuitc table``'s NaN hunting), or "" when unknown."""
+    from .report import first_nonfinite
+
+    try:
+        found = first_nonfinite(obj, point, wrt=wrt)
+    except CircuitError:  # e.g. a generated file, whose circuit is not at hand
+        return ""
+    return str(found) if found is not None else ""
 
 
 def _module_and_shapes(obj, wrt) -> tuple[types.ModuleType, dict[str, tuple]]:

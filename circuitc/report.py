@@ -732,10 +732,10 @@ def _first_nonfinite(ins: Inspected, tr: Trace, point, rows_by_node) -> NonFinit
     return None
 
 
-def first_nonfinite(module_or_circuit, at: Mapping[str, Any]) -> NonFinite | None:
+def first_nonfinite(module_or_circuit, at: Mapping[str, Any], *, wrt=None) -> NonFinite | None:
     """The first node whose value or adjoint is not finite at ``at`` (``None`` when all are).
 
     For ``circuitc check``: when a gradient is not finite, ``str()`` of the result says where
     it starts, with the op and its operand values.
     """
-    return table(module_or_circuit, at).first_nonfinite
+    return table(module_or_circuit, at, wrt=wrt).first_nonfinite

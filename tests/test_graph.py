@@ -150,3 +150,16 @@ def test_cli_graph(capsys, tmp_path, monkeypatch):
         _, err = capsys.readouterr()
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "h.svg").exists()
+
+
+def test_the_readme_svg_is_the_small_example_at_half():
+    """docs/small_example.svg (regenerate: ``circuitc graph examples/small_example.py --backward
+    --at x=0.5 -o docs/small_example.svg``) shows every label of today's graph."""
+    import html
+
+    svg = html.unescape((ROOT / "docs" / "small_example.svg").read_text(encoding="utf-8"))
+    labels, _, backward = parse(draw(small_circuit(), at={"x": 0.5}, backward=True).dot)
+    assert len(backward) == 6
+    for lines in labels.values():
+        for line in lines:
+            assert f">{line}</text>" in svg, line

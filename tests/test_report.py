@@ -303,3 +303,27 @@ def test_notebook_views_show_the_table_and_the_code():
     assert "<table>" in html and "u1 = sin(t)" in html and "def value_and_grad" in html
     # the views live on the module object, never in the emitted source
     assert "_repr_markdown_" not in module.__source__
+
+
+def test_check_points_to_the_first_non_finite_node(tmp_path, capsys):
+    x, y, d, L, J = sp.symbols("x y d L J")
+    circuit = circuitc.Circuit(
+        "logdiff", J, [x, y], steps=[(d, x - y), (L, sp.log(d)), (J, L * y + x)]
+    )
+    report = circuitc.check(circuit, at={"x": 2.0, "y": 2.0})
+    assert not report.passed
+    assert "first non-finite" in report.nonfinite and "L = log(d)" in report.nonfinite
+    assert report.nonfinite in str(report)
+    # where everything is finite, check says nothing of the kind
+    assert circuitc.check(circuit, at={"x": 3.0, "y": 2.0}).nonfinite == ""
+    path = tmp_path / "logdiff.py"
+    path.write_text(
+        "import sympy as sp\n"
+        "from circuitc import Circuit\n"
+        "x, y, d, L, J = sp.symbols('x y d L J')\n"
+        "circuit = Circuit('logdiff', J, [x, y], steps=[(d, x - y), (L, sp.log(d)), (J, L * y + x)])\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["check", str(path), "--at", "x=2", "--at", "y=2"]) == 1
+    out, _ = capsys.readouterr()
+    assert "first non-finite: L = -inf at `L = log(d)` (op log; operands: d = 0)" in out
