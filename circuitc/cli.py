@@ -56,12 +56,18 @@ def load_circuits(path: str, only: str | None = None, keep: dict | None = None) 
     file = Path(path)
     if not file.is_file():
         raise CliError(f"{path}: no such file")
+    # like ``python FILE``: the file's folder is importable while it runs (sibling modules)
+    folder = str(file.resolve().parent)
+    sys.path.insert(0, folder)
     try:
         namespace = runpy.run_path(str(file), run_name="__circuitc__")
     except CircuitError:
         raise
     except (Exception, SystemExit) as exc:
         raise CliError(f"{path}: running the circuit file raised {_describe(exc)}") from exc
+    finally:
+        if sys.path and sys.path[0] == folder:
+            del sys.path[0]
     if keep is not None:
         keep.update(namespace)
     if "circuits" in namespace:

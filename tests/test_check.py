@@ -152,3 +152,21 @@ def test_matrix_dimensions_are_bound_from_given_arrays_or_small_sizes():
     assert bound == {"W": (3, 3), "X": (8, 3), "b": ()}
     with pytest.raises(circuitc.CircuitError, match="has shape"):
         gradcheck._bind_dims(shapes, {"X": np.zeros(3)})
+
+
+def test_matrix_circuits_bind_dimensions_and_probe_large_weights():
+    from circuitc import nn
+
+    n = sp.Symbol("N")
+    X = sp.MatrixSymbol("X", n, 6)
+    W = sp.MatrixSymbol("W", 6, 5)
+    good = circuitc.Circuit("mat", nn.sum(nn.tanh(X * W)), [W])
+    report = circuitc.check(good, seed=3)
+    assert report.passed, str(report)
+    (row,) = report.rows
+    assert row.shape == (6, 5) and row.probes == 21  # 30 entries: a direction + 20 samples
+    assert report.point["X"].shape == (3, 6)  # N drawn as a small size
+    report = circuitc.check(good, at={"X": np.ones((9, 6))})
+    assert report.point["X"].shape == (9, 6) and report.passed
+    bad = circuitc.Circuit("bad", nn.sum((X * W).applyfunc(off_sin)), [W])
+    assert not circuitc.check(bad, seed=3).passed

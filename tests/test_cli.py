@@ -331,3 +331,20 @@ def test_console_script(tmp_path):
     done = _subprocess(str(script), "check", str(SMALL), "--at", "x=0.5")
     assert done.returncode == 0, done.stderr
     assert "gradient check of 'small_example': passed" in done.stdout
+
+
+def test_a_circuit_file_can_import_its_sibling_modules(capsys, tmp_path):
+    write(tmp_path, "import sympy as sp\nx = sp.Symbol('x')\n", name="shared_symbols_b.py")
+    path = write(
+        tmp_path,
+        """
+        import sympy as sp
+        from shared_symbols_b import x
+        from circuitc import Circuit
+        circuit = Circuit("sib", sp.sin(x), [x])
+        """,
+    )
+    before = list(sys.path)
+    code, out, err = run(capsys, "show", path)
+    assert (code, err) == (0, "") and "from the circuit 'sib'" in out
+    assert sys.path == before
