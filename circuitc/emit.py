@@ -17,7 +17,7 @@ import sympy as sp
 from . import __version__
 from .compiler import Compiled
 from .ir import LEAF_OPS
-from .printer import Printer
+from .printer import MathPrinter, Printer
 from .reverse import fill_partial
 
 TEMPLATE = "module.py.j2"
@@ -65,7 +65,9 @@ def _cosmetic(c: Compiled, v: int) -> bool:
     return node.op in ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "transpose")
 
 
-def plan(c: Compiled) -> Plan:
+def plan(c: Compiled, math: bool = False) -> Plan:
+    """The lines of every function; ``math=True`` prints the Python-float fast path instead
+    (``MathPrinter``: the same lines, the same order of operations, ``_math`` calls)."""
     g = c.graph
     roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
     fwd = g.cone(roots)
@@ -121,7 +123,7 @@ def plan(c: Compiled) -> Plan:
         taken.add(name)
         names[leaf] = name
 
-    printer = Printer(g, names)
+    printer = (MathPrinter if math else Printer)(g, names)
     out = Plan(names)
 
     def display(v: int) -> str:
@@ -152,7 +154,8 @@ def plan(c: Compiled) -> Plan:
     bwd_ops = 0
     if c.output in c.adjoint:
         seed = names[c.adjoint[c.output]]
-        out.backward.append(Line(seed, f"_ones_like({out.output})", comment=f"d{J}/d{J} = 1"))
+        one = "1.0" if math else f"_ones_like({out.output})"
+        out.backward.append(Line(seed, one, comment=f"d{J}/d{J} = 1"))
     first_expr = _first_exprs(c)
     for u in c.updates:
         for v in _pending(c, u.expr, names, fwd_set, emitted):
@@ -193,6 +196,11 @@ def plan(c: Compiled) -> Plan:
     out.checks = _shape_checks(c)
     if out.checks:
         printer.helpers.add("_bind")
+    if math:  # Python floats: the adjoints are the gradients, nothing to reduce or copy
+        out.grads = [
+            (name, names[c.adjoint[leaf]] if leaf is not None and leaf in c.adjoint else "0.0")
+            for name, leaf in c.wrt
+        ]
     out.uses_math = printer.uses_math
     out.helpers = sorted(printer.helpers)
     return out
@@ -230,6 +238,21 @@ def _shape_checks(c: Compiled) -> list[str]:
     if not dims:
         return [call]
     return [f"{dims[0]}, = {call}" if len(dims) == 1 else f"{', '.join(dims)} = {call}"]
+
+
+#: circuits with more nodes than this get no ``math`` fast path: it would double a long module
+#: for a per-call saving that matters only when the arithmetic is a few dozen operations
+MATH_PATH_MAX_NODES = 1000
+
+
+def has_math_path(c: Compiled) -> bool:
+    """True when the module gets a ``math`` fast path for Python floats: every node is a
+    scalar that ``MathPrinter`` prints exactly, J is computed (not a constant), and the
+    circuit is small."""
+    g = c.graph
+    if g.nodes[c.output].op == "const" or len(g.nodes) > MATH_PATH_MAX_NODES:
+        return False
+    return MathPrinter.supports(g, range(len(g.nodes)))
 
 
 def _paren(text: str) -> str:
@@ -374,6 +397,7 @@ def _tuple_text(names: list[str]) -> str:
 def render(c: Compiled) -> str:
     """The module's source text."""
     p = plan(c)
+    fast = plan(c, math=True) if has_math_path(c) else None
     circuit = c.circuit
     args = [name for name, _ in c.wrt] + c.inputs
     source = short_text(circuit.output)
@@ -403,7 +427,9 @@ def render(c: Compiled) -> str:
         wrt_tuple=_tuple_text([name for name, _ in c.wrt]),
         inputs_tuple=_tuple_text(c.inputs),
         features_tuple=_tuple_text([f.name for f in circuit.features] if circuit.features else []),
-        uses_math=p.uses_math,
+        uses_math=p.uses_math or fast is not None,
+        fast=fast,
+        float_guard=" and ".join(f"_type({a}) is _float" for a in args),
         helpers=[name.lstrip("_") for name in p.helpers],
         output_display="J" if p.output == "_J" else p.output,
         output_is_input=c.graph.nodes[c.output].op == "sym",

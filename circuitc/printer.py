@@ -22,6 +22,9 @@ MAX_INLINE_DEPTH = 6
 class Printer:
     """Prints nodes; ``names`` are materialised nodes, every other node is printed inline."""
 
+    #: the square root a power ``b**(1/2)`` prints as (``MathPrinter`` uses ``math``'s)
+    SQRT = "_np.sqrt"
+
     def __init__(self, graph: Graph, names: dict[int, str]):
         self.graph = graph
         self.names = names
@@ -174,7 +177,7 @@ class Printer:
         if exponent == 1:
             return self._wrap(base, depth, need)
         if exponent == sp.Rational(1, 2):
-            return f"_np.sqrt({self.expr_at(base, depth)})"
+            return f"{self.SQRT}({self.expr_at(base, depth)})"
         text = f"{self._wrap(base, depth, ATOM)}**{self.number(exponent)}"
         if not isinstance(exponent, sp.Integer):
             text = f"_np.power({self.expr_at(base, depth)}, {self.number(exponent)})"
@@ -192,7 +195,7 @@ class Printer:
             if e.is_negative:
                 return f"1 / {self._power_text(base, -e, depth, MUL + 1)}", MUL
             if e == sp.Rational(1, 2):
-                return f"_np.sqrt({self.expr_at(base, depth)})", ATOM
+                return f"{self.SQRT}({self.expr_at(base, depth)})", ATOM
             if isinstance(e, sp.Integer):
                 return f"{self._wrap(base, depth, ATOM)}**{int(e)}", POW
         return f"_np.power({self.expr_at(base, depth)}, {self.expr_at(exp, depth)})", ATOM
@@ -293,6 +296,53 @@ class Printer:
     def shape(shape: tuple) -> str:
         """A shape as a tuple literal of ints and dimension names: ``(N, 31)``."""
         return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class MathPrinter(Printer):
+    """Prints the scalar fast path: ``_math`` calls for Python floats, where they are exact.
+
+    The fast path must give exactly the NumPy path's results (DESIGN.md, Conventions), so
+    it covers only what is bit-identical on NumPy float64 scalars: ``+ - * /``, integer
+    powers (both end in the C library's ``pow``), square roots (correctly rounded in IEEE
+    754), ``abs``, and ``sin``/``cos`` (NumPy calls the C library for float64). NumPy's
+    SIMD ``exp``, ``log``, ``tanh``, ``arctan``… (and ``power`` of a 0-d value) may differ
+    from ``math``'s by an ulp, so a circuit that uses them keeps the NumPy path only.
+    """
+
+    SQRT = "_math.sqrt"
+
+    #: elementwise ops printed as ``_math.<Op.math>``, exactly NumPy's float64 scalar result
+    EXACT = frozenset({"sin", "cos", "abs"})
+
+    def __init__(self, graph: Graph, names: dict[int, str]):
+        super().__init__(graph, names)
+        self.uses_math = True
+
+    @classmethod
+    def supports(cls, graph: Graph, nodes) -> bool:
+        """True when every node of ``nodes`` is a scalar that this printer prints exactly."""
+        for v in nodes:
+            node = graph.nodes[v]
+            if node.shape != ():
+                return False
+            if node.op in ("sym", "adj", "add", "mul") or node.op in cls.EXACT:
+                continue
+            if node.op == "const":
+                if graph.values[v] is sp.nan:
+                    return False
+                continue
+            if node.op == "pow" and graph.is_const(node.args[1]):
+                e = graph.values[node.args[1]]
+                if isinstance(e, sp.Integer) or e in (sp.Rational(1, 2), sp.Rational(-1, 2)):
+                    continue
+            return False
+        return True
+
+    def _print_call(self, nid: int, depth: int) -> tuple[str, int]:
+        """``_math.sin(x)`` for the exact ops (``supports`` admitted no other call)."""
+        node = self.graph.nodes[nid]
+        args = ", ".join(self.expr_at(a, depth) for a in node.args)
+        return f"_math.{rules.OPS[node.op].math}({args})", ATOM
 
 
 class MathPrinter(Printer):

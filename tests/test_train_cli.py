@@ -8,6 +8,7 @@ predictions with a hand-written NumPy forward pass of the logistic regression.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import signal
@@ -317,3 +318,31 @@ def test_bad_flags(capsys, binary_csv):
     _one_line_error(code, err, "--lr")
     code, _, err = run(capsys, "train", LOGREG, *CE, "--epochs", "0")
     _one_line_error(code, err, "--epochs")
+
+
+def test_progress_bar_on_a_terminal(capsys, tmp_path, binary_csv, monkeypatch):
+    pytest.importorskip("tqdm")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    code, stdout, _ = run(
+        capsys,
+        "train",
+        LOGREG,
+        *CE,
+        "--data",
+        binary_csv,
+        "--epochs",
+        2,
+        "--out",
+        tmp_path / "m.npz",
+    )
+    assert code == 0
+    bar = term.getvalue()
+    assert "step" in bar and "loss" in bar and "/72" in bar  # 2 epochs of 36 steps
+    # the epoch lines go around the bar
+    assert "epoch 2/2" in stdout + bar

@@ -1,0 +1,144 @@
+"""The scalar fast path: Python floats run ``math`` code that gives exactly the NumPy path's results.
+
+The NumPy path is reached with the same numbers as NumPy float64 scalars (the fast path runs
+for Python floats only), and the two results are compared bit for bit — ``inf``, ``nan`` and
+the sign of zero included — on grids that reach overflow (``x**2`` of 1e200), domain edges
+(``sqrt`` of a negative, ``sin`` of inf, a division by 0) and the tiniest subnormal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import circuitc
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the NumPy path at inf
+
+x, y = sp.symbols("x y")
+
+#: circuits whose every op has an exact ``math`` equivalent
+FAST = {
+    "small_example": (sp.cos(sp.sin(x**2) + 3 * x**2), [x]),
+    "sqrt_div": (sp.sqrt(x**2 + y**2) + x / y, [x, y]),
+    "powers": (x**3 * y**-2 + sp.sqrt(x * y) + 1 / (x - y), [x, y]),
+    "trig_product": (sp.sin(x) * sp.cos(y) * x * y * (x + y) * sp.cos(x * y), [x, y]),
+}
+
+EDGES = [0.0, -0.0, 5e-324, -5e-324, 1e-300, 0.5, -0.5, 1.0, -3.25, 7.0, 1e154, 1.4e154]
+EDGES += [1e155, -1e200, 1e308, math.inf, -math.inf, math.nan]
+
+
+def same(a: float, b: float) -> bool:
+    """Bit-for-bit equality of two floats, where every nan equals every nan."""
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def numpy_path(fn, **kw):
+    """The same call through the NumPy path: NumPy float64 scalars are not Python floats."""
+    with np.errstate(all="ignore"):
+        return fn(**{k: np.float64(v) for k, v in kw.items()})
+
+
+def points(names: list[str]):
+    rng = np.random.default_rng(7)
+    grid = list(itertools.product(EDGES, repeat=len(names)))
+    grid += [tuple(rng.uniform(-20, 20, len(names))) for _ in range(300)]
+    for p in grid:
+        yield {n: float(v) for n, v in zip(names, p, strict=True)}
+
+
+@pytest.fixture(scope="module", params=sorted(FAST))
+def fast_module(request):
+    expr, wrt = FAST[request.param]
+    return circuitc.compile(expr, wrt=wrt, name=request.param), [w.name for w in wrt]
+
+
+def test_fast_path_is_emitted_and_uses_math(fast_module):
+    module, _ = fast_module
+    assert "if _type(" in module.__source__
+    assert "_math." in module.__source__.split("def forward", 1)[1]
+
+
+def test_value_and_grad_are_exactly_the_numpy_paths(fast_module):
+    module, names = fast_module
+    for kw in points(names):
+        value, grad = module.value_and_grad(**kw)
+        ref_value, ref_grad = numpy_path(module.value_and_grad, **kw)
+        assert type(value) is float
+        assert same(value, ref_value), (kw, value, ref_value)
+        for n in names:
+            assert type(grad[n]) is float
+            assert same(grad[n], ref_grad[n]), (kw, n, grad[n], ref_grad[n])
+
+
+def test_forward_is_exactly_the_numpy_paths(fast_module):
+    module, names = fast_module
+    for kw in points(names):
+        assert same(module.forward(**kw), numpy_path(module.forward, **kw)), kw
+
+
+def test_floats_take_the_fast_path_and_overflow_falls_back(monkeypatch):
+    module = circuitc.compile(FAST["small_example"][0], wrt=[x], name="small_example")
+
+    def numpy_path_taken(*values):
+        raise AssertionError("the NumPy path ran")
+
+    monkeypatch.setattr(module, "_dtype", numpy_path_taken)
+    value, grad = module.value_and_grad(x=0.5)  # the fast path never reaches the NumPy path
+    # the notes' small example, differentiated by hand
+    t = 0.25
+    assert value == pytest.approx(math.cos(math.sin(t) + 3 * t), rel=1e-15)
+    expected = -math.sin(math.sin(t) + 3 * t) * (math.cos(t) + 3) * 2 * 0.5
+    assert grad["x"] == pytest.approx(expected, rel=1e-14)
+    with pytest.raises(AssertionError, match="NumPy path ran"):
+        module.value_and_grad(x=1e200)  # x**2 overflows in math: left to NumPy
+    with pytest.raises(AssertionError, match="NumPy path ran"):
+        module.forward(x=np.float64(0.5))  # not a Python float
+    with pytest.raises(AssertionError, match="NumPy path ran"):
+        module.forward(x=1)  # an int goes through NumPy's promotion
+
+
+def test_domain_errors_give_numpys_nan():
+    module = circuitc.compile(sp.sqrt(x) + sp.sin(y), wrt=[x, y], name="domain")
+    with np.errstate(all="ignore"):
+        value, grad = module.value_and_grad(x=-1.0, y=math.inf)
+    assert math.isnan(value) and math.isnan(grad["x"]) and math.isnan(grad["y"])
+    value, grad = module.value_and_grad(x=0.0, y=0.0)  # d sqrt / dx = inf at 0
+    assert value == 0.0 and grad["x"] == math.inf and grad["y"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [sp.exp(x) * y, sp.log(x) + y, sp.tanh(x * y), x**y, sp.Max(x, y), x**sp.Rational(3, 2) + y],
+    ids=["exp", "log", "tanh", "pow_var", "max", "pow_3_2"],
+)
+def test_ops_numpy_computes_differently_keep_only_the_numpy_path(expr):
+    """NumPy's SIMD exp/log/tanh/power may differ from math's by an ulp: no fast path."""
+    module = circuitc.compile(expr, wrt=[x, y], name="inexact")
+    assert "if _type(" not in module.__source__
+    value, grad = module.value_and_grad(x=0.7, y=1.3)
+    ref_value, ref_grad = numpy_path(module.value_and_grad, x=0.7, y=1.3)
+    assert same(value, ref_value) and same(grad["x"], ref_grad["x"])
+
+
+def test_unused_parameter_gets_a_zero_float():
+    module = circuitc.compile(sp.sin(x), wrt=[x, y], name="unused")
+    value, grad = module.value_and_grad(x=0.3, y=2.0)
+    assert grad["y"] == 0.0 and type(grad["y"]) is float
+    assert grad["x"] == math.cos(0.3)
+
+
+def test_user_names_that_shadow_builtins_are_fine():
+    type_, float_ = sp.symbols("type float")
+    module = circuitc.compile(type_ * sp.sin(float_), wrt=[type_, float_], name="shadow")
+    value, grad = module.value_and_grad(type=2.0, float=0.5)
+    assert value == 2.0 * math.sin(0.5)
+    assert grad == {"type": math.sin(0.5), "float": 2.0 * math.cos(0.5)}
