@@ -140,8 +140,8 @@ def bind(module, data: Dataset) -> Binding:
             bias = cols == d + 1
         else:
             raise DataError(
-                f"circuit {name!r}: {features[0]} has {cols} columns, the data has {d} features"
-                + (" (plus a bias column)" if cols > 1 else "")
+                f"circuit {name!r}: {features[0]} has {cols} columns ({cols} features, or "
+                f"{cols - 1} and the bias column of ones); the data has {d} features"
             )
     else:
         layout = "columns"

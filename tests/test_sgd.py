@@ -366,3 +366,92 @@ def test_checkpoint_refuses_another_circuit(logreg, logreg_sq, tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(checkpoint.CheckpointError, match="cannot read"):
         checkpoint.load(tmp_path / "junk.npz", logreg)
+
+
+# -- matrix circuits (instances are rows) -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def logreg_batch():
+    make = runpy.run_path(str(EXAMPLES / "logistic_regression_batch.py"))["make_circuit"]
+    return circuitc.compile(make(D=5, name="logreg5"))
+
+
+@pytest.fixture(scope="module")
+def mlp_small():
+    make = runpy.run_path(str(EXAMPLES / "mlp_digits.py"))["make_circuit"]
+    return circuitc.compile(make(D=5, H=3, K=3, name="mlp_small"))
+
+
+def three_class_data(n=45, seed=3) -> data.Dataset:
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    X = rng.normal(size=(n, 4)) + 2.0 * np.eye(3, 4)[y]
+    return data.split(X, y, name="three", seed=seed)
+
+
+def test_batch_circuit_gets_the_bias_column_and_matches_numpy(logreg_batch):
+    ds = binary_data()
+    b = sgd.bind(logreg_batch, ds)
+    assert b.layout == "matrix" and b.bias and b.task == "binary"
+    X, Y = b.encode(ds.X_train, ds.y_train)
+    np.testing.assert_array_equal(X[:, 0], 1.0)
+    np.testing.assert_array_equal(X[:, 1:], ds.X_train)
+    assert Y.shape == (ds.X_train.shape[0], 1)
+    trace = []
+    sgd.train(
+        logreg_batch, ds, epochs=2, lr=0.4, seed=5,
+        callback=lambda p: p.kind == "step" and trace.append(p.params["theta"][:, 0].copy()),
+    )  # fmt: skip
+    expected = numpy_logreg_sgd(ds.X_train, ds.y_train, 2, 0.4, 5)
+    assert len(trace) == len(expected)
+    for k, (got, want) in enumerate(zip(trace, expected, strict=True)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13, err_msg=f"step {k}")
+
+
+def test_batch_minibatch_matches_numpy_mean_gradient(logreg_batch):
+    ds = binary_data(n=64)
+    params, _ = sgd.train(logreg_batch, ds, epochs=2, lr=0.5, batch_size=10, seed=2)
+    Xb = np.hstack([np.ones((ds.X_train.shape[0], 1)), ds.X_train])
+    theta = np.zeros(5)
+    n = Xb.shape[0]
+    for epoch in range(2):
+        order = np.random.default_rng([2, epoch]).permutation(n)
+        for s in range(0, n, 10):
+            rows = order[s : s + 10]
+            p = 1.0 / (1.0 + np.exp(-(Xb[rows] @ theta)))
+            theta -= 0.5 * Xb[rows].T @ (p - ds.y_train[rows]) / rows.size
+    np.testing.assert_allclose(params["theta"][:, 0], theta, rtol=1e-12, atol=1e-14)
+
+
+def _mlp_forward(params, X):
+    Xb = np.hstack([np.ones((X.shape[0], 1)), X])
+    Z = 1.0 / (1.0 + np.exp(-(Xb @ params["W1"])))
+    A = Z @ params["W2"] + params["b2"]
+    E = np.exp(A - A.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def test_multiclass_step_prediction_and_labels(mlp_small):
+    ds = three_class_data()
+    b = sgd.bind(mlp_small, ds)
+    assert b.task == "multiclass" and b.n_classes == 3
+    params = sgd.init(mlp_small, 0, ds)
+    assert params["W1"].shape == (5, 3) and np.all(params["W1"] != 0)
+    assert np.all(params["b2"] == 0)  # bias rows start at 0
+    before = _snapshot(params)
+    rows = sgd.epoch_order(ds.X_train.shape[0], 0, 0)[:4]
+    X, Y = b.encode(ds.X_train, ds.y_train)
+    np.testing.assert_array_equal(Y.argmax(axis=1), ds.y_train)  # one-hot
+    g = mlp_small.grad(**before, **b.kwargs(X, Y, rows))
+    after, _ = sgd.train(
+        mlp_small, ds, params=params, lr=0.7, batch_size=4, callback=lambda p: True
+    )
+    for w in mlp_small.WRT:
+        np.testing.assert_array_equal(after[w], before[w] - 0.7 * g[w])
+    params, h = sgd.train(mlp_small, ds, epochs=15, lr=0.5, batch_size=4)
+    probs = sgd.predictions(mlp_small, b, params, b.encode(ds.X_test, None)[0])
+    np.testing.assert_allclose(probs, _mlp_forward(params, ds.X_test), rtol=1e-12, atol=1e-15)
+    assert h.test_accuracy[-1] == np.mean(probs.argmax(axis=1) == ds.y_test)
+    assert h.train_accuracy[-1] > 0.8
+    ds.y_test[0] = 3
+    with pytest.raises(data.DataError, match=r"needs labels integers 0..2; the test part has 3"):
+        sgd.bind(mlp_small, ds)
