@@ -187,6 +187,10 @@ def plan(c: Compiled, math: bool = False) -> Plan:
             if g.nodes[adj].shape != g.nodes[leaf].shape and g.nodes[leaf].shape != ():
                 # the adjoint stands for its broadcast (a scalar seed): materialise it
                 out.grads.append((name, f"_reduce(_np.broadcast_to({names[adj]}, {name}.shape), {name})"))
+            elif g.nodes[leaf].shape != () and _fresh(c, leaf, first_expr, fwd_set):
+                # a matrix whose adjoint is a fresh array of its shape (X.T @ G): no copy
+                printer.helpers.add("_own")
+                out.grads.append((name, f"_own({names[adj]}, {name})"))
             else:
                 out.grads.append((name, f"_reduce({names[adj]}, {name})"))
         else:
@@ -220,6 +224,16 @@ def _owned(c: Compiled, first: int, target: int, fwd_set) -> bool:
         and first not in fwd_set
         and node.shape == g.nodes[c.adjoint[target]].shape
     )
+
+
+def _fresh(c: Compiled, leaf: int, first_expr: dict[int, int], fwd_set) -> bool:
+    """True when a parameter's final adjoint is an array of its own shape that nothing else
+    refers to: a fresh first contribution, or one rebuilt by a later ``x = x + (...)``."""
+    g = c.graph
+    if g.nodes[c.adjoint[leaf]].shape != g.nodes[leaf].shape:
+        return False
+    later = sum(1 for u in c.updates if u.target == leaf) > 1
+    return later or _owned(c, first_expr[leaf], leaf, fwd_set)
 
 
 def _shape_checks(c: Compiled) -> list[str]:
