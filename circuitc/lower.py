@@ -156,13 +156,15 @@ class Lowerer:
                 arg, sign = found
                 # log(sigmoid(a)) = -softplus(-a);  log(1 - sigmoid(a)) = -softplus(a)
                 a = g.mul(g.const(-1), arg) if sign < 0 else arg
-                nid = g.mul(g.const(-1), g.call("softplus", a))
+                softplus_node = g.call("softplus", a)
+                nid = g.mul(g.const(-1), softplus_node)
                 what = (
                     "log(sigmoid(a)) = -softplus(-a)"
                     if sign < 0
                     else "log(1 - sigmoid(a)) = -softplus(a)"
                 )
-                g.notes[nid] = f"stable: {what}"
+                # on both nodes: the negation is often folded into a product and never printed
+                g.notes[nid] = g.notes[softplus_node] = f"stable: {what}"
                 return nid
         if isinstance(e, (sp.Max, sp.Min)):
             op = "maximum" if isinstance(e, sp.Max) else "minimum"

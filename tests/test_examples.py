@@ -106,7 +106,9 @@ def test_cross_entropy_is_emitted_in_the_stable_form():
     text = circuitc.source(xent)
     forward = text[text.index("def forward") : text.index("def value_and_grad")]
     assert "_softplus(" in forward
-    assert "log(" not in forward  # no log of a sigmoid left to overflow
+    assert "_np.log(" not in forward and "_math.log(" not in forward  # no log(sigmoid) left
+    # the rewrite says so on the line it produced
+    assert "_softplus(a)  # stable: log(1 - sigmoid(a)) = -softplus(a)" in forward
 
 
 def test_cross_entropy_gradient_is_prediction_minus_target():
