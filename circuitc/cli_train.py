@@ -225,14 +225,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         task = binding.task or "loss only"
         print(
             f"{circuit.name} on {dataset.name}: {n} train / {dataset.X_test.shape[0]} test rows, "
-            f"{dataset.n_features} features ({task}); {s['optimizer']}, lr {s['lr']:g}, "
-            f"batch {s['batch_size']}, {epochs} epochs"
+            f"{dataset.n_features} features ({task}); {s['optimizer']}, lr {s['lr']:g}"
+            + (f" ({s['schedule']})" if s["schedule"] != "constant" else "")
+            + (f", momentum {s['momentum']:g}" if s["momentum"] else "")
+            + f", batch {s['batch_size']}, {epochs} epochs"
         )
-        if state.epoch or state.step:
-            print(f"resuming {args.resume} at epoch {state.epoch + 1}, step {state.step + 1}")
     if state.epoch >= epochs:
         print(f"{args.resume} has already trained {state.epoch} epochs; pass --epochs N to go on")
         return 0
+    if not quiet and (state.epoch or state.step):
+        print(f"resuming {args.resume} at epoch {state.epoch + 1}, step {state.step + 1}")
 
     interrupted = []
     bar = _progress_bar((epochs - state.epoch) * steps_per_epoch - state.step, quiet)
