@@ -250,6 +250,15 @@ def _add_check(p: argparse.ArgumentParser) -> None:
     _add_at(p, "check at these argument values; the others are drawn at random")
     p.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
     p.add_argument("--format", choices=("text", "markdown"), default="text")
+    p.add_argument(
+        "--rtol", type=float, default=1e-5, help="relative tolerance of a probe (default 1e-5)"
+    )
+    p.add_argument(
+        "--atol",
+        type=float,
+        default=1e-7,
+        help="absolute tolerance, times max(1,|J|)/max(1,|argument|) (default 1e-7)",
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -258,7 +267,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     circuits = load_circuits(args.file, args.circuit)
     ats = at_for(circuits, parse_at(args.at))
-    reports = [check(c, at=at, seed=args.seed) for c, at in zip(circuits, ats, strict=True)]
+    reports = [
+        check(c, at=at, seed=args.seed, rtol=args.rtol, atol=args.atol)
+        for c, at in zip(circuits, ats, strict=True)
+    ]
     sys.stdout.write("\n".join(r.format(args.format) for r in reports))
     return 0 if all(r.passed for r in reports) else 1
 

@@ -348,3 +348,14 @@ def test_a_circuit_file_can_import_its_sibling_modules(capsys, tmp_path):
     code, out, err = run(capsys, "show", path)
     assert (code, err) == (0, "") and "from the circuit 'sib'" in out
     assert sys.path == before
+
+
+def test_check_tolerances_are_options(capsys, tmp_path):
+    # (a circuit file that registers an op can be run once per process: one file per run)
+    loose = write(tmp_path, WRONG_OP.format(tag="tol1"), name="loose.py")
+    strict = write(tmp_path, WRONG_OP.format(tag="tol2"), name="strict.py")
+    # the wrong rule is off by 1e-3 relative: a loose rtol lets it through
+    code, out, _ = run(capsys, "check", loose, "--at", "x=0.3", "--rtol", "1e-2")
+    assert code == 0 and "0.01*|dJ|" in out
+    code, _, _ = run(capsys, "check", strict, "--at", "x=0.3", "--rtol", "1e-4")
+    assert code == 1
