@@ -58,7 +58,7 @@ def start_fresh_process(seed: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def emitted() -> dict[str, dict[str, str]]:
-    procs = {seed: start_fresh_process(seed) for seed in ("0", "1", "4242")}  # run side by side
+    procs = {seed: start_fresh_process(seed) for seed in ("0", "1")}  # run side by side
     out = {}
     for seed, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=300)
