@@ -84,6 +84,8 @@ def _zeros_like(value):
     """The gradient of a parameter J does not depend on."""
     if isinstance(value, _ndarray):
         return _np.zeros_like(value)
+    if isinstance(value, float):  # a Python float or float64 scalar: a Python float, as _reduce
+        return 0.0
     if isinstance(value, _np.floating):
         return value.dtype.type(0)
     return 0.0
@@ -222,19 +224,23 @@ def value_and_grad(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg
     _d_theta_3 = _d_t2 * x_3  # dJ/dtheta_3 += dJ/d_t2 * d_t2/dtheta_3,  d_t2/dtheta_3 = x_3
     _d_theta_2 = _d_t1 * x_2  # dJ/dtheta_2 += dJ/d_t1 * d_t1/dtheta_2,  d_t1/dtheta_2 = x_2
     _d_theta_1 = _d_t0 * x_1  # dJ/dtheta_1 += dJ/d_t0 * d_t0/dtheta_1,  d_t0/dtheta_1 = x_1
-    grad = {
+    _grad = {
         "theta_0": _reduce(_d_theta_0, theta_0),
         "theta_1": _reduce(_d_theta_1, theta_1),
         "theta_2": _reduce(_d_theta_2, theta_2),
         "theta_3": _reduce(_d_theta_3, theta_3),
         "theta_4": _reduce(_d_theta_4, theta_4),
     }
-    return _value(J), grad
+    return _value(J), _grad
+
+
+# grad() calls value_and_grad by this name: a circuit's argument may be named value_and_grad
+_value_and_grad = value_and_grad
 
 
 def grad(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg, theta_4: _Arg, x_1: _Arg, x_2: _Arg, x_3: _Arg, x_4: _Arg, y_star: _Arg) -> dict[str, _Arg]:
     """Return the gradient of sum(J) as a dict keyed by parameter name."""
-    return value_and_grad(theta_0=theta_0, theta_1=theta_1, theta_2=theta_2, theta_3=theta_3, theta_4=theta_4, x_1=x_1, x_2=x_2, x_3=x_3, x_4=x_4, y_star=y_star)[1]
+    return _value_and_grad(theta_0=theta_0, theta_1=theta_1, theta_2=theta_2, theta_3=theta_3, theta_4=theta_4, x_1=x_1, x_2=x_2, x_3=x_3, x_4=x_4, y_star=y_star)[1]
 
 
 def predict(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg, theta_4: _Arg, x_1: _Arg, x_2: _Arg, x_3: _Arg, x_4: _Arg, y_star: _Arg) -> _Arg:

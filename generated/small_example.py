@@ -83,6 +83,8 @@ def _zeros_like(value):
     """The gradient of a parameter J does not depend on."""
     if isinstance(value, _ndarray):
         return _np.zeros_like(value)
+    if isinstance(value, float):  # a Python float or float64 scalar: a Python float, as _reduce
+        return 0.0
     if isinstance(value, _np.floating):
         return value.dtype.type(0)
     return 0.0
@@ -175,12 +177,16 @@ def value_and_grad(*, x: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
     _d_t = _d_u2 * 3  # dJ/dt += dJ/du2 * du2/dt,  du2/dt = 3
     _d_t += _d_u1 * _np.cos(t)  # dJ/dt += dJ/du1 * du1/dt,  du1/dt = cos(t)
     _d_x = _d_t * 2 * x  # dJ/dx += dJ/dt * dt/dx,  dt/dx = 2*x
-    grad = {
+    _grad = {
         "x": _reduce(_d_x, x),
     }
-    return _value(J), grad
+    return _value(J), _grad
+
+
+# grad() calls value_and_grad by this name: a circuit's argument may be named value_and_grad
+_value_and_grad = value_and_grad
 
 
 def grad(*, x: _Arg) -> dict[str, _Arg]:
     """Return the gradient of sum(J) as a dict keyed by parameter name."""
-    return value_and_grad(x=x)[1]
+    return _value_and_grad(x=x)[1]

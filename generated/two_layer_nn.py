@@ -90,6 +90,8 @@ def _zeros_like(value):
     """The gradient of a parameter J does not depend on."""
     if isinstance(value, _ndarray):
         return _np.zeros_like(value)
+    if isinstance(value, float):  # a Python float or float64 scalar: a Python float, as _reduce
+        return 0.0
     if isinstance(value, _np.floating):
         return value.dtype.type(0)
     return 0.0
@@ -288,7 +290,7 @@ def value_and_grad(*, alpha_1_0: _Arg, alpha_1_1: _Arg, alpha_1_2: _Arg, alpha_1
     _d_alpha_1_3 = _d_t2 * x_3  # dJ/dalpha_1_3 += dJ/d_t2 * d_t2/dalpha_1_3,  d_t2/dalpha_1_3 = x_3
     _d_alpha_1_2 = _d_t1 * x_2  # dJ/dalpha_1_2 += dJ/d_t1 * d_t1/dalpha_1_2,  d_t1/dalpha_1_2 = x_2
     _d_alpha_1_1 = _d_t0 * x_1  # dJ/dalpha_1_1 += dJ/d_t0 * d_t0/dalpha_1_1,  d_t0/dalpha_1_1 = x_1
-    grad = {
+    _grad = {
         "alpha_1_0": _reduce(_d_alpha_1_0, alpha_1_0),
         "alpha_1_1": _reduce(_d_alpha_1_1, alpha_1_1),
         "alpha_1_2": _reduce(_d_alpha_1_2, alpha_1_2),
@@ -311,12 +313,16 @@ def value_and_grad(*, alpha_1_0: _Arg, alpha_1_1: _Arg, alpha_1_2: _Arg, alpha_1
         "beta_3": _reduce(_d_beta_3, beta_3),
         "beta_4": _reduce(_d_beta_4, beta_4),
     }
-    return _value(J), grad
+    return _value(J), _grad
+
+
+# grad() calls value_and_grad by this name: a circuit's argument may be named value_and_grad
+_value_and_grad = value_and_grad
 
 
 def grad(*, alpha_1_0: _Arg, alpha_1_1: _Arg, alpha_1_2: _Arg, alpha_1_3: _Arg, alpha_2_0: _Arg, alpha_2_1: _Arg, alpha_2_2: _Arg, alpha_2_3: _Arg, alpha_3_0: _Arg, alpha_3_1: _Arg, alpha_3_2: _Arg, alpha_3_3: _Arg, alpha_4_0: _Arg, alpha_4_1: _Arg, alpha_4_2: _Arg, alpha_4_3: _Arg, beta_0: _Arg, beta_1: _Arg, beta_2: _Arg, beta_3: _Arg, beta_4: _Arg, x_1: _Arg, x_2: _Arg, x_3: _Arg, y_star: _Arg) -> dict[str, _Arg]:
     """Return the gradient of sum(J) as a dict keyed by parameter name."""
-    return value_and_grad(alpha_1_0=alpha_1_0, alpha_1_1=alpha_1_1, alpha_1_2=alpha_1_2, alpha_1_3=alpha_1_3, alpha_2_0=alpha_2_0, alpha_2_1=alpha_2_1, alpha_2_2=alpha_2_2, alpha_2_3=alpha_2_3, alpha_3_0=alpha_3_0, alpha_3_1=alpha_3_1, alpha_3_2=alpha_3_2, alpha_3_3=alpha_3_3, alpha_4_0=alpha_4_0, alpha_4_1=alpha_4_1, alpha_4_2=alpha_4_2, alpha_4_3=alpha_4_3, beta_0=beta_0, beta_1=beta_1, beta_2=beta_2, beta_3=beta_3, beta_4=beta_4, x_1=x_1, x_2=x_2, x_3=x_3, y_star=y_star)[1]
+    return _value_and_grad(alpha_1_0=alpha_1_0, alpha_1_1=alpha_1_1, alpha_1_2=alpha_1_2, alpha_1_3=alpha_1_3, alpha_2_0=alpha_2_0, alpha_2_1=alpha_2_1, alpha_2_2=alpha_2_2, alpha_2_3=alpha_2_3, alpha_3_0=alpha_3_0, alpha_3_1=alpha_3_1, alpha_3_2=alpha_3_2, alpha_3_3=alpha_3_3, alpha_4_0=alpha_4_0, alpha_4_1=alpha_4_1, alpha_4_2=alpha_4_2, alpha_4_3=alpha_4_3, beta_0=beta_0, beta_1=beta_1, beta_2=beta_2, beta_3=beta_3, beta_4=beta_4, x_1=x_1, x_2=x_2, x_3=x_3, y_star=y_star)[1]
 
 
 def predict(*, alpha_1_0: _Arg, alpha_1_1: _Arg, alpha_1_2: _Arg, alpha_1_3: _Arg, alpha_2_0: _Arg, alpha_2_1: _Arg, alpha_2_2: _Arg, alpha_2_3: _Arg, alpha_3_0: _Arg, alpha_3_1: _Arg, alpha_3_2: _Arg, alpha_3_3: _Arg, alpha_4_0: _Arg, alpha_4_1: _Arg, alpha_4_2: _Arg, alpha_4_3: _Arg, beta_0: _Arg, beta_1: _Arg, beta_2: _Arg, beta_3: _Arg, beta_4: _Arg, x_1: _Arg, x_2: _Arg, x_3: _Arg, y_star: _Arg) -> _Arg:
