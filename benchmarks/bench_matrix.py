@@ -108,6 +108,9 @@ def main(argv=None) -> None:
         gen.append(best_of(mod.value_and_grad, kw, args.inner))
         hand.append(best_of(hand_value_and_grad, kw, args.inner))
         fwd.append(best_of(mod.forward, kw, args.inner))
+    # per-repeat ratios: the two sides of one repeat ran back to back, so load drifts cancel
+    paired = statistics.median(a / b for a, b in zip(gen, hand, strict=True))
+    paired_fwd = statistics.median(a / b for a, b in zip(gen, fwd, strict=True))
     g_med, h_med, f_med = (statistics.median(x) for x in (gen, hand, fwd))
     g_min, h_min, f_min = (min(x) for x in (gen, hand, fwd))
     print(f"MLP {D}-{H}-{K}, batch {n}, one BLAS thread, {args.repeats}×{args.inner} calls")
@@ -115,12 +118,12 @@ def main(argv=None) -> None:
     print(f"  hand-written NumPy        median {h_med * 1e3:8.3f} ms   min {h_min * 1e3:8.3f} ms")
     print(f"  generated forward         median {f_med * 1e3:8.3f} ms   min {f_min * 1e3:8.3f} ms")
     print(
-        f"  generated / hand-written  {g_med / h_med:.3f} (median)  {g_min / h_min:.3f} (min)"
-        "   target <= 1.10"
+        f"  generated / hand-written  {paired:.3f} (median of paired ratios)  "
+        f"{g_med / h_med:.3f} (of medians)  {g_min / h_min:.3f} (of minima)   target <= 1.10"
     )
     print(
-        f"  value_and_grad / forward  {g_med / f_med:.3f} (median)  {g_min / f_min:.3f} (min)"
-        "   target <= 2.5"
+        f"  value_and_grad / forward  {paired_fwd:.3f} (median of paired ratios)  "
+        f"{g_med / f_med:.3f} (of medians)  {g_min / f_min:.3f} (of minima)   target <= 2.5"
     )
 
 

@@ -116,21 +116,25 @@ def _bind(dims, *specs):
     bound = {}
     for name, value, expected in specs:
         shape = _np.shape(value)
-        text = "(" + ", ".join(str(d) for d in expected) + ")"
         if len(shape) != len(expected):
-            raise ValueError(f"argument {name!r} has shape {shape}; expected {text}")
+            raise ValueError(f"argument {name!r} has shape {shape}; expected {_shape_text(expected)}")
         for want, got in zip(expected, shape):
-            if isinstance(want, str):
+            if want.__class__ is str:
                 seen = bound.setdefault(want, (got, name))
                 if seen[0] != got:
                     raise ValueError(
                         f"dimension {want} is bound inconsistently: argument {seen[1]!r} has "
                         f"{want} = {seen[0]} but argument {name!r} has {want} = {got} "
-                        f"(shape {shape}; expected {text})"
+                        f"(shape {shape}; expected {_shape_text(expected)})"
                     )
             elif want != got:
-                raise ValueError(f"argument {name!r} has shape {shape}; expected {text}")
+                raise ValueError(f"argument {name!r} has shape {shape}; expected {_shape_text(expected)}")
     return tuple(bound[d][0] for d in dims)
+
+
+def _shape_text(expected):
+    """An expected shape for an error message: (N, 31)."""
+    return "(" + ", ".join(str(d) for d in expected) + ")"
 
 
 
