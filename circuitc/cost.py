@@ -297,15 +297,45 @@ def _substitute(expr, steps: dict[str, sp.Basic]):
     return done[id(expr)]
 
 
+def _opaque_to_sympy(expr) -> str:
+    """The name of a node ``sympy.diff`` does not differentiate correctly, or "".
+
+    circuitc.nn's matrix nodes (``MatrixSum``, ``AddBias``…) are circuitc's own: SymPy treats
+    them as constants and returns a wrong 0. An unevaluated ``Derivative`` is reported too.
+    """
+    seen: set[int] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, sp.Derivative):
+            return "Derivative"
+        # nn's scalar functions (sp.Function subclasses) have their own fdiff
+        if type(e).__module__ == "circuitc.nn" and not isinstance(e, sp.Function):
+            return type(e).__name__
+        if not _is_leaf(e):
+            stack.extend(e.args)
+    return ""
+
+
 def _naive_work(circuit, send) -> None:
     """The naive route, reporting each stage through ``send`` as it completes."""
     start = time.perf_counter()
     try:
         J = expand_steps(circuit)
         send(("expanded", tree_ops(J)))
+        opaque = _opaque_to_sympy(J)
+        if opaque:
+            send(("failed", f"sympy.diff cannot differentiate circuitc's matrix node {opaque}"))
+            return
         derivs = []
         for w in circuit.wrt:
             d = sp.diff(J, w)
+            if _opaque_to_sympy(d) == "Derivative":
+                send(("failed", f"sympy.diff left d/d{w.name} unevaluated"))
+                return
             derivs.append(d)
             send(("diff", w.name, tree_ops(d)))
         send(("distinct", distinct_ops(derivs)))

@@ -18,6 +18,7 @@ import html
 import math
 import re
 import types
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -493,7 +494,22 @@ def _check_at(ins: Inspected, at: Mapping[str, Any]) -> dict[str, Any]:
         v = at[a]
         if isinstance(v, (list, tuple)):
             v = np.asarray(v, dtype=np.float64)
+        shape = c.shapes.get(a, ())
+        if shape and np.ndim(v) == 0:
+            # a number for a matrix argument fills it, as circuitc check does
+            if not all(isinstance(d, int) for d in shape):
+                dims = "x".join(str(d) for d in shape)
+                raise CircuitError(
+                    f"{a!r} is a {dims} matrix: give it as an array (Python API: at={{{a!r}: array}})"
+                )
+            v = np.full(shape, float(v))
         out[a] = v
+    # the module checks shapes and names; its errors are bad input here
+    try:
+        with np.errstate(all="ignore"):
+            ins.module.value_and_grad(**out)
+    except (ValueError, TypeError) as e:
+        raise CircuitError(f"circuit {c.circuit.name!r} at this point: {e}") from e
     return out
 
 
@@ -583,6 +599,8 @@ class _NodeEval:
             if node.op not in ("const", "bool")
         }
         self.printer = Printer(self.graph, names)
+        self.shared: dict[int, Any] = {}  # backward-only values that do not depend on g
+        self.with_g: dict[int, dict[int, Any]] = {}  # source node -> values computed with g = 1
 
     def _eval(self, v: int, env: dict[int, Any]) -> Any:
         name = self.printer.names.pop(v)
@@ -597,19 +615,34 @@ class _NodeEval:
         return self._eval(v, self.values)
 
     def partial(self, u) -> Any:
-        """d(source)/d(target): the update's expression evaluated with dJ/d(source) = 1."""
+        """d(source)/d(target): the update's expression evaluated with dJ/d(source) = 1.
+
+        Each backward-only node is evaluated once: those that depend on the adjoint once per
+        source node (the prefix products of a long product serve all its updates), the others
+        once for all.
+        """
         g = self.graph
-        c = self.ins.compiled
-        env: dict[int, Any] = dict(self.values)
-        env[c.adjoint[u.source]] = 1.0
-        for node_id in g.cone([u.expr]):
-            node = g.nodes[node_id]
-            if node_id in env or node.op in ("const", "bool"):
+        # values that depend on the adjoint, per source node (all its updates share g = 1)
+        adjoint = self.ins.compiled.adjoint[u.source]
+        local = self.with_g.setdefault(u.source, {adjoint: 1.0})
+        known = ChainMap(local, self.shared, self.values)
+        order, seen, stack = [], set(), [u.expr]
+        while stack:
+            v = stack.pop()
+            if v in seen or v in known or g.nodes[v].op in ("const", "bool"):
                 continue
-            if node.op in LEAF_OPS:  # another adjoint: not expected in a local partial
+            if g.nodes[v].op in LEAF_OPS:  # another adjoint: not part of a local partial
                 return None
-            env[node_id] = self._eval(node_id, env)
-        return env[u.expr] if u.expr in env else self._eval(u.expr, env)
+            seen.add(v)
+            order.append(v)
+            stack.extend(g.nodes[v].args)
+        for v in sorted(order):  # ascending ids: arguments first
+            value = self._eval(v, known)
+            if any(a in local for a in g.nodes[v].args):
+                local[v] = value
+            else:
+                self.shared[v] = value
+        return known[u.expr]
 
 
 def table(

@@ -128,3 +128,13 @@ def test_report_formats(fmt):
     text = r.format(fmt)
     assert "forward ops" in text and "backward / forward" in text
     assert r._repr_markdown_() == r.format("markdown")
+
+
+def test_matrix_nodes_sympy_cannot_differentiate_are_reported_not_counted():
+    X = sp.MatrixSymbol("X", 4, 3)
+    W = sp.MatrixSymbol("W", 3, 2)
+    # SymPy's diff treats circuitc.nn.sum as a constant and would answer 0
+    r = cost(circuitc.nn.sum(circuitc.nn.sigmoid(X * W)), wrt=[W], time_limit=60)
+    assert r.naive.status == "failed" and "MatrixSum" in r.naive.message
+    assert r.naive.diff_tree_ops is None
+    assert r.forward_ops == 3  # matmul, sigmoid, sum

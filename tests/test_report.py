@@ -327,3 +327,28 @@ def test_check_points_to_the_first_non_finite_node(tmp_path, capsys):
     assert cli.main(["check", str(path), "--at", "x=2", "--at", "y=2"]) == 1
     out, _ = capsys.readouterr()
     assert "first non-finite: L = -inf at `L = log(d)` (op log; operands: d = 0)" in out
+
+
+def test_local_partials_of_a_long_product_are_the_other_factors():
+    n = 200
+    xs = sp.symbols(f"x0:{n}")
+    values = 1.0 + np.arange(n) / n
+    report = table(sp.Mul(*xs), {x.name: v for x, v in zip(xs, values, strict=True)}, wrt=list(xs))
+    partials = {c.target: c.partial for r in report.rows for c in r.backward}
+    for i in (0, 1, n // 2, n - 1):
+        expected = np.prod(np.delete(values, i))
+        assert partials[f"x{i}"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_matrix_arguments_from_numbers_and_arrays():
+    X = sp.MatrixSymbol("X", 2, 3)
+    W = sp.MatrixSymbol("W", 3, 1)
+    J = circuitc.nn.sum(X * W)
+    # a number fills a matrix of fixed shape, as circuitc check does: sum(X W) = 2·3·0.5·0.25
+    assert table(J, {"X": 0.5, "W": 0.25}, wrt=[W]).value == pytest.approx(0.75, rel=1e-14)
+    with pytest.raises(CircuitError, match="shape"):
+        table(J, {"X": np.ones((3, 3)), "W": 0.25}, wrt=[W])
+    N = sp.Symbol("N")
+    Xn = sp.MatrixSymbol("X", N, 3)
+    with pytest.raises(CircuitError, match="array"):
+        table(circuitc.nn.sum(Xn * W), {"X": 0.5, "W": 0.25}, wrt=[W])
