@@ -207,6 +207,9 @@ class Printer:
         op = node.op
         if op in rules.OPS:
             target = rules.OPS[op].numpy
+            if rules.OPS[op].leading:  # constants first: softplus is logaddexp(0.0, a)
+                consts = ", ".join(repr(c) for c in rules.OPS[op].leading)
+                args = f"{consts}, {args}"
             if target.startswith("_"):
                 self.helpers.add(target)
                 return f"{target}({args})", ATOM

@@ -16,9 +16,11 @@ tie ``Max``/``Min`` give the whole gradient to the first argument.
 from __future__ import annotations
 
 import keyword
+import math as _math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as _np
 import sympy as sp
 
 from .errors import CircuitError
@@ -41,6 +43,8 @@ class Op:
     math: str | None
     derivative: Callable[..., tuple]
     nargs: int = 1
+    #: constant arguments printed before the op's own (softplus as ``logaddexp(0.0, a)``)
+    leading: tuple[float, ...] = ()
 
 
 def _no_derivative(g, ans, *args):
@@ -91,6 +95,7 @@ def register(
     numpy: str,
     math: str | None = None,
     name: str | None = None,
+    leading: tuple[float, ...] = (),
 ) -> None:
     """Teach circuitc a new elementwise function (DESIGN.md, Custom ops).
 
@@ -103,6 +108,15 @@ def register(
         numpy: the name of a NumPy attribute that computes the function (``"logaddexp"``).
         math: optionally, the name of a ``math`` attribute for Python floats.
         name: the op's name in the IR (default: the class name, lower-cased).
+        leading: constant numbers passed to the NumPy/math function before the op's own
+            arguments, for functions whose NumPy form takes an extra constant: softplus is
+            ``register(Softplus, derivative=lambda g, ans, a: g * sigmoid(a),
+            numpy="logaddexp", leading=(0.0,))``, printed ``_np.logaddexp(0.0, a)``.
+
+    Raises:
+        CircuitError: ``function`` is not a SymPy ``Function`` class; ``numpy``/``math`` do
+            not name a public function of NumPy/``math``; ``leading`` holds anything but
+            finite numbers; ``name`` is not an identifier or is a built-in op's.
     """
     if not (isinstance(function, type) and issubclass(function, sp.Function)):
         raise CircuitError(f"register() needs a sympy Function class, got {function!r}")
@@ -111,6 +125,16 @@ def register(
             not attr.isidentifier() or keyword.iskeyword(attr) or attr.startswith("_")
         ):
             raise CircuitError(f"register(): {label}={attr!r} is not a plain attribute name")
+    for label, attr, module in (("numpy", numpy, _np), ("math", math, _math)):
+        if attr is not None and not callable(getattr(module, attr, None)):
+            raise CircuitError(
+                f"register(): {label}={attr!r} is not a function of {module.__name__}"
+            )
+    if not isinstance(leading, tuple) or not all(
+        isinstance(c, (int, float)) and not isinstance(c, bool) and _math.isfinite(c)
+        for c in leading
+    ):
+        raise CircuitError(f"register(): leading={leading!r} must be a tuple of finite numbers")
     op_name = name or function.__name__.lower()
     if not op_name.isidentifier():
         raise CircuitError(f"register(): op name {op_name!r} is not an identifier")
@@ -123,7 +147,7 @@ def register(
         out = derivative(g, ans, *args)
         return out if isinstance(out, tuple) else (out,)
 
-    op = Op(op_name, function, numpy, math, rule, nargs)
+    op = Op(op_name, function, numpy, math, rule, nargs, tuple(float(c) for c in leading))
     OPS[op_name] = op
     BY_HEAD[function] = op
 
