@@ -170,3 +170,19 @@ def test_matrix_circuits_bind_dimensions_and_probe_large_weights():
     assert report.point["X"].shape == (9, 6) and report.passed
     bad = circuitc.Circuit("bad", nn.sum((X * W).applyfunc(off_sin)), [W])
     assert not circuitc.check(bad, seed=3).passed
+
+
+def test_a_generated_file_without_shapes_needs_arrays_in_at(tmp_path):
+    from circuitc import nn
+
+    W = sp.MatrixSymbol("W", 2, 3)
+    X = sp.MatrixSymbol("X", 4, 2)
+    path = tmp_path / "matfile.py"
+    circuitc.compile(circuitc.Circuit("matfile", nn.sum(nn.tanh(X * W)), [W]), out=path)
+    module = circuitc.loader.import_file(path)
+    if getattr(module, "SHAPES", None) is None:
+        with pytest.raises(circuitc.CircuitError, match="carries no shapes"):
+            circuitc.check(module)
+    rng = np.random.default_rng(0)
+    report = circuitc.check(module, at={"W": rng.normal(size=(2, 3)), "X": rng.normal(size=(4, 2))})
+    assert report.passed and report.rows[0].shape == (2, 3) and report.rows[0].probes == 6
