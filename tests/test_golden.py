@@ -236,3 +236,28 @@ def test_two_layer_golden_matches_hand_backprop(batch):
         oracles.assert_close(g[name], value, "exact", name, scale=max(1e-3, abs(value)))
         oracles.assert_close(g[name], oracles.central_grad(module.forward, point, name), "central")
     oracles.assert_close(module.predict(**point), y_hand, "exact", "predict")
+
+
+def test_two_layer_golden_matches_torch_autograd():
+    torch = pytest.importorskip("torch")
+    module = golden("two_layer_nn")
+    point = two_layer_point(np.random.default_rng(8), 6)
+    t = {
+        k: torch.tensor(v, dtype=torch.float64, requires_grad=k.startswith(("alpha", "beta")))
+        for k, v in point.items()
+    }
+    y = []
+    for row in range(6):
+        z = [
+            torch.sigmoid(
+                t[f"alpha_{j}_0"] + sum(t[f"alpha_{j}_{i}"] * t[f"x_{i}"][row] for i in range(1, 4))
+            )
+            for j in range(1, 5)
+        ]
+        y.append(torch.sigmoid(t["beta_0"] + sum(t[f"beta_{j}"] * z[j - 1] for j in range(1, 5))))
+    y = torch.stack(y)
+    J = (0.5 * (y - t["y_star"]) ** 2).sum()
+    J.backward()
+    _, g = module.value_and_grad(**point)
+    for name in module.WRT:
+        oracles.assert_close(g[name], t[name].grad.item(), "exact", name, scale=1.0)
