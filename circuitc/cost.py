@@ -22,6 +22,7 @@ import queue
 import re
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -80,7 +81,7 @@ class CostReport:
         out = [
             ("forward ops", str(self.forward_ops)),
             ("backward ops", str(self.backward_ops)),
-            ("backward / forward", f"{self.ratio:.2f}"),
+            ("backward / forward", f"{self.ratio:.2f}" if self.forward_ops else "-"),
             (
                 "forward values kept for the backward pass",
                 f"{len(self.kept)}" + (f" ({kept})" if kept else ""),
@@ -367,7 +368,10 @@ def naive_route(circuit, time_limit: float = DEFAULT_TIME_LIMIT) -> NaiveRoute:
         ctx = multiprocessing.get_context("fork")
         recv_end, send_end = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_child, args=(send_end, circuit), daemon=True)
-        proc.start()
+        with warnings.catch_warnings():
+            # Python >= 3.12 warns on fork() in a threaded process; the child only runs SymPy
+            warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+            proc.start()
         send_end.close()
 
         def receive(timeout: float):

@@ -80,6 +80,9 @@ class NonFinite:
     source: str = ""  # for an adjoint: the node whose backward line produced it
     partial: Any = None
     incoming: Any = None
+    output: str = "J"  # J's display name
+    row: int = -1  # where the table marks it: the row's index in ``TableReport.rows``…
+    entry: int = 0  # …and, for an adjoint, the contribution's index in ``row.backward``
 
     def __str__(self) -> str:
         ops = ", ".join(
@@ -93,12 +96,10 @@ class NonFinite:
                 f"(op {self.op}; operands: {ops or 'none'})"
             )
         return (
-            f"first non-finite: the adjoint d{self._J}/d{self.node} = {fmt_value(self.value)} "
+            f"first non-finite: the adjoint d{self.output}/d{self.node} = {fmt_value(self.value)} "
             f"at `{self.line}` (from {self.source}, op {self.op}; operands: {ops or 'none'}; "
             f"incoming {fmt_value(self.incoming)}, local partial {fmt_value(self.partial)})"
         )
-
-    _J: str = "J"
 
 
 @dataclass
@@ -146,17 +147,14 @@ class TableReport:
         header += ["backward"]
         header += ["local partial", "incoming adjoint", "accumulated adjoint"] if numbers else []
         bad = self.first_nonfinite
+        marked = (bad.row, bad.entry) if bad is not None and bad.kind != "input" else None
         body, marks = [], []
-        for row in self.rows:
+        for r, row in enumerate(self.rows):
             contribs = row.backward or [None]
             for i, c in enumerate(contribs):
                 cells = [row.node, row.forward] if i == 0 else ["", ""]
-                mark = False
                 if numbers:
                     cells.append(fmt_value(row.value) if i == 0 else "")
-                    mark = (
-                        i == 0 and bad is not None and bad.kind == "value" and bad.node == row.node
-                    )
                 cells.append(c.text if c else "")
                 if numbers:
                     if c is None:
@@ -164,11 +162,8 @@ class TableReport:
                     else:
                         cells += [fmt_value(c.partial), fmt_value(c.incoming)]
                         cells.append(fmt_value(c.accumulated))
-                        mark = mark or (
-                            bad is not None and bad.kind == "adjoint" and bad.line == c.text
-                        )
                 body.append(cells)
-                marks.append(mark)
+                marks.append(marked == (r, i))
         return header, body, marks
 
     def footer(self) -> list[str]:
@@ -532,7 +527,6 @@ class Trace:
     adjoints: dict[int, Any]  # node -> final dJ/dnode
     updates: dict[int, tuple[Any, Any, Any]]  # update index -> (partial, incoming, accumulated)
     events: list[tuple[str, int]]  # ("value", node) / ("adjoint", update index), execution order
-    line_values: dict[int, Any]  # update index -> accumulated (same as updates[k][2])
 
 
 def trace(ins: Inspected, at: Mapping[str, Any]) -> Trace:
@@ -571,7 +565,7 @@ def trace(ins: Inspected, at: Mapping[str, Any]) -> Trace:
             partial = interp.partial(u) if _scalar_update(c, u) else None
             updates[k] = (partial, incoming, adjoints[u.target])
             events.append(("adjoint", k))
-    return Trace(values, adjoints, updates, events, {k: t[2] for k, t in updates.items()})
+    return Trace(values, adjoints, updates, events)
 
 
 def _run(line: Line, ns: dict) -> None:
@@ -709,9 +703,7 @@ def table(
     report.at = point
     with np.errstate(all="ignore"):
         report.value, report.gradient = ins.module.value_and_grad(**point)
-    report.first_nonfinite = _first_nonfinite(ins, tr, point, rows_by_node)
-    if report.first_nonfinite is not None:
-        report.first_nonfinite._J = ins.output_display
+    report.first_nonfinite = _first_nonfinite(ins, tr, point, rows_by_node, report.rows)
     return report
 
 
@@ -733,36 +725,52 @@ def _operands(ins: Inspected, tr: Trace, v: int) -> list[tuple[str, Any]]:
     return out
 
 
-def _first_nonfinite(ins: Inspected, tr: Trace, point, rows_by_node) -> NonFinite | None:
+def _first_nonfinite(ins: Inspected, tr: Trace, point, rows_by_node, rows) -> NonFinite | None:
+    """Inputs first, then the forward lines, then the backward lines, in execution order."""
     c = ins.compiled
+    J = ins.output_display
     for name, v in point.items():
         if not _finite(v):
-            return NonFinite("input", name, "input", v, [], name)
+            return NonFinite("input", name, "input", v, [], name, output=J)
     for kind, ref in tr.events:
         if kind == "value":
             if not _finite(tr.values[ref]):
                 row = rows_by_node[ref]
                 return NonFinite(
-                    "value", row.node, row.op, tr.values[ref], row.operands, row.forward
+                    "value",
+                    row.node,
+                    row.op,
+                    tr.values[ref],
+                    row.operands,
+                    row.forward,
+                    output=J,
+                    row=_index(rows, row),
                 )
         else:
             partial, incoming, acc = tr.updates[ref]
             if not _finite(acc):
                 u = c.updates[ref]
                 row = rows_by_node[u.source]
-                line = next(line for k, line in ins.bwd_lines if k == ref)
+                entry = sum(1 for k in range(ref) if c.updates[k].source == u.source)
                 return NonFinite(
                     "adjoint",
                     _adj_display(ins, u.target),
                     row.op,
                     acc,
                     row.operands,
-                    line.comment,
+                    row.backward[entry].text,
                     source=row.node,
                     partial=partial,
                     incoming=incoming,
+                    output=J,
+                    row=_index(rows, row),
+                    entry=entry,
                 )
     return None
+
+
+def _index(rows: list[Row], row: Row) -> int:
+    return next(i for i, r in enumerate(rows) if r is row)
 
 
 def first_nonfinite(module_or_circuit, at: Mapping[str, Any], *, wrt=None) -> NonFinite | None:

@@ -198,6 +198,9 @@ def test_a_finite_forward_with_an_infinite_adjoint_marks_the_adjoint():
     assert bad.incoming == 1.0 and bad.partial == math.inf
     assert "adjoint dJ/dx" in str(bad)
     assert report.gradient["x"] == math.inf
+    marked = [line for line in str(report).splitlines() if "<- first non-finite" in line]
+    assert len(marked) == 1 and "sqrt(x)" in marked[0] and marked[0].endswith("adjoint")
+    assert report.rows[bad.row].backward[bad.entry].accumulated == math.inf
 
 
 def test_a_non_finite_input_is_reported_as_the_input():
