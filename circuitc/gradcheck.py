@@ -272,7 +272,7 @@ def _module_and_shapes(obj, wrt) -> tuple[types.ModuleType, dict[str, tuple], bo
     from .emit import render
     from .loader import load_source
 
-    circuit = as_circuit(obj, wrt, getattr(obj, "name", "circuit"))
+    circuit = as_circuit(obj, wrt, "circuit")  # a Circuit keeps its own name
     compiled = build(circuit)
     module = load_source(render(compiled), circuit.name)
     return module, dict(compiled.shapes), True
