@@ -191,14 +191,15 @@ def _check_labels(name: str, b: Binding, data: Dataset) -> None:
             )
 
 
-def _size(shape: tuple, dims: dict[str, int], n: int, what: str) -> tuple[int, ...]:
+def _size(shape: tuple, dims: dict[str, int], n: int | None, what: str) -> tuple[int, ...]:
+    """Concrete sizes; ``n`` sizes an unknown first (batch) dimension, none for a parameter."""
     out = []
     for i, d in enumerate(shape):
         if isinstance(d, int):
             out.append(d)
         elif d in dims:
             out.append(dims[d])
-        elif i == 0:
+        elif i == 0 and n is not None:
             out.append(n)  # the batch dimension
         else:
             raise DataError(f"cannot size dimension {d!r} of {what} from the data")
@@ -214,7 +215,7 @@ def _predicts_probability(module, shapes, features, dims) -> bool:
     n = 16
     kw = {}
     for name in module.WRT:
-        kw[name] = 3.0 * rng.standard_normal(_size(shapes[name], dims, n, name))
+        kw[name] = 3.0 * rng.standard_normal(_size(shapes[name], dims, None, name))
     for name in features:
         kw[name] = 5.0 * rng.standard_normal(_size(shapes[name], dims, n, name) or (n,))
     target = module.TARGET
@@ -229,7 +230,7 @@ def param_shapes(module, data: Dataset | None = None) -> dict[str, tuple[int, ..
     """Each parameter's concrete shape (a symbolic dimension sized from ``data``)."""
     shapes = arg_shapes(module)
     dims = bind(module, data).dims if data is not None else {}
-    return {w: _size(shapes[w], dims, 1, w) if shapes[w] else () for w in module.WRT}
+    return {w: _size(shapes[w], dims, None, w) for w in module.WRT}
 
 
 def init(module, seed: int = 0, data: Dataset | None = None) -> dict[str, np.ndarray]:
@@ -243,7 +244,7 @@ def init(module, seed: int = 0, data: Dataset | None = None) -> dict[str, np.nda
     """
     dims = bind(module, data).dims if data is not None else {}
     shapes = arg_shapes(module)
-    shapes = {w: _size(shapes[w], dims, 1, w) if shapes[w] else () for w in module.WRT}
+    shapes = {w: _size(shapes[w], dims, None, w) for w in module.WRT}
     params = {w: np.zeros(s) for w, s in shapes.items()}
     if not _stuck_at_zero(module, params, dims):
         return params

@@ -455,3 +455,28 @@ def test_multiclass_step_prediction_and_labels(mlp_small):
     ds.y_test[0] = 3
     with pytest.raises(data.DataError, match=r"needs labels integers 0..2; the test part has 3"):
         sgd.bind(mlp_small, ds)
+
+
+def test_symbolic_dimensions_are_sized_from_the_data():
+    import sympy as sp
+
+    from circuitc import nn
+
+    N, D, K = sp.symbols("N D K")
+    X = sp.MatrixSymbol("X", N, D)
+    Y = sp.MatrixSymbol("Y", N, K)
+    W = sp.MatrixSymbol("W", D, K)
+    c = circuitc.Circuit(
+        "softmax_regression", nn.softmax_cross_entropy(X * W, Y), [W],
+        features=X, target=Y, prediction=nn.softmax(X * W),
+    )  # fmt: skip
+    m = circuitc.compile(c)
+    ds = three_class_data()
+    b = sgd.bind(m, ds)
+    assert b.dims == {"D": 4, "K": 3} and not b.bias and b.task == "multiclass"
+    params = sgd.init(m, 0, ds)
+    assert params["W"].shape == (4, 3) and np.all(params["W"] == 0)  # no hidden layer: zeros
+    with pytest.raises(data.DataError, match="cannot size dimension 'D'"):
+        sgd.init(m, 0)
+    _, h = sgd.train(m, ds, epochs=3, lr=0.3)
+    assert h.loss[-1] < h.loss[0] < math.log(3)
