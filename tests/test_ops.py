@@ -404,3 +404,63 @@ def test_every_rule_table_op_has_a_case():
     ]
     missing = [op.name for op in builtin if not any(issubclass(h, op.head) for h in heads)]
     assert not missing, f"rule-table ops without a test case: {missing}"
+
+
+# -- stable forms: log(sigmoid(a)) and log(1 - sigmoid(a)) (DESIGN.md, Conventions) ---------------
+a_ = sp.Symbol("a", real=True)
+STABLE = {
+    # expression, its limit for a → +large, for a → -large (value, slope)
+    "log_sigmoid": (sp.log(sigmoid(a_)), lambda v: (0.0, 0.0), lambda v: (v, 1.0)),
+    "log_one_minus_sigmoid": (sp.log(1 - sigmoid(a_)), lambda v: (-v, -1.0), lambda v: (0.0, 0.0)),
+}
+
+
+@pytest.mark.parametrize("key", sorted(STABLE))
+def test_stable_forms_at_huge_logits_equal_their_limits(key):
+    expr, pos, neg = STABLE[key]
+    m = circuitc.compile(expr, wrt=[a_], name=key)
+    for v in (1e4, -1e4, 1e300, -1e300):
+        value, grad = m.value_and_grad(a=v)
+        assert finite(value) and finite(grad["a"]), (key, v, value, grad)
+        want_value, want_slope = pos(v) if v > 0 else neg(v)
+        assert value == want_value and grad["a"] == want_slope, (key, v, value, grad)
+    # batches hold both ends at once
+    vs = np.array([-1e4, -30.0, 0.0, 30.0, 1e4])
+    value, grad = m.value_and_grad(a=vs)
+    assert finite(value) and finite(grad["a"])
+
+
+@pytest.mark.parametrize("key", sorted(STABLE))
+def test_stable_forms_against_mpmath(key):
+    expr = STABLE[key][0]
+    m = circuitc.compile(expr, wrt=[a_], name=key)
+    value_of = mp_function(expr, [a_])
+    slope_of = mp_function(sp.diff(expr, a_), [a_])
+    for v in (-700.0, -30.0, -1.0, 0.0, 1e-8, 2.0, 30.0, 700.0):
+        value, grad = m.value_and_grad(a=v)
+        assert_close(value, value_of({"a": v}), "mpmath", f"{key}({v})")
+        assert_close(grad["a"], slope_of({"a": v}), "mpmath", f"{key}'({v})")
+
+
+@pytest.mark.parametrize("key", sorted(STABLE))
+def test_stable_forms_say_so_in_the_emitted_line(key):
+    text = circuitc.source(STABLE[key][0], wrt=[a_], name=key)
+    forward = text.split("def forward", 1)[1].split("\ndef ", 1)[0]
+    marked = [ln for ln in forward.splitlines() if "# stable: " in ln]
+    # the line that computes softplus says so (the negation may be folded into a product)
+    assert any("_softplus(" in ln for ln in marked), forward
+    assert "_np.log(" not in forward
+
+
+def test_cross_entropy_is_finite_for_huge_logits():
+    w, b, xx, yy = sp.symbols("w b x y", real=True)
+    s = sigmoid(w * xx + b)
+    loss = -(yy * sp.log(s) + (1 - yy) * sp.log(1 - s))
+    m = circuitc.compile(loss, wrt=[w, b], name="xent")
+    for logit in (1e4, -1e4):
+        for label in (0.0, 1.0):
+            value, grad = m.value_and_grad(w=logit, b=0.0, x=1.0, y=label)
+            # loss = softplus(logit) - y·logit; its slope in b is sigmoid(logit) - y
+            expected = (max(logit, 0.0) - label * logit, (1.0 if logit > 0 else 0.0) - label)
+            assert (value, grad["b"]) == expected, (logit, label, value, grad)
+            assert grad["w"] == expected[1]
