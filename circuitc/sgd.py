@@ -22,6 +22,7 @@ import numpy as np
 from .data import DataError, Dataset
 
 OPTIMIZERS = ("sgd", "adam")
+_ndarray = np.ndarray
 SCHEDULES = ("constant", "1/t", "step", "cosine")
 
 
@@ -334,7 +335,12 @@ class Optimizer:
         if self.kind == "sgd" and not self.momentum:
             rate = eta * scale
             for w, p in params.items():
-                p -= rate * grads[w]
+                g = grads[w]
+                if g.__class__ is _ndarray and g.shape == p.shape:
+                    g *= rate  # the module's gradient is a fresh array: scale it in place
+                    p -= g
+                else:
+                    p -= rate * g
         elif self.kind == "sgd":
             mu = self.momentum
             for w, p in params.items():
@@ -587,25 +593,38 @@ def _loop(
     history = state.history
     grad_fn = module.value_and_grad
     kw = dict(params)
-    if binding.layout == "matrix":
+    matrix = binding.layout == "matrix"
+    if matrix:
         xname = binding.features[0]
         yname = binding.target
+        if batch_size == 1:  # one view per instance, made once (the per-instance hot loop)
+            x_rows = [X[i : i + 1] for i in range(n)]
+            y_rows = [Y[i : i + 1] for i in range(n)]
     while state.epoch < epochs:
         epoch = state.epoch
         order = epoch_order(n, seed, epoch, shuffle)
+        if batch_size == 1:
+            order = order.tolist()
         for s in range(state.step, steps_per_epoch):
-            if batch_size == 1:
-                i = int(order[s])
-                rows = slice(i, i + 1)
+            if batch_size == 1 and matrix:
+                i = order[s]
+                kw[xname] = x_rows[i]
+                kw[yname] = y_rows[i]
             else:
-                rows = order[s * batch_size : (s + 1) * batch_size]
-            if binding.layout == "matrix":
-                kw[xname] = X[rows]
-                kw[yname] = Y[rows]
-            else:
-                kw.update(binding.kwargs(X, Y, rows))
+                if batch_size == 1:
+                    rows = slice(order[s], order[s] + 1)
+                else:
+                    rows = order[s * batch_size : (s + 1) * batch_size]
+                if matrix:
+                    kw[xname] = X[rows]
+                    kw[yname] = Y[rows]
+                else:
+                    kw.update(binding.kwargs(X, Y, rows))
             J, g = grad_fn(**kw)
-            loss, scale = _mean_loss(J)
+            if J.__class__ is float:
+                loss, scale = J, 1.0
+            else:
+                loss, scale = _mean_loss(J)
             if not math.isfinite(loss):
                 raise TrainingDiverged(
                     f"the loss became {loss} at epoch {epoch + 1}, step {s + 1} of "
