@@ -412,3 +412,30 @@ def test_no_element_loops_in_emitted_code(case):
     assert _loops(src) == []
     body = src.split("\ndef forward", 1)[1]
     assert "for " not in body.replace("# ", "#")  # not even in a comprehension
+
+
+def test_more_compile_time_errors():
+    K = sp.Symbol("K")
+    Z = M("Z", K, 3)
+    # a dimension no argument has cannot be bound at call time
+    unbound = circuitc.Circuit("unbound", nn.sum(Z), [W], steps=[(Z, sp.ZeroMatrix(K, 3))])
+    with pytest.raises(circuitc.CircuitError, match="'K' is not the size of any argument"):
+        circuitc.compile(unbound)
+    # a dimension is never a parameter
+    with pytest.raises(circuitc.CircuitError, match="'N' is a matrix dimension"):
+        circuitc.compile(nn.sum(X * w) * N, wrt=[w, N])
+    # a Sum over a symbolic range (SymPy's (X.T*y)[0, 0] with a symbolic N) is named
+    with pytest.raises(circuitc.CircuitError, match="constant integer indices"):
+        circuitc.compile((X.T * y)[0, 0], wrt=[y])
+
+
+def test_a_dimension_in_an_expression_is_bound_from_the_arrays():
+    m = circuitc.compile(nn.sum(X * w) * N + c, wrt=[w, c], name="dim_in_expr")
+    assert m.INPUTS == ("X",)
+    point = _point(nn.sum(X * w) + c, [w, c])
+    for batch in (1, 7):
+        point["X"] = np.ones((batch, 4))
+        J, g = m.value_and_grad(**point)
+        assert_close(J, batch * np.sum(point["X"] @ point["w"]) + point["c"], "exact", "J")
+        assert_close(g["w"], batch * point["X"].sum(axis=0).reshape(4, 1), "exact", "dJ/dw")
+        assert_close(g["c"], 1.0, "exact", "dJ/dc")
