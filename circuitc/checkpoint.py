@@ -102,8 +102,10 @@ def load(path, module) -> Checkpoint:
     except (OSError, ValueError, EOFError) as e:
         detail = getattr(e, "strerror", None) or e
         raise CheckpointError(f"cannot read parameters from {path}: {detail}") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise CheckpointError(f"{path} is not a circuitc parameter file (.npz)")
     with f:
-        if not isinstance(f, np.lib.npyio.NpzFile) or "_circuit_hash" not in f.files:
+        if "_circuit_hash" not in f.files:
             raise CheckpointError(f"{path} is not a circuitc parameter file")
         name, digest = _text(f, "_circuit_name"), _text(f, "_circuit_hash")
         if name != module.NAME:

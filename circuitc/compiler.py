@@ -9,7 +9,7 @@ import sympy as sp
 
 from .circuit import Circuit
 from .errors import CircuitError
-from .ir import Graph
+from .ir import LEAF_OPS, Graph
 from .lower import Lowerer
 from .matrix import check_step_shape, dimension_symbols
 from .reverse import Update, sweep
@@ -59,7 +59,10 @@ def build(circuit: Circuit) -> Compiled:
         lowerer.env[sym] = nid
         step_names.add(sym.name)
         steps.append((sym.name, nid))
-        names.setdefault(nid, sym.name)
+        if graph.nodes[nid].op not in LEAF_OPS:
+            # a step that is just an input or a constant (t = x, t = 3) has no line of its own:
+            # the code reads x or 3 where the circuit says t
+            names.setdefault(nid, sym.name)
     output = lowerer.lower(circuit.output)
     prediction = lowerer.lower(circuit.prediction) if circuit.prediction is not None else None
     for what, nid in (("output", output), ("prediction", prediction)):
@@ -113,6 +116,8 @@ def build(circuit: Circuit) -> Compiled:
 
     if output in names:
         output_name = names[output]
+    elif graph.nodes[output].op in LEAF_OPS:
+        output_name = "J"  # a constant J: printed as its value, no line of its own
     else:
         output_name = "_J"
         names[output] = output_name

@@ -146,6 +146,8 @@ def plan(c: Compiled, math: bool = False) -> Plan:
             names[c.prediction] if c.prediction in names else printer.expr(c.prediction)
         )
     out.output = names[c.output] if c.output in names else printer.expr(c.output)
+    if g.nodes[c.output].op == "const":
+        out.output = f"_np.float64({out.output})"  # a constant J is a float, never an int
     out.forward_ops = sum(1 for v in g.cone([c.output]) if g.nodes[v].op not in LEAF_OPS | {"bool"})
 
     # backward: the seed, then the updates, each preceded by the shared temporaries it needs

@@ -366,6 +366,12 @@ def test_checkpoint_refuses_another_circuit(logreg, logreg_sq, tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(checkpoint.CheckpointError, match="cannot read"):
         checkpoint.load(tmp_path / "junk.npz", logreg)
+    np.save(tmp_path / "plain.npy", np.zeros(3))
+    with pytest.raises(checkpoint.CheckpointError, match="not a circuitc parameter file"):
+        checkpoint.load(tmp_path / "plain.npy", logreg)
+    np.savez(tmp_path / "other.npz", theta_0=np.zeros(()))
+    with pytest.raises(checkpoint.CheckpointError, match="not a circuitc parameter file"):
+        checkpoint.load(tmp_path / "other.npz", logreg)
 
 
 # -- matrix circuits (instances are rows) -----------------------------------------------------------
@@ -480,3 +486,13 @@ def test_symbolic_dimensions_are_sized_from_the_data():
         sgd.init(m, 0)
     _, h = sgd.train(m, ds, epochs=3, lr=0.3)
     assert h.loss[-1] < h.loss[0] < math.log(3)
+
+
+def test_checkpoint_refuses_another_version_of_the_circuit(logreg_batch, tmp_path):
+    make = runpy.run_path(str(EXAMPLES / "logistic_regression_batch.py"))["make_circuit"]
+    changed = circuitc.compile(make(D=6, name="logreg5"))  # same name, another circuit
+    path = checkpoint.save(tmp_path / "p.npz", logreg_batch, {"theta": np.zeros((5, 1))})
+    with pytest.raises(
+        checkpoint.CheckpointError, match="another version of the circuit 'logreg5'"
+    ):
+        checkpoint.load(path, changed)
