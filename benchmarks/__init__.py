@@ -1,0 +1,1 @@
+"""circuitc's benchmarks: ``python -m benchmarks`` runs ``benchmarks/run.py`` (see its docstring)."""
