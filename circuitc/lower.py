@@ -13,12 +13,13 @@ import unicodedata
 
 import sympy as sp
 from sympy.core.relational import Relational
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import rules
 from .errors import CircuitError
 from .functions import sigmoid, softplus
 from .ir import Graph
-from .matrix import MATRIX_LEAVES, build_matrix, matrix_children, scalar_args
+from .matrix import MATRIX_LEAVES, build_matrix, lambda_parts, matrix_children, scalar_args
 
 _RELATIONS = {
     sp.StrictLessThan: "lt",
@@ -88,13 +89,36 @@ class Lowerer:
     # -- the walk -----------------------------------------------------------------------------
     def lower(self, expr: sp.Basic, mask: int | None = None) -> int:
         """Return the node of ``expr``; ``mask`` (a condition node) masks the inputs it reads."""
-        memo: dict[int, int] = {}
+        top: dict[int, int] = {}
         keep = []  # holds every visited object, so no id() is reused during the walk
-        stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+        # (expression, state, the memo of its scope, extra): the body of ``A.applyfunc(f)`` is
+        # lowered in a scope of its own, with f's variable bound to A's node (state 1 -> 2)
+        stack: list[tuple] = [(expr, 0, top, None)]
         while stack:
-            e, ready = stack.pop()
+            e, ready, memo, extra = stack.pop()
             key = id(e)
             if key in memo:
+                continue
+            if isinstance(e, ElementwiseApplyFunction):
+                keep.append(e)
+                if ready == 0:
+                    stack.append((e, 1, memo, None))
+                    if id(e.expr) not in memo:
+                        stack.append((e.expr, 0, memo, None))
+                elif ready == 1:
+                    var, body = lambda_parts(e.function)
+                    saved = self.env.get(var)
+                    self.env[var] = memo[id(e.expr)]
+                    scope: dict[int, int] = {}
+                    stack.append((e, 2, memo, (var, saved, scope, body)))
+                    stack.append((body, 0, scope, None))
+                else:
+                    var, saved, scope, body = extra
+                    memo[key] = scope[id(body)]
+                    if saved is None:
+                        self.env.pop(var, None)
+                    else:
+                        self.env[var] = saved
                 continue
             if isinstance(e, (sp.Symbol, sp.MatrixSymbol)):
                 memo[key] = self.symbol(e, mask)
@@ -118,14 +142,14 @@ class Lowerer:
                 continue
             children = self.children(e)
             if not ready:
-                stack.append((e, True))
+                stack.append((e, 1, memo, None))
                 for c in reversed(children):
                     if id(c) not in memo:
-                        stack.append((c, False))
+                        stack.append((c, 0, memo, None))
                 continue
             keep.append(e)
             memo[key] = self.build(e, [memo[id(c)] for c in children])
-        return memo[id(expr)]
+        return top[id(expr)]
 
     def children(self, e: sp.Basic) -> tuple:
         """The sub-expressions lowered before ``e`` (with the log(sigmoid) rewrite's shortcut)."""

@@ -11,7 +11,6 @@ Shapes are ``(rows, cols)`` of ints or dimension names; SymPy accepts ``X*X`` fo
 from __future__ import annotations
 
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy.matrices.expressions.matpow import MatPow
@@ -41,8 +40,6 @@ def _fmt(shape: tuple) -> str:
 
 def matrix_children(e: sp.Basic):
     """The sub-expressions lowered before the matrix node ``e``, or None for a non-matrix head."""
-    if isinstance(e, ElementwiseApplyFunction):
-        return (e.expr,)
     if isinstance(e, MatrixElement):
         return (e.parent,)
     if isinstance(e, ImmutableDenseMatrix):
@@ -116,8 +113,6 @@ def build_matrix(lw, e: sp.Basic, args: list[int]) -> int | None:
         if not (isinstance(i, sp.Integer) and isinstance(j, sp.Integer)):
             raise CircuitError("a matrix element needs constant integer indices, like X[0, 0]")
         return g.element(args[0], int(i), int(j))
-    if isinstance(e, ElementwiseApplyFunction):
-        return _apply(lw, e, args[0])
     if isinstance(e, ImmutableDenseMatrix):
         rows, cols = e.shape
         for a in args:
@@ -152,23 +147,12 @@ def logsumexp(g, a: int) -> int:
     return out
 
 
-def _apply(lw, e: ElementwiseApplyFunction, arg: int) -> int:
-    """``A.applyfunc(f)``: the body of ``f`` lowered with its variable bound to A's node."""
-    f = e.function
+def lambda_parts(f) -> tuple:
+    """The variable and body of the function of ``A.applyfunc(f)`` (a Lambda or a class)."""
     if isinstance(f, sp.Lambda) and len(f.variables) == 1:
-        var, body = f.variables[0], f.expr
-    else:
-        var = sp.Dummy("t")
-        body = f(var)
-    saved = lw.env.get(var)
-    lw.env[var] = arg
-    try:
-        return lw.lower(body)
-    finally:
-        if saved is None:
-            lw.env.pop(var, None)
-        else:
-            lw.env[var] = saved
+        return f.variables[0], f.expr
+    var = sp.Dummy("t")
+    return var, f(var)
 
 
 def scalar_args(lw, e: sp.Basic, args: list[int]) -> list[int]:

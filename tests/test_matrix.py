@@ -44,6 +44,7 @@ w, v = M("w", 4, 1), M("v", 4, 1)
 y = M("y", N, 1)
 Y = M("Y", N, 3)
 c = sp.Symbol("c")
+S4 = M("S4", 4, 4)
 
 
 def _t(name):
@@ -439,3 +440,38 @@ def test_a_dimension_in_an_expression_is_bound_from_the_arrays():
         assert_close(J, batch * np.sum(point["X"] @ point["w"]) + point["c"], "exact", "J")
         assert_close(g["w"], batch * point["X"].sum(axis=0).reshape(4, 1), "exact", "dJ/dw")
         assert_close(g["c"], 1.0, "exact", "dJ/dc")
+
+
+def test_deeply_nested_applyfunc_lowers_without_recursion():
+    """200 nested layers tanh(h @ W) in one expression: the walk is iterative (SymPy itself
+    needs a high recursion limit to build the expression, circuitc does not to compile it)."""
+    import sys
+
+    h = X
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20000))
+    try:
+        for _ in range(200):
+            h = nn.tanh(sp.MatMul(h, S4, evaluate=False))
+        expr = nn.sum(h)
+    finally:
+        sys.setrecursionlimit(old)
+    sys.setrecursionlimit(250)
+    try:
+        m = circuitc.compile(expr, wrt=[S4], name="deep_tanh")
+    finally:
+        sys.setrecursionlimit(old)
+    rng = np.random.default_rng(0)
+    point = {"S4": rng.normal(0, 0.3, (4, 4)), "X": rng.normal(size=(3, 4))}
+    J, g = m.value_and_grad(**point)
+    # hand-written NumPy oracle
+    hs = [point["X"]]
+    for _ in range(200):
+        hs.append(np.tanh(hs[-1] @ point["S4"]))
+    assert_close(J, hs[-1].sum(), "exact", "J")
+    d, dS = np.ones_like(hs[-1]), np.zeros((4, 4))
+    for k in range(200, 0, -1):
+        da = d * (1 - hs[k] ** 2)
+        dS += hs[k - 1].T @ da
+        d = da @ point["S4"].T
+    assert_close(g["S4"], dS, "exact", "dJ/dS4", scale=1.0)
