@@ -232,8 +232,8 @@ def _fresh(c: Compiled, leaf: int, first_expr: dict[int, int], fwd_set) -> bool:
     """True when a parameter's final adjoint is an array of its own shape that nothing else
     refers to: a fresh first contribution, or one rebuilt by a later ``x = x + (...)``."""
     g = c.graph
-    if g.nodes[c.adjoint[leaf]].shape != g.nodes[leaf].shape:
-        return False
+    if leaf not in first_expr or g.nodes[c.adjoint[leaf]].shape != g.nodes[leaf].shape:
+        return False  # (J is the parameter itself: its adjoint is the seed)
     later = sum(1 for u in c.updates if u.target == leaf) > 1
     return later or _owned(c, first_expr[leaf], leaf, fwd_set)
 

@@ -475,3 +475,11 @@ def test_deeply_nested_applyfunc_lowers_without_recursion():
         dS += hs[k - 1].T @ da
         d = da @ point["S4"].T
     assert_close(g["S4"], dS, "exact", "dJ/dS4", scale=1.0)
+
+
+def test_a_matrix_parameter_as_the_output():
+    m = circuitc.compile(A, wrt=[A], name="identity")
+    a = np.arange(12.0).reshape(3, 4)
+    J, g = m.value_and_grad(A=a)
+    assert J is not a and np.array_equal(J, a)  # a fresh array
+    np.testing.assert_array_equal(g["A"], np.ones((3, 4)))
