@@ -77,6 +77,8 @@ def build_matrix(lw, e: sp.Basic, args: list[int]) -> int | None:
     if isinstance(e, sp.MatMul):
         mats = [a for a in args if g.nodes[a].shape != ()]
         scalars = [a for a in args if g.nodes[a].shape == ()]
+        if not mats:  # 1×1 factors that became scalars (sqrt(w.T*w) * (v.T*v)**-1)
+            return g.mul(*scalars)
         out = mats[0]
         for m in mats[1:]:
             out = g.matmul(out, m)
@@ -91,8 +93,11 @@ def build_matrix(lw, e: sp.Basic, args: list[int]) -> int | None:
         if g.nodes[args[1]].shape != ():
             raise CircuitError("HadamardPower needs a scalar exponent")
         return g.pow(args[0], args[1])
-    if isinstance(e, MatPow):
+    if isinstance(e, MatPow):  # Inverse too
         exp = e.args[1]
+        if g.nodes[args[0]].shape == (1, 1):
+            # a 1×1 matrix counts as a scalar: sqrt(w.T*w), (w.T*w)**-1
+            return g.pow(g.element(args[0], 0, 0), args[1])
         if not (isinstance(exp, sp.Integer) and exp > 0):
             raise CircuitError(
                 f"matrix power with exponent {exp} is not supported; for an elementwise power "

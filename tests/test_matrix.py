@@ -112,6 +112,11 @@ CASES = {
         lambda t: torch.exp(t.w.T @ t.v)[0, 0] + torch.sin(t.w.T @ t.w)[0, 0],
     ),
     "one_by_one_output": (w.T * v, [w, v], lambda t: (t.w.T @ t.v)[0, 0]),
+    "one_by_one_powers": (
+        sp.sqrt(w.T * w) * (v.T * v) ** -1 + (w.T * v) ** 2,
+        [w, v],
+        lambda t: torch.sqrt(t.w.T @ t.w)[0, 0] / (t.v.T @ t.v)[0, 0] + (t.w.T @ t.v)[0, 0] ** 2,
+    ),
     "explicit_matrix": (
         sp.Matrix([[c, c**2, 1], [sp.sin(c), 1, c]]) * A,
         [c, A],
