@@ -410,6 +410,19 @@ def _tuple_text(names: list[str]) -> str:
     return "(" + ", ".join(f'"{n}"' for n in names) + ")"
 
 
+def _shapes_text(args: list[str], shapes: dict[str, tuple]) -> str:
+    """``{name: shape}`` for every argument, one entry a line (ruff's layout, trailing comma)."""
+    if not args:
+        return "{}"
+    lines = ["{"]
+    for a in args:
+        items = [f'"{d}"' if isinstance(d, str) else str(int(d)) for d in shapes.get(a, ())]
+        tail = "," if len(items) == 1 else ""
+        lines.append(f'    "{a}": ({", ".join(items)}{tail}),')
+    lines.append("}")
+    return "\n".join(lines)
+
+
 def render(c: Compiled) -> str:
     """The module's source text."""
     p = plan(c)
@@ -442,6 +455,7 @@ def render(c: Compiled) -> str:
         plan=p,
         wrt_tuple=_tuple_text([name for name, _ in c.wrt]),
         inputs_tuple=_tuple_text(c.inputs),
+        shapes_dict=_shapes_text(args, c.shapes),
         features_tuple=_tuple_text([f.name for f in circuit.features] if circuit.features else []),
         uses_math=p.uses_math or fast is not None,
         fast=fast,

@@ -68,13 +68,16 @@ class Printer:
         if value is sp.E:
             self.uses_math = True
             return "_math.e"
-        if isinstance(value, sp.Integer):
+        small = isinstance(value, sp.Rational) and max(abs(value.p), value.q) <= 2**53
+        if isinstance(value, sp.Integer) and small:
             return str(int(value))
-        if isinstance(value, sp.Rational):
+        if isinstance(value, sp.Rational) and small:
             f = float(value)
             text = repr(f)
             return text if float(text) == f and len(text) <= 8 else f"({value.p} / {value.q})"
-        f = float(value)
+        # a huge integer or fraction is printed as its float (10**400 is inf, not an int that
+        # NumPy cannot convert)
+        f = float(sp.Float(value, 30)) if isinstance(value, sp.Rational) else float(value)
         if f != f:
             self.uses_math = True
             return "_math.nan"

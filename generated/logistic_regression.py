@@ -21,6 +21,19 @@ WRT = ("theta_0", "theta_1", "theta_2", "theta_3", "theta_4")
 INPUTS = ("x_1", "x_2", "x_3", "x_4", "y_star")
 FEATURES = ("x_1", "x_2", "x_3", "x_4")
 TARGET = "y_star"
+# every argument's shape: () for a scalar; a name is a dimension bound at call time
+SHAPES = {
+    "theta_0": (),
+    "theta_1": (),
+    "theta_2": (),
+    "theta_3": (),
+    "theta_4": (),
+    "x_1": (),
+    "x_2": (),
+    "x_3": (),
+    "x_4": (),
+    "y_star": (),
+}
 CIRCUIT_HASH = "7c41bae0d0c85e58"
 CIRCUITC_VERSION = "0.1.0"
 

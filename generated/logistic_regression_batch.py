@@ -20,6 +20,12 @@ WRT = ("theta",)
 INPUTS = ("X", "y")
 FEATURES = ("X",)
 TARGET = "y"
+# every argument's shape: () for a scalar; a name is a dimension bound at call time
+SHAPES = {
+    "theta": (31, 1),
+    "X": ("N", 31),
+    "y": ("N", 1),
+}
 CIRCUIT_HASH = "e274d802e83bb861"
 CIRCUITC_VERSION = "0.1.0"
 

@@ -21,6 +21,15 @@ WRT = ("W1", "b1", "W2", "b2")
 INPUTS = ("X", "Y")
 FEATURES = ("X",)
 TARGET = "Y"
+# every argument's shape: () for a scalar; a name is a dimension bound at call time
+SHAPES = {
+    "W1": (784, 256),
+    "b1": (1, 256),
+    "W2": (256, 10),
+    "b2": (1, 10),
+    "X": ("N", 784),
+    "Y": ("N", 10),
+}
 CIRCUIT_HASH = "c36ed5fd33bf7558"
 CIRCUITC_VERSION = "0.1.0"
 

@@ -22,6 +22,10 @@ import numpy as _np
 NAME = "small_example"
 WRT = ("x",)
 INPUTS = ()
+# every argument's shape: () for a scalar; a name is a dimension bound at call time
+SHAPES = {
+    "x": (),
+}
 CIRCUIT_HASH = "82fa723d5394947c"
 CIRCUITC_VERSION = "0.1.0"
 

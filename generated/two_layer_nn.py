@@ -29,6 +29,34 @@ WRT = ("alpha_1_0", "alpha_1_1", "alpha_1_2", "alpha_1_3", "alpha_2_0", "alpha_2
 INPUTS = ("x_1", "x_2", "x_3", "y_star")
 FEATURES = ("x_1", "x_2", "x_3")
 TARGET = "y_star"
+# every argument's shape: () for a scalar; a name is a dimension bound at call time
+SHAPES = {
+    "alpha_1_0": (),
+    "alpha_1_1": (),
+    "alpha_1_2": (),
+    "alpha_1_3": (),
+    "alpha_2_0": (),
+    "alpha_2_1": (),
+    "alpha_2_2": (),
+    "alpha_2_3": (),
+    "alpha_3_0": (),
+    "alpha_3_1": (),
+    "alpha_3_2": (),
+    "alpha_3_3": (),
+    "alpha_4_0": (),
+    "alpha_4_1": (),
+    "alpha_4_2": (),
+    "alpha_4_3": (),
+    "beta_0": (),
+    "beta_1": (),
+    "beta_2": (),
+    "beta_3": (),
+    "beta_4": (),
+    "x_1": (),
+    "x_2": (),
+    "x_3": (),
+    "y_star": (),
+}
 CIRCUIT_HASH = "9c2d175dc4c28fcb"
 CIRCUITC_VERSION = "0.1.0"
 

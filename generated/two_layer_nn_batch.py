@@ -23,6 +23,14 @@ WRT = ("alpha", "beta", "beta_0")
 INPUTS = ("X", "y")
 FEATURES = ("X",)
 TARGET = "y"
+# every argument's shape: () for a scalar; a name is a dimension bound at call time
+SHAPES = {
+    "alpha": (31, 32),
+    "beta": (32, 1),
+    "beta_0": (1, 1),
+    "X": ("N", 31),
+    "y": ("N", 1),
+}
 CIRCUIT_HASH = "52677ef4786d0668"
 CIRCUITC_VERSION = "0.1.0"
 
