@@ -496,3 +496,18 @@ def test_checkpoint_refuses_another_version_of_the_circuit(logreg_batch, tmp_pat
         checkpoint.CheckpointError, match="another version of the circuit 'logreg5'"
     ):
         checkpoint.load(path, changed)
+
+
+def test_a_generated_file_trains_without_its_circuit():
+    from circuitc.loader import import_file
+
+    generated = EXAMPLES.parent / "generated" / "logistic_regression_batch.py"
+    module = import_file(generated, "logreg_from_file")
+    assert not hasattr(module, "__circuit__")
+    assert module.SHAPES == {"theta": (31, 1), "X": ("N", 31), "y": ("N", 1)}
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 30))
+    ds = data.split(X, (X[:, 0] > 0).astype(float))
+    assert sgd.bind(module, ds).bias
+    _, h = sgd.train(module, ds, epochs=2, lr=0.1)
+    assert h.train_accuracy[-1] > 0.8
