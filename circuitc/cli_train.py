@@ -263,7 +263,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     def on_sigint(signum, frame):
         interrupted.append(True)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: Ctrl-C cannot be caught here
+        previous = None
     try:
         params, history = sgd.train(
             module,
@@ -288,7 +291,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     except bad_input as e:
         raise CliError(str(e)) from None
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
     if interrupted:
