@@ -263,10 +263,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     def on_sigint(signum, frame):
         interrupted.append(True)
 
+    installed = True
     try:
         previous = signal.signal(signal.SIGINT, on_sigint)
     except ValueError:  # not the main thread: Ctrl-C cannot be caught here
-        previous = None
+        installed = False
     try:
         params, history = sgd.train(
             module,
@@ -291,7 +292,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except bad_input as e:
         raise CliError(str(e)) from None
     finally:
-        if previous is not None:
+        if installed:
             signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
