@@ -22,8 +22,8 @@ import numpy as np
 from .data import DataError, Dataset
 
 OPTIMIZERS = ("sgd", "adam")
-_ndarray = np.ndarray
 SCHEDULES = ("constant", "1/t", "step", "cosine")
+_ndarray = np.ndarray
 
 
 class TrainingDiverged(FloatingPointError):
