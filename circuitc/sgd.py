@@ -398,7 +398,7 @@ class State:
     """Where a run is: the next ``(epoch, step)`` (0-based), the optimizer and the history.
 
     ``train(..., state=s)`` continues from ``s`` and keeps it up to date, so a caller can save
-    it at any step (``save``) and a resumed run equals an uninterrupted one.
+    it at any step (``circuitc.checkpoint.save``) and a resumed run equals an uninterrupted one.
     """
 
     epoch: int = 0
