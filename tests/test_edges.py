@@ -1,0 +1,69 @@
+"""Corner cases of circuits that once broke the core, each against a hand-written oracle:
+steps that are just an input or a constant, a constant output, and constants too large for
+an int64 or a float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+from oracles import assert_close
+
+import circuitc
+
+x, y, t, s = sp.symbols("x y t s")
+
+
+def test_a_step_that_is_an_input():
+    m = circuitc.compile(circuitc.Circuit("alias", t * 2 + sp.sin(t), [x], steps=[(t, x)]))
+    value, grad = m.value_and_grad(x=1.5)
+    assert_close(value, 3.0 + math.sin(1.5), "exact", "J")
+    assert_close(grad["x"], 2.0 + math.cos(1.5), "exact", "dJ/dx")
+
+
+def test_a_step_that_is_a_data_input_and_a_second_parameter():
+    m = circuitc.compile(circuitc.Circuit("alias2", t * x, [x, y], steps=[(t, y)]))
+    assert m.value_and_grad(x=2.0, y=3.0) == (6.0, {"x": 3.0, "y": 2.0})
+
+
+@pytest.mark.parametrize("output", [t, t * x])
+def test_a_step_that_is_a_constant(output):
+    m = circuitc.compile(circuitc.Circuit("const_step", output, [x], steps=[(t, sp.Integer(3))]))
+    value, grad = m.value_and_grad(x=1.5)
+    if output == t:
+        assert value == 3.0 and type(value) is float and grad == {"x": 0.0}
+    else:
+        assert value == 4.5 and grad == {"x": 3.0}
+
+
+def test_two_steps_with_one_expression():
+    m = circuitc.compile(circuitc.Circuit("same", t + s, [x], steps=[(t, x**2), (s, x**2)]))
+    assert m.value_and_grad(x=1.5) == (4.5, {"x": 6.0})
+
+
+@pytest.mark.parametrize("const", [sp.Integer(3), sp.pi, sp.Rational(1, 3), sp.Float(0.25)])
+def test_a_constant_output(const):
+    m = circuitc.compile(const, wrt=[x], name="constant")
+    value, grad = m.value_and_grad(x=2.0)
+    assert type(value) is float and value == float(const)
+    assert grad == {"x": 0.0} and type(grad["x"]) is float
+    assert type(m.forward(x=2.0)) is float
+    _, grad = m.value_and_grad(x=np.ones(3))
+    np.testing.assert_array_equal(grad["x"], np.zeros(3))
+
+
+def test_huge_integer_and_fraction_constants():
+    m = circuitc.compile(x * 10**30 + y * sp.Rational(10**400, 3), wrt=[x], name="huge")
+    value, grad = m.value_and_grad(x=2.0, y=0.0)
+    assert math.isnan(value)  # inf * 0, as float64 arithmetic has it
+    value, grad = m.value_and_grad(x=2.0, y=1.0)
+    assert value == math.inf and grad["x"] == 1e30
+    tiny = circuitc.compile(x * sp.Rational(1, 10**400) + x, wrt=[x], name="tiny")
+    assert tiny.value_and_grad(x=2.0) == (2.0, {"x": 1.0})
+    # an integer beyond 2**53 is its nearest float
+    big = circuitc.compile(x * (2**64 + 1), wrt=[x], name="big")
+    assert big.grad(x=1.0)["x"] == float(2**64)
+    assert big.forward(x=np.ones(2, dtype=np.float32)).dtype == np.float32
