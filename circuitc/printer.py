@@ -283,20 +283,21 @@ class Printer:
         body = ", ".join(
             "[" + ", ".join(items[r * cols : (r + 1) * cols]) + "]" for r in range(rows)
         )
-        return f"_np.array([{body}])", ATOM
+        return f"_np.array([{body}], dtype=_dt)", ATOM
 
     def _print_dim(self, nid: int, depth: int) -> tuple[str, int]:
         """A matrix dimension: a local variable bound from the arguments' shapes."""
         return self.graph.nodes[nid].attrs[0], ATOM
 
+    # constant matrices take the call's float dtype (``_dt``), so float32 stays float32
     def _print_ones(self, nid: int, depth: int) -> tuple[str, int]:
-        return f"_np.ones({self.shape(self.graph.nodes[nid].shape)})", ATOM
+        return f"_np.ones({self.shape(self.graph.nodes[nid].shape)}, dtype=_dt)", ATOM
 
     def _print_zeros(self, nid: int, depth: int) -> tuple[str, int]:
-        return f"_np.zeros({self.shape(self.graph.nodes[nid].shape)})", ATOM
+        return f"_np.zeros({self.shape(self.graph.nodes[nid].shape)}, dtype=_dt)", ATOM
 
     def _print_eye(self, nid: int, depth: int) -> tuple[str, int]:
-        return f"_np.eye({self.graph.nodes[nid].attrs[0]})", ATOM
+        return f"_np.eye({self.graph.nodes[nid].attrs[0]}, dtype=_dt)", ATOM
 
     @staticmethod
     def shape(shape: tuple) -> str:

@@ -488,3 +488,15 @@ def test_a_matrix_parameter_as_the_output():
     J, g = m.value_and_grad(A=a)
     assert J is not a and np.array_equal(J, a)  # a fresh array
     np.testing.assert_array_equal(g["A"], np.ones((3, 4)))
+
+
+@pytest.mark.parametrize("case", ["onematrix_general", "trace", "explicit_matrix"])
+def test_constant_matrices_keep_float32(case):
+    expr, wrt, _ = CASES[case]
+    point = {
+        k: (np.float32(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float32))
+        for k, v in _point(expr, wrt).items()
+    }
+    J, g = module(case).value_and_grad(**point)
+    assert np.asarray(J).dtype == np.float32
+    assert all(np.asarray(v).dtype == np.float32 for v in g.values())
