@@ -142,8 +142,8 @@ def cost(
     fwd_names = [line.lhs for line in p.forward_full]
     fwd_set = set(fwd_names)
     read_by_backward: set[str] = set()
-    seeded = c.output in c.adjoint  # the seed reads J only for its shape
-    for line in p.backward[1 if seeded else 0 :]:
+    # the seed line reads J only for its shape
+    for line in p.backward[1 if ins.seeded else 0 :]:
         read_by_backward.update(w for w in _WORD.findall(line.rhs) if w in fwd_set)
     kept = [n for n in fwd_names if n in read_by_backward]
     forward_ops, backward_ops = ir_ops(ins)

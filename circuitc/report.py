@@ -415,6 +415,7 @@ class Inspected:
     fwd_lines: list[tuple[int, Line]]  # (node, its forward line)
     bwd_lines: list[tuple[int | None, Line]]  # (update index or None, line), as emitted
     fwd_cone: list[int]
+    seeded: bool = True  # the backward pass starts with the seed line dJ/dJ = 1
 
     @property
     def output_display(self) -> str:
@@ -455,10 +456,12 @@ def inspect(obj, wrt=None, name: str = "circuit") -> Inspected:
             display[v] = pretty(printer.expr(v), p.helpers)
     if names.get(c.output) == "_J":
         display[c.output] = "J"
+    # the seed line dJ/dJ = 1 comes first, unless the optimizer folded it into its users
+    seeded = c.output in c.adjoint and not getattr(c, "seed_folded", False)
     bwd_lines: list[tuple[int | None, Line]] = []
     k = 0
     for i, line in enumerate(p.backward):
-        if line.comment and not (i == 0 and c.output in c.adjoint):
+        if line.comment and not (i == 0 and seeded):
             u = c.updates[k]
             if line.lhs != names[c.adjoint[u.target]]:
                 raise AssertionError(f"backward line {line.lhs} does not match update {k}")
@@ -468,7 +471,7 @@ def inspect(obj, wrt=None, name: str = "circuit") -> Inspected:
             bwd_lines.append((None, line))
     if k != len(c.updates):
         raise AssertionError("the emitted backward lines do not match the updates")
-    return Inspected(c, p, module, names, display, fwd_lines, bwd_lines, fwd_cone)
+    return Inspected(c, p, module, names, display, fwd_lines, bwd_lines, fwd_cone, seeded)
 
 
 def _check_at(ins: Inspected, at: Mapping[str, Any]) -> dict[str, Any]:
@@ -543,7 +546,7 @@ def trace(ins: Inspected, at: Mapping[str, Any]) -> Trace:
     events: list[tuple[str, int]] = []
     adjoints: dict[int, Any] = {}
     updates: dict[int, tuple[Any, Any, Any]] = {}
-    adj_node = {ins.names[leaf]: target for target, leaf in c.adjoint.items()}
+    adj_node = {ins.names[leaf]: target for target, leaf in c.adjoint.items() if leaf in ins.names}
     with np.errstate(all="ignore"):
         for v, line in ins.fwd_lines:
             _run(line, ns)
@@ -554,6 +557,8 @@ def trace(ins: Inspected, at: Mapping[str, Any]) -> Trace:
         for v in ins.fwd_cone:
             if v not in values and g.nodes[v].op not in ("const", "bool"):
                 values[v] = interp.value(v)
+        if c.output in c.adjoint and not ins.seeded:  # a folded seed: dJ/dJ = 1 all the same
+            adjoints[c.output] = _snapshot(ns["_ones_like"](values[c.output]))
         for k, line in ins.bwd_lines:
             _run(line, ns)
             if line.lhs in adj_node:
