@@ -151,11 +151,10 @@ def test_mlp_float32(small_mlp):
 
 
 @pytest.mark.parametrize("name", BATCH_EXAMPLES)
-def test_generated_module_is_the_compiled_example(name, tmp_path):
-    """generated/<name>.py is what compiling examples/<name>.py writes, and has no loops."""
+def test_generated_modules_have_no_element_loops(name):
+    """generated/<name>.py (byte-compared with the example by the golden test) has no loops."""
     path = ROOT / "generated" / f"{name}.py"
     text = path.read_text(encoding="utf-8")
-    assert text == circuitc.source(example(name)["circuit"])
     tree = ast.parse(text)
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
