@@ -558,7 +558,7 @@ def trace(ins: Inspected, at: Mapping[str, Any]) -> Trace:
             if v not in values and g.nodes[v].op not in ("const", "bool"):
                 values[v] = interp.value(v)
         if c.output in c.adjoint and not ins.seeded:  # a folded seed: dJ/dJ = 1 all the same
-            adjoints[c.output] = _snapshot(ns["_ones_like"](values[c.output]))
+            adjoints[c.output] = np.ones_like(values[c.output])[()]
         for k, line in ins.bwd_lines:
             _run(line, ns)
             if line.lhs in adj_node:
