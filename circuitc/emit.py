@@ -172,15 +172,18 @@ def plan(c: Compiled, math: bool = False) -> Plan:
         partial = fill_partial(u.partial, src, args)
         comment = f"d{J}/d{tgt} += d{J}/d{src} * d{src}/d{tgt},  d{src}/d{tgt} = {partial}"
         rhs = printer.expr(u.expr)
+        # a negated contribution is subtracted: `_d_y -= _d_t * x`, not `_d_y += -_d_t * x`
+        neg = None if u.first else printer._negated(u.expr)
+        sign, term = ("-", printer._wrap_term(neg, 0)) if neg is not None else ("+", _paren(rhs))
         if u.first:
             out.backward.append(Line(target, rhs, "=", comment))
         elif not _owned(c, first_expr[u.target], u.target, fwd_set):
             # the first contribution was another adjoint, a view or a smaller (broadcast)
             # value: never add into it in place
-            out.backward.append(Line(target, f"{target} + {_paren(rhs)}", "=", comment))
+            out.backward.append(Line(target, f"{target} {sign} {term}", "=", comment))
             bwd_ops += 1
         else:
-            out.backward.append(Line(target, rhs, "+=", comment))
+            out.backward.append(Line(target, rhs if neg is None else term, f"{sign}=", comment))
             bwd_ops += 1
     out.backward_ops = bwd_ops
     for name, leaf in c.wrt:

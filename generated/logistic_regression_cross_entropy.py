@@ -195,7 +195,7 @@ def value_and_grad(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg
     _d_a = _d_t8 * y  # dJ/da += dJ/d_t8 * d_t8/da,  d_t8/da = sigmoid(a)
     _d_t5 = _d_t6 * y_star  # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = y_star
     _d_t4 = _d_t5 * _sigmoid(_t4)  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = sigmoid(_t4)
-    _d_a += -_d_t4  # dJ/da += dJ/d_t4 * d_t4/da,  d_t4/da = -1
+    _d_a -= _d_t4  # dJ/da += dJ/d_t4 * d_t4/da,  d_t4/da = -1
     _d_theta_0 = _d_a  # dJ/dtheta_0 += dJ/da * da/dtheta_0,  da/dtheta_0 = 1
     _d_t0 = _d_a  # dJ/d_t0 += dJ/da * da/d_t0,  da/d_t0 = 1
     _d_t1 = _d_a  # dJ/d_t1 += dJ/da * da/d_t1,  da/d_t1 = 1

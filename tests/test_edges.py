@@ -67,3 +67,27 @@ def test_huge_integer_and_fraction_constants():
     big = circuitc.compile(x * (2**64 + 1), wrt=[x], name="big")
     assert big.grad(x=1.0)["x"] == float(2**64)
     assert big.forward(x=np.ones(2, dtype=np.float32)).dtype == np.float32
+
+
+# -- a negated contribution is subtracted -----------------------------------------------------------
+@pytest.mark.parametrize(
+    "expr",
+    [
+        x * y - y * sp.sin(x) + sp.cos(y) * x,
+        x - x * y,
+        -(y * sp.log(x)) - (1 - y) * sp.log(1 - x),
+        x - 3 * x * y**2 - sp.exp(-x),
+    ],
+)
+def test_negated_contributions_are_subtracted_and_right(expr):
+    text = circuitc.source(expr, wrt=[x, y], name="neg")
+    backward = text.split("# backward", 1)[1].split("_grad = {", 1)[0]
+    assert "+= -" not in backward and "+ (-" not in backward, backward
+    m = circuitc.compile(expr, wrt=[x, y], name="neg")
+    point = {"x": 0.3, "y": 0.7}
+    _, grad = m.value_and_grad(**point)
+    for name, sym in (("x", x), ("y", y)):
+        expected = float(
+            sp.diff(expr, sym).evalf(30, subs={x: sp.Rational(3, 10), y: sp.Rational(7, 10)})
+        )
+        assert_close(grad[name], expected, "mpmath", f"dJ/d{name} of {expr}")
