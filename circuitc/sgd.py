@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import DataError, Dataset
+from .data import DataError, Dataset, load
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "1/t", "step", "cosine")
@@ -515,7 +515,8 @@ def train(
     Args:
         module: a compiled circuit with ``FEATURES`` and ``TARGET`` (and ``predict`` for
             accuracies).
-        data: a ``circuitc.data.Dataset``.
+        data: a ``circuitc.data.Dataset``, or a source for ``circuitc.data.load`` (a
+            built-in name, a .csv or an .npz path) split and scaled with ``seed``.
         params: starting parameters (updated in place when they are float64 arrays of the
             right shapes); by default ``init(module, seed, data)``.
         epochs: the total number of passes over the train part (a resumed run stops there too).
@@ -539,6 +540,8 @@ def train(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if not isinstance(data, Dataset):
+        data = load(data, seed=seed)
     binding = bind(module, data)
     params = init(module, seed, data) if params is None else check_params(module, params, data)
     X, Y = binding.encode(data.X_train, data.y_train)

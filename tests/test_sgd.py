@@ -511,3 +511,12 @@ def test_a_generated_file_trains_without_its_circuit():
     assert sgd.bind(module, ds).bias
     _, h = sgd.train(module, ds, epochs=2, lr=0.1)
     assert h.train_accuracy[-1] > 0.8
+
+
+def test_data_may_be_given_by_name(logreg_batch, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4))
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 1] > 0).astype(float))
+    p1, h1 = sgd.train(logreg_batch, str(tmp_path / "d.npz"), epochs=2, seed=3)
+    p2, h2 = sgd.train(logreg_batch, data.load(tmp_path / "d.npz", seed=3), epochs=2, seed=3)
+    assert p1["theta"].tobytes() == p2["theta"].tobytes() and h1.loss == h2.loss
