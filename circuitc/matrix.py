@@ -38,8 +38,53 @@ def _fmt(shape: tuple) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")" if shape else "scalar"
 
 
+def matmul_entry(e: sp.Basic):
+    """SymPy expands ``(P*Q)[i, j]`` into ``Σ_k P[i, k]*Q[k, j]``: for that sum return
+    ``(P, Q, i, j)`` (lowered as ``(P @ Q)[i, j]``), else None. Parents are compared by name
+    (a MatrixSymbol) or identity, never with SymPy's recursive ``==``."""
+    terms = e.args
+    if not (isinstance(e, sp.Add) and isinstance(terms[0], sp.Mul)):
+        return None
+    found, ks = None, set()
+    for term in terms:
+        if not (
+            isinstance(term, sp.Mul)
+            and len(term.args) == 2
+            and all(isinstance(a, MatrixElement) for a in term.args)
+        ):
+            return None
+        match = None
+        for left, right in (term.args, term.args[::-1]):
+            _, i, k = left.args
+            _, k2, j = right.args
+            if not all(isinstance(x, sp.Integer) for x in (i, k, k2, j)) or int(k) != int(k2):
+                continue
+            key = (_identity(left.parent), _identity(right.parent), int(i), int(j))
+            if found is None or key == found[0]:
+                match = (key, left.parent, right.parent, int(k))
+                break
+        if match is None:
+            return None
+        found = found or match
+        ks.add(match[3])
+    _, left, right, _ = found
+    n = left.shape[1]
+    if not isinstance(n, (int, sp.Integer)) or ks != set(range(int(n))) or len(terms) != int(n):
+        return None
+    return left, right, found[0][2], found[0][3]
+
+
+def _identity(parent) -> tuple:
+    if isinstance(parent, sp.MatrixSymbol):
+        return ("symbol", parent.name, tuple(str(d) for d in parent.shape))
+    return ("object", id(parent))
+
+
 def matrix_children(e: sp.Basic):
     """The sub-expressions lowered before the matrix node ``e``, or None for a non-matrix head."""
+    if isinstance(e, sp.Add) and not isinstance(e, sp.MatrixExpr):
+        entry = matmul_entry(e)
+        return None if entry is None else entry[:2]
     if isinstance(e, MatrixElement):
         return (e.parent,)
     if isinstance(e, ImmutableDenseMatrix):
@@ -74,6 +119,11 @@ def build_matrix(lw, e: sp.Basic, args: list[int]) -> int | None:
     if isinstance(e, Identity):
         n = _shape(lw, e)[0]
         return g.leaf("eye", (n,), (n, n))
+    if isinstance(e, sp.Add) and not isinstance(e, sp.MatrixExpr):
+        entry = matmul_entry(e)
+        if entry is None:
+            return None
+        return g.element(g.matmul(args[0], args[1]), entry[2], entry[3])
     if isinstance(e, sp.MatMul):
         mats = [a for a in args if g.nodes[a].shape != ()]
         scalars = [a for a in args if g.nodes[a].shape == ()]

@@ -45,6 +45,7 @@ y = M("y", N, 1)
 Y = M("Y", N, 3)
 c = sp.Symbol("c")
 S4 = M("S4", 4, 4)
+R = M("R", 1, 4)
 
 
 def _t(name):
@@ -105,6 +106,11 @@ CASES = {
         (A * B)[1, 0] * c + A[2, 3] ** 2,
         [A, B, c],
         lambda t: (t.A @ t.B)[1, 0] * t.c + t.A[2, 3] ** 2,
+    ),
+    "matmul_entry_idiom": (
+        circuitc.sigmoid((R * w)[0, 0]) * (A * B)[2, 1],
+        [R, w, A, B],
+        lambda t: torch.sigmoid((t.R @ t.w)[0, 0]) * (t.A @ t.B)[2, 1],
     ),
     "one_by_one_in_scalar_function": (
         sp.exp(w.T * v) + sp.sin(w.T * w),
@@ -500,3 +506,11 @@ def test_constant_matrices_keep_float32(case):
     J, g = module(case).value_and_grad(**point)
     assert np.asarray(J).dtype == np.float32
     assert all(np.asarray(v).dtype == np.float32 for v in g.values())
+
+
+def test_the_matmul_entry_idiom_is_vectorised():
+    """SymPy expands (X*theta)[0, 0] into Σ_k X[0, k]*theta[k, 0]; circuitc emits X @ theta."""
+    src = module("matmul_entry_idiom").__source__
+    body = src.split("def value_and_grad", 1)[1]
+    assert "R @ w" in body and "A @ B" in body
+    assert "R[0, 1]" not in body
