@@ -154,7 +154,7 @@ def plan(c: Compiled, math: bool = False) -> Plan:
     J = display(c.output)
     emitted: set[int] = set()
     bwd_ops = 0
-    if c.output in c.adjoint:
+    if c.output in c.adjoint and not c.seed_folded:
         seed = names[c.adjoint[c.output]]
         one = "1.0" if math else f"_ones_like({out.output})"
         out.backward.append(Line(seed, one, comment=f"d{J}/d{J} = 1"))
@@ -196,6 +196,9 @@ def plan(c: Compiled, math: bool = False) -> Plan:
                 # a matrix whose adjoint is a fresh array of its shape (X.T @ G): no copy
                 printer.helpers.add("_own")
                 out.grads.append((name, f"_own({names[adj]}, {name})"))
+            elif _fresh(c, leaf, first_expr, fwd_set):
+                # an array the backward pass made for this parameter alone: no copy
+                out.grads.append((name, f"_reduce({names[adj]}, {name}, True)"))
             else:
                 out.grads.append((name, f"_reduce({names[adj]}, {name})"))
         else:
@@ -465,6 +468,7 @@ def render(c: Compiled) -> str:
         float_guard=" and ".join(f"_type({a}) is _float" for a in args),
         helpers=[name.lstrip("_") for name in p.helpers],
         output_display="J" if p.output == "_J" else p.output,
-        output_is_input=c.graph.nodes[c.output].op == "sym",
+        # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
+        output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose"),
     )
     return environment().get_template(TEMPLATE).render(**context)

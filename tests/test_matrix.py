@@ -514,3 +514,14 @@ def test_the_matmul_entry_idiom_is_vectorised():
     body = src.split("def value_and_grad", 1)[1]
     assert "R @ w" in body and "A @ B" in body
     assert "R[0, 1]" not in body
+
+
+def test_a_transposed_argument_as_the_output_is_a_copy():
+    m = circuitc.compile(A.T, wrt=[A], name="transposed")
+    a = np.arange(12.0).reshape(3, 4)
+    J = m.forward(A=a)
+    J[0, 0] = 100.0
+    assert a[0, 0] == 0.0
+    J, g = m.value_and_grad(A=a)
+    np.testing.assert_array_equal(J, a.T)
+    np.testing.assert_array_equal(g["A"], np.ones((3, 4)))
