@@ -139,3 +139,24 @@ def test_matrix_nodes_sympy_cannot_differentiate_are_reported_not_counted():
     assert r.naive.status == "failed" and "MatrixSum" in r.naive.message
     assert r.naive.diff_tree_ops is None
     assert r.forward_ops == 3  # matmul, sigmoid, sum
+
+
+def logistic_map(levels: int) -> circuitc.Circuit:
+    x = sp.Symbol("x")
+    y, steps = x, []
+    for i in range(levels):
+        s = sp.Symbol(f"y{i}")
+        steps.append((s, sp.Rational(37, 10) * y * (1 - y)))
+        y = s
+    return circuitc.Circuit(f"logmap{levels}", y, [x], steps=steps)
+
+
+def test_the_naive_route_blows_up_where_reverse_mode_stays_linear():
+    small, large = cost(logistic_map(4), time_limit=60), cost(logistic_map(8), time_limit=60)
+    assert small.naive.status == large.naive.status == "done"
+    # each level is the same few ops: twice the levels, twice the ops (give or take the seed)
+    assert abs(large.forward_ops - 2 * small.forward_ops) <= 2
+    assert abs(large.backward_ops - 2 * small.backward_ops) <= 2
+    # the expanded derivative, a tree, grows far faster than twice
+    assert large.naive.diff_tree_ops > 8 * small.naive.diff_tree_ops
+    assert large.naive.diff_tree_ops > 100 * large.backward_ops
