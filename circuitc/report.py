@@ -454,7 +454,7 @@ def inspect(obj, wrt=None, name: str = "circuit") -> Inspected:
             display[v] = names[v]
         else:
             display[v] = pretty(printer.expr(v), p.helpers)
-    if names.get(c.output) == "_J":
+    if names.get(c.output) == "_J" or c.graph.nodes[c.output].op == "const":
         display[c.output] = "J"
     # the seed line dJ/dJ = 1 comes first, unless the optimizer folded it into its users
     seeded = c.output in c.adjoint and not getattr(c, "seed_folded", False)
