@@ -12,6 +12,7 @@ from .errors import CircuitError
 from .ir import LEAF_OPS, Graph
 from .lower import Lowerer
 from .matrix import check_step_shape, dimension_symbols
+from .optimize import optimize
 from .reverse import Update, sweep
 from .rules import COMPARISONS, LOGIC
 
@@ -34,6 +35,7 @@ class Compiled:
     adjoint: dict[int, int] = field(default_factory=dict)
     prediction: int | None = None
     digest: str = ""
+    seed_folded: bool = False  # optimize.fold_seed: no dJ/dJ line, J's op contributes directly
 
 
 def build(circuit: Circuit) -> Compiled:
@@ -137,6 +139,7 @@ def build(circuit: Circuit) -> Compiled:
         adjoint,
         prediction,
     )
+    optimize(compiled)
     compiled.digest = digest(compiled)
     return compiled
 

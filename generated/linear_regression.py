@@ -104,8 +104,11 @@ def _zeros_like(value):
     return 0.0
 
 
-def _reduce(grad, like):
-    """dJ/dx summed over the axes along which x was broadcast: shaped like x, fresh, x's dtype."""
+def _reduce(grad, like, fresh=False):
+    """dJ/dx summed over the axes along which x was broadcast: shaped like x, fresh, x's dtype.
+
+    ``fresh``: the module made ``grad`` for this parameter alone, so it is returned uncopied.
+    """
     if isinstance(like, float):  # np.sum(-0.0) is 0.0: a scalar keeps its sign of zero
         return float(grad) if _np.ndim(grad) == 0 else float(_np.sum(grad))
     shape = _np.shape(like)
@@ -116,6 +119,9 @@ def _reduce(grad, like):
             lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
         )
         grad = _np.sum(grad, axis=axes, keepdims=True).reshape(shape)
+        fresh = True  # the sum is a new array
+    if fresh and grad.dtype == like.dtype:
+        return grad[()] if grad.ndim == 0 else grad
     out = _np.array(grad, dtype=like.dtype)
     return out[()] if out.ndim == 0 else out
 
@@ -239,10 +245,10 @@ def value_and_grad(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg
     _d_theta_1 = _d_t0 * x_1  # dJ/dtheta_1 += dJ/d_t0 * d_t0/dtheta_1,  d_t0/dtheta_1 = x_1
     _grad = {
         "theta_0": _reduce(_d_theta_0, theta_0),
-        "theta_1": _reduce(_d_theta_1, theta_1),
-        "theta_2": _reduce(_d_theta_2, theta_2),
-        "theta_3": _reduce(_d_theta_3, theta_3),
-        "theta_4": _reduce(_d_theta_4, theta_4),
+        "theta_1": _reduce(_d_theta_1, theta_1, True),
+        "theta_2": _reduce(_d_theta_2, theta_2, True),
+        "theta_3": _reduce(_d_theta_3, theta_3, True),
+        "theta_4": _reduce(_d_theta_4, theta_4, True),
     }
     return _value(J), _grad
 

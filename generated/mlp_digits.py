@@ -97,8 +97,11 @@ def _zeros_like(value):
     return 0.0
 
 
-def _reduce(grad, like):
-    """dJ/dx summed over the axes along which x was broadcast: shaped like x, fresh, x's dtype."""
+def _reduce(grad, like, fresh=False):
+    """dJ/dx summed over the axes along which x was broadcast: shaped like x, fresh, x's dtype.
+
+    ``fresh``: the module made ``grad`` for this parameter alone, so it is returned uncopied.
+    """
     if isinstance(like, float):  # np.sum(-0.0) is 0.0: a scalar keeps its sign of zero
         return float(grad) if _np.ndim(grad) == 0 else float(_np.sum(grad))
     shape = _np.shape(like)
@@ -109,6 +112,9 @@ def _reduce(grad, like):
             lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
         )
         grad = _np.sum(grad, axis=axes, keepdims=True).reshape(shape)
+        fresh = True  # the sum is a new array
+    if fresh and grad.dtype == like.dtype:
+        return grad[()] if grad.ndim == 0 else grad
     out = _np.array(grad, dtype=like.dtype)
     return out[()] if out.ndim == 0 else out
 

@@ -125,8 +125,11 @@ def _zeros_like(value):
     return 0.0
 
 
-def _reduce(grad, like):
-    """dJ/dx summed over the axes along which x was broadcast: shaped like x, fresh, x's dtype."""
+def _reduce(grad, like, fresh=False):
+    """dJ/dx summed over the axes along which x was broadcast: shaped like x, fresh, x's dtype.
+
+    ``fresh``: the module made ``grad`` for this parameter alone, so it is returned uncopied.
+    """
     if isinstance(like, float):  # np.sum(-0.0) is 0.0: a scalar keeps its sign of zero
         return float(grad) if _np.ndim(grad) == 0 else float(_np.sum(grad))
     shape = _np.shape(like)
@@ -137,6 +140,9 @@ def _reduce(grad, like):
             lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
         )
         grad = _np.sum(grad, axis=axes, keepdims=True).reshape(shape)
+        fresh = True  # the sum is a new array
+    if fresh and grad.dtype == like.dtype:
+        return grad[()] if grad.ndim == 0 else grad
     out = _np.array(grad, dtype=like.dtype)
     return out[()] if out.ndim == 0 else out
 
@@ -320,26 +326,26 @@ def value_and_grad(*, alpha_1_0: _Arg, alpha_1_1: _Arg, alpha_1_2: _Arg, alpha_1
     _d_alpha_1_1 = _d_t0 * x_1  # dJ/dalpha_1_1 += dJ/d_t0 * d_t0/dalpha_1_1,  d_t0/dalpha_1_1 = x_1
     _grad = {
         "alpha_1_0": _reduce(_d_alpha_1_0, alpha_1_0),
-        "alpha_1_1": _reduce(_d_alpha_1_1, alpha_1_1),
-        "alpha_1_2": _reduce(_d_alpha_1_2, alpha_1_2),
-        "alpha_1_3": _reduce(_d_alpha_1_3, alpha_1_3),
+        "alpha_1_1": _reduce(_d_alpha_1_1, alpha_1_1, True),
+        "alpha_1_2": _reduce(_d_alpha_1_2, alpha_1_2, True),
+        "alpha_1_3": _reduce(_d_alpha_1_3, alpha_1_3, True),
         "alpha_2_0": _reduce(_d_alpha_2_0, alpha_2_0),
-        "alpha_2_1": _reduce(_d_alpha_2_1, alpha_2_1),
-        "alpha_2_2": _reduce(_d_alpha_2_2, alpha_2_2),
-        "alpha_2_3": _reduce(_d_alpha_2_3, alpha_2_3),
+        "alpha_2_1": _reduce(_d_alpha_2_1, alpha_2_1, True),
+        "alpha_2_2": _reduce(_d_alpha_2_2, alpha_2_2, True),
+        "alpha_2_3": _reduce(_d_alpha_2_3, alpha_2_3, True),
         "alpha_3_0": _reduce(_d_alpha_3_0, alpha_3_0),
-        "alpha_3_1": _reduce(_d_alpha_3_1, alpha_3_1),
-        "alpha_3_2": _reduce(_d_alpha_3_2, alpha_3_2),
-        "alpha_3_3": _reduce(_d_alpha_3_3, alpha_3_3),
+        "alpha_3_1": _reduce(_d_alpha_3_1, alpha_3_1, True),
+        "alpha_3_2": _reduce(_d_alpha_3_2, alpha_3_2, True),
+        "alpha_3_3": _reduce(_d_alpha_3_3, alpha_3_3, True),
         "alpha_4_0": _reduce(_d_alpha_4_0, alpha_4_0),
-        "alpha_4_1": _reduce(_d_alpha_4_1, alpha_4_1),
-        "alpha_4_2": _reduce(_d_alpha_4_2, alpha_4_2),
-        "alpha_4_3": _reduce(_d_alpha_4_3, alpha_4_3),
+        "alpha_4_1": _reduce(_d_alpha_4_1, alpha_4_1, True),
+        "alpha_4_2": _reduce(_d_alpha_4_2, alpha_4_2, True),
+        "alpha_4_3": _reduce(_d_alpha_4_3, alpha_4_3, True),
         "beta_0": _reduce(_d_beta_0, beta_0),
-        "beta_1": _reduce(_d_beta_1, beta_1),
-        "beta_2": _reduce(_d_beta_2, beta_2),
-        "beta_3": _reduce(_d_beta_3, beta_3),
-        "beta_4": _reduce(_d_beta_4, beta_4),
+        "beta_1": _reduce(_d_beta_1, beta_1, True),
+        "beta_2": _reduce(_d_beta_2, beta_2, True),
+        "beta_3": _reduce(_d_beta_3, beta_3, True),
+        "beta_4": _reduce(_d_beta_4, beta_4, True),
     }
     return _value(J), _grad
 

@@ -117,7 +117,7 @@ def test_domain_errors_give_numpys_nan():
 
 @pytest.mark.parametrize(
     "expr",
-    [sp.exp(x) * y, sp.log(x) + y, sp.tanh(x * y), x**y, sp.Max(x, y), x**sp.Rational(3, 2) + y],
+    [sp.exp(x) * y, sp.log(x) + y, sp.tanh(x * y), x**y, sp.Max(x, y), x ** sp.Rational(3, 2) + y],
     ids=["exp", "log", "tanh", "pow_var", "max", "pow_3_2"],
 )
 def test_ops_numpy_computes_differently_keep_only_the_numpy_path(expr):
