@@ -525,3 +525,36 @@ def test_a_transposed_argument_as_the_output_is_a_copy():
     J, g = m.value_and_grad(A=a)
     np.testing.assert_array_equal(J, a.T)
     np.testing.assert_array_equal(g["A"], np.ones((3, 4)))
+
+
+def test_nn_on_scalars_gives_the_scalar_formulas():
+    x, t = sp.symbols("x t")
+    cases = {
+        "sigmoid": (nn.sigmoid(x), lambda v: 1 / (1 + np.exp(-v))),
+        "tanh": (nn.tanh(x), np.tanh),
+        "relu": (nn.relu(x), lambda v: max(v, 0.0)),
+        "squared": (nn.squared_loss(x, t), lambda v: 0.5 * (v - 0.25) ** 2),
+        "bce": (
+            nn.binary_cross_entropy_with_logits(x, t),
+            lambda v: np.logaddexp(0, v) - 0.25 * v,
+        ),
+        "l2": (nn.l2(x), lambda v: v * v / 2),
+        "sum": (nn.sum(x) + nn.mean(x), lambda v: 2 * v),
+    }
+    for name, (expr, ref) in cases.items():
+        m = circuitc.compile(expr, wrt=[x], name=f"scalar_{name}")
+        point = {"x": -0.7}
+        if "t" in m.INPUTS:
+            point["t"] = 0.25
+        assert_close(m.forward(**point), ref(-0.7), "exact", name)
+        vjp_check(m.forward, m.grad(**point), point, ["x"])
+    with pytest.raises(circuitc.CircuitError):
+        nn.softmax_cross_entropy(x, t)
+
+
+def test_circuitc_softplus_of_a_matrix_is_elementwise():
+    m = circuitc.compile(nn.sum(circuitc.softplus(A)), wrt=[A], name="softplus_matrix")
+    a = np.linspace(-1e4, 1e4, 12).reshape(3, 4)
+    J, g = m.value_and_grad(A=a)
+    assert_close(J, np.sum(np.logaddexp(0, a)), "exact", "J")
+    assert_close(g["A"], 1 / (1 + np.exp(-a)), "exact", "dJ/dA", scale=1.0)
