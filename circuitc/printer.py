@@ -100,8 +100,9 @@ class Printer:
             else:
                 minus.append(neg)
         if not plus:  # all terms negative: -a - b
-            first = minus.pop(0)
-            text = "-" + self._wrap(first, depth, NEG + 1)
+            coeff, factors = minus.pop(0)
+            first, prec = self._product(coeff, factors, depth)
+            text = "-" + (first if prec >= MUL else f"({first})")
         else:
             text = " + ".join(self._wrap(a, depth, ADD) for a in plus)
         for m in minus:

@@ -91,3 +91,28 @@ def test_negated_contributions_are_subtracted_and_right(expr):
             sp.diff(expr, sym).evalf(30, subs={x: sp.Rational(3, 10), y: sp.Rational(7, 10)})
         )
         assert_close(grad[name], expected, "mpmath", f"dJ/d{name} of {expr}")
+
+
+# -- a sum of negative terms printed inline ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "expr",
+    [
+        sp.sqrt(-y - 1) + x,
+        sp.exp(-y - 2 * s) * x,
+        sp.Piecewise((sp.sqrt(-y - 1), y < -1.2), (sp.exp(-y), y > 1), (-y, True)) * x,
+    ],
+)
+def test_inline_sum_of_negative_terms(expr):
+    m = circuitc.compile(expr, wrt=[x], name="negsum")
+    for yv in (-3.0, 0.5, 2.0):
+        point = {"x": 2.0, "y": yv, "s": 0.25}
+        kw = {k: v for k, v in point.items() if k in (*m.WRT, *m.INPUTS)}
+        with np.errstate(invalid="ignore"):
+            value, grad = m.value_and_grad(**kw)
+        subs = {sp.Symbol(k): sp.Float(v, 30) for k, v in point.items()}
+        exact = expr.evalf(30, subs=subs)
+        if exact.is_real is False:  # sqrt of a negative number: nan in float64
+            assert np.isnan(value)
+            continue
+        assert_close(value, float(exact), "mpmath", f"{expr} at y={yv}")
+        assert_close(grad["x"], float(sp.diff(expr, x).evalf(30, subs=subs)), "mpmath", "dJ/dx")
