@@ -29,7 +29,8 @@ _RELATIONS = {
     sp.Equality: "eq",
     sp.Unequality: "ne",
 }
-_LOGIC = {sp.And: "and", sp.Or: "or", sp.Not: "not"}
+# ITE(c, a, b) is the boolean if-then-else SymPy makes of a Piecewise inside a condition
+_LOGIC = {sp.And: "and", sp.Or: "or", sp.Not: "not", sp.ITE: "where"}
 
 
 def check_name(name: str) -> None:

@@ -132,3 +132,19 @@ def test_piecewise_without_a_default_is_nan_where_no_condition_holds():
     assert m.forward(x=2.0) == 4.0
     assert np.isnan(m.forward(x=-2.0))
     assert m.grad(x=2.0)["x"] == 4.0
+
+
+def test_piecewise_inside_a_condition_becomes_ite():
+    """SymPy turns ``Piecewise(...) > c`` into ``ITE(cond, a > c, b > c)``: a boolean where."""
+    inner = sp.Piecewise((sp.log(x), x > 0.5), (x**2, True))
+    expr = sp.Piecewise((sp.sin(inner), inner > 0.2), (inner**3, True)) * y
+    assert any(isinstance(a, sp.ITE) for a in sp.preorder_traversal(expr))
+    m = circuitc.compile(expr, wrt=[x, y])
+    value_of = mp_function(expr, [x, y])
+    slope_of = mp_function(sp.diff(expr, x), [x, y])
+    for v in (0.1, 0.4, 0.7, 1.5, 3.0):
+        point = {"x": v, "y": 2.0}
+        value, grad = m.value_and_grad(**point)
+        assert_close(value, value_of(point), "mpmath", f"J({v})")
+        assert_close(grad["x"], slope_of(point), "mpmath", f"dJ/dx({v})")
+        assert_close(grad["y"], value / 2.0, "exact", f"dJ/dy({v})")
