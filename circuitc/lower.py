@@ -56,6 +56,10 @@ class Lowerer:
     symbols with one name are refused.
     """
 
+    #: inside a Piecewise branch: the value each masked input takes where the branch is not
+    #: taken (a point of the branch's own condition when it bounds that input; else 1)
+    fills: dict = {}
+
     def __init__(self, graph: Graph, env: dict | None = None, dims: frozenset = frozenset()):
         self.graph = graph
         self.env: dict = dict(env or {})
@@ -84,7 +88,8 @@ class Lowerer:
             self.env[s] = nid
         if mask is not None:
             # double-where: a Piecewise branch sees its inputs masked where it is not taken
-            nid = self.graph.call("where", mask, nid, self.graph.const(1))
+            fill = self.fills.get(s.name, 1)
+            nid = self.graph.call("where", mask, nid, self.graph.const(fill))
         return nid
 
     # -- the walk -----------------------------------------------------------------------------
@@ -201,6 +206,12 @@ class Lowerer:
         if head in _RELATIONS:
             return g.call(_RELATIONS[head], *args)
         if head in _LOGIC:
+            if head in (sp.And, sp.Or) and len(args) > 2:
+                # NumPy's logical_and/or are binary (a third argument would be ``out``)
+                out = args[0]
+                for a in args[1:]:
+                    out = g.call(_LOGIC[head], out, a)
+                return out
             return g.call(_LOGIC[head], *args)
         op = rules.BY_HEAD.get(head)
         if op is None:
@@ -229,7 +240,7 @@ class Lowerer:
             conds.append(None if cond is sp.true else self.lower(cond, mask))
         taken_before = None  # "some earlier condition holds"
         branches = []
-        for (value, _), cond in zip(e.args, conds, strict=True):
+        for (value, own), cond in zip(e.args, conds, strict=True):
             if cond is None:
                 effective = g.call("not", taken_before) if taken_before is not None else None
             elif taken_before is None:
@@ -241,7 +252,16 @@ class Lowerer:
             )
             if inner is None:
                 inner = mask
-            branches.append(self.lower(value, inner))
+            # the masked inputs take a value where the branch's condition holds, so that
+            # sqrt(x - 2) where x > 2 reads 3, not 1, and the branch not taken warns of nothing
+            if cond is None and len(e.args) == 2 and isinstance(e.args[0][1], Relational):
+                own = sp.Not(e.args[0][1])  # the default branch of two: the first one's negation
+            outer = self.fills
+            self.fills = {**outer, **_satisfying(own)}
+            try:
+                branches.append(self.lower(value, inner))
+            finally:
+                self.fills = outer
             if cond is None:
                 break
             taken_before = cond if taken_before is None else g.call("or", taken_before, cond)
@@ -250,6 +270,35 @@ class Lowerer:
         for i in range(stop - 1, -1, -1):
             out = g.call("where", conds[i], branches[i], out)
         return out
+
+
+_BOUNDS = (sp.StrictGreaterThan, sp.GreaterThan, sp.StrictLessThan, sp.LessThan)
+
+
+def _satisfying(cond) -> dict:
+    """Per symbol name, a number inside the bounds that ``cond`` (a comparison of a symbol
+    with a number, or an ``And`` of them) puts on it: c + 1 above c, c - 1 below, the middle
+    between two bounds. Symbols without such a bound are left out."""
+    rels = cond.args if isinstance(cond, sp.And) else (cond,)
+    lo: dict[str, sp.Expr] = {}
+    hi: dict[str, sp.Expr] = {}
+    for r in rels:
+        if not isinstance(r, _BOUNDS):
+            continue
+        sym, num, above = r.lhs, r.rhs, isinstance(r, (sp.StrictGreaterThan, sp.GreaterThan))
+        if isinstance(num, sp.Symbol) and isinstance(sym, sp.Number):
+            sym, num, above = num, sym, not above
+        if not (isinstance(sym, sp.Symbol) and isinstance(num, sp.Number) and num.is_finite):
+            continue
+        (lo if above else hi)[sym.name] = num
+    out = {}
+    for name in sorted(set(lo) | set(hi)):
+        if name in lo and name in hi:
+            if lo[name] < hi[name]:
+                out[name] = (lo[name] + hi[name]) / 2
+        else:
+            out[name] = lo[name] + 1 if name in lo else hi[name] - 1
+    return out
 
 
 def _dim(d) -> int | str:
