@@ -82,6 +82,8 @@ class CheckReport:
         value: ``sum(J)`` at that point.
         seed: the seed of the random point, directions and samples.
         rtol, atol: the tolerances used.
+        nonfinite: where J or a gradient first turns inf/nan (the node ``circuitc table``'s
+            NaN hunting finds), or "" when everything is finite or the circuit is not at hand.
         passed: every row passed.
 
     ``str(report)`` is the text ``circuitc check`` prints; ``report.format("markdown")``
