@@ -99,9 +99,12 @@ def test_no_point_in_the_domain_is_an_error():
 
 
 def test_a_given_point_outside_the_domain_fails_the_check():
-    report = circuitc.check(sp.log(x), wrt=[x], at={"x": -1.0})
+    report = circuitc.check(sp.sin(sp.log(x)) * 2, wrt=[x], at={"x": -1.0})
     assert not report.passed
     assert report.rows[0].max_abs_error == float("inf")
+    # the report points at the first node that went non-finite
+    assert "log(x)" in report.nonfinite and report.nonfinite in str(report)
+    assert circuitc.check(sp.log(x), wrt=[x], at={"x": 2.0}).nonfinite == ""
 
 
 def test_the_seed_fixes_the_point():
