@@ -87,12 +87,73 @@ def _contributions(graph: Graph, v: int, g: int) -> tuple[list, list[str]]:
         ]
     consts = tuple(graph.values[a] if graph.is_const(a) else None for a in node.args)
     exprs = rules.sympy_vjp(node.op, consts)
+    if (
+        node.shape == ()
+        and graph.nodes[g].shape == ()
+        and all(graph.nodes[a].shape == () for a in node.args)
+    ):
+        program = _program(node.op, consts, exprs)
+        if program is not None:  # the rule's builder calls, replayed: no SymPy walk per node
+            out = _replay(graph, program, [g, v, *node.args])
+            return out, [_partial_text(node.op, consts, i, e) for i, e in enumerate(exprs)]
     env = {rules.G: g, rules.ANS: v}
     for i, a in enumerate(node.args):
         env[rules.ARGS[i]] = a
     lowerer = Lowerer(graph, env)
     out = [None if e is None else lowerer.lower(sp.sympify(e)) for e in exprs]
     return out, [_partial_text(node.op, consts, i, e) for i, e in enumerate(exprs)]
+
+
+#: (op, constant arguments) -> the rule lowered once into a scratch graph, or None
+_programs: dict[tuple, tuple[Graph, list] | None] = {}
+
+#: the scratch ops a replay rebuilds with the folding builders (anything else: lower as usual)
+_REPLAYABLE = frozenset({"sym", "const", "add", "mul", "pow"})
+
+
+def _program(op: str, consts: tuple, exprs: tuple) -> tuple[Graph, list] | None:
+    """A scalar rule lowered once into a scratch graph whose first nodes are the placeholders
+    g, ans, a0, a1, ... (so the sweep of a 10,000-node chain walks SymPy once per rule, not once
+    per node). None when lowering does more than arithmetic and elementwise calls."""
+    key = (op, consts, exprs)  # the rule's own expressions too: register() may replace it
+    if key in _programs:
+        return _programs[key]
+    scratch = Graph()
+    env = {
+        rules.G: scratch.add_node("sym", (), ("_g",)),
+        rules.ANS: scratch.add_node("sym", (), ("_ans",)),
+    }
+    for i in range(len(consts)):
+        env[rules.ARGS[i]] = scratch.add_node("sym", (), (f"_a{i}",))
+    lowerer = Lowerer(scratch, env)
+    outs = [None if e is None else lowerer.lower(sp.sympify(e)) for e in exprs]
+    plain = not scratch.notes and all(
+        n.op in _REPLAYABLE or (n.op in rules.OPS and n.shape == ()) for n in scratch.nodes
+    )
+    found = (scratch, outs) if plain and not lowerer.symbols else None
+    _programs[key] = found
+    return found
+
+
+def _replay(graph: Graph, program: tuple[Graph, list], leaves: list[int]) -> list:
+    """The contributions of one node: the program's builder calls on the real graph's nodes
+    (the builders fold and hash-cons exactly as lowering the rule would)."""
+    scratch, outs = program
+    mapped = dict(enumerate(leaves))
+    for sid in range(len(leaves), len(scratch.nodes)):
+        node = scratch.nodes[sid]
+        args = [mapped[a] for a in node.args]
+        if node.op == "const":
+            mapped[sid] = graph.const(scratch.values[sid])
+        elif node.op == "add":
+            mapped[sid] = graph.add(*args)
+        elif node.op == "mul":
+            mapped[sid] = graph.mul(*args)
+        elif node.op == "pow":
+            mapped[sid] = graph.pow(*args)
+        else:
+            mapped[sid] = graph.call(node.op, *args, attrs=node.attrs)
+    return [None if o is None else mapped[o] for o in outs]
 
 
 _partial_cache: dict[tuple, str] = {}
