@@ -654,11 +654,11 @@ def machine() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--worker", nargs=2, metavar=("CASE", "METHOD"), help=argparse.SUPPRESS)
-    p.add_argument("--budget", type=float, default=1.0, help="seconds of timing per process")
-    p.add_argument("--rounds", type=int, default=1, help="run every process this many times")
+    p.add_argument("--budget", type=float, default=0.6, help="seconds of timing per process")
+    p.add_argument("--rounds", type=int, default=2, help="run every process this many times")
     p.add_argument("--only", action="append", default=[], help="run only these cases")
     p.add_argument("--no-compile", action="store_true", help="skip the compile-time cases")
-    p.add_argument("--compile-timeout", type=float, default=60.0)
+    p.add_argument("--compile-timeout", type=float, default=30.0)
     p.add_argument("--save", action="store_true", help="write benchmarks/RESULTS.md")
     p.add_argument("--out", help="write the table to this file")
     args = p.parse_args(argv)
@@ -666,7 +666,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(*args.worker, args.budget)))
         return 0
 
-    lines = ["# circuitc benchmarks", ""]
+    lines = [
+        "# circuitc benchmarks",
+        "",
+        "Produced by `python -m benchmarks --save` (see `benchmarks/run.py`); numbers from one run.",
+        "",
+    ]
     lines += machine()
     lines += [
         f"- each method in its own process; best of repeats over ~{args.budget:g} s"

@@ -25,7 +25,7 @@ import sympy as sp
 
 from .errors import CircuitError
 from .functions import sigmoid, softplus
-from .ir import Graph
+from .ir import LEAF_OPS, Graph
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,15 @@ def register(
     op_name = name or function.__name__.lower()
     if not op_name.isidentifier():
         raise CircuitError(f"register(): op name {op_name!r} is not an identifier")
+    if function is sp.Piecewise or any(op.head is function for op in _BUILTIN):
+        # re-registering sin would change every circuit's sin, silently
+        raise CircuitError(
+            f"register(): {function.__name__} is built in; register a Function class of your own"
+        )
+    if op_name in _reserved_op_names():
+        raise CircuitError(
+            f"register(): op name {op_name!r} is one of circuitc's own ops; pass another name="
+        )
     builtin = OPS.get(op_name)
     if builtin is not None and builtin.head is not function:
         raise CircuitError(f"register(): op name {op_name!r} is taken by {builtin.head.__name__}")
@@ -150,6 +159,15 @@ def register(
     op = Op(op_name, function, numpy, math, rule, nargs, tuple(float(c) for c in leading))
     OPS[op_name] = op
     BY_HEAD[function] = op
+
+
+def _reserved_op_names() -> set[str]:
+    """The IR's own op names (sums, products, where, comparisons, matrix ops...)."""
+    from .printer import Printer  # the printer imports this module: imported when needed
+
+    printed = {m[len("_print_") :] for m in dir(Printer) if m.startswith("_print_")}
+    own = {"add", "mul", "pow", "where", "maximum", "minimum", "bool", "call"}
+    return own | printed | set(LEAF_OPS) | set(COMPARISONS) | set(LOGIC)
 
 
 def _nargs_of(function: type) -> int:
