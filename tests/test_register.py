@@ -209,3 +209,21 @@ def test_derivative_of_the_wrong_arity_is_refused_at_compile_time():
     circuitc.register(Wrong, derivative=lambda g, ans, a, b: g, numpy="hypot", name="wrong_arity")
     with pytest.raises(CircuitError, match="wrong_arity"):
         circuitc.compile(Wrong(x, y), wrt=[x])
+
+
+def test_builtin_heads_and_circuitc_op_names_cannot_be_registered():
+    """Registering sin again would change every circuit's sin; an op named like one of the IR's
+    own (where, mul, matmul...) would be mistaken for it."""
+    for head in (sp.sin, sp.exp, sp.Abs, sp.Piecewise, circuitc.sigmoid):
+        with pytest.raises(CircuitError, match="built in"):
+            circuitc.register(head, derivative=lambda g, ans, a: 2 * g, numpy="sin", name="again")
+
+    class Where(sp.Function):
+        nargs = 1
+
+    for name in (None, "mul", "add", "pow", "lt", "and", "const", "matmul"):
+        with pytest.raises(CircuitError, match="circuitc's own"):
+            circuitc.register(Where, derivative=lambda g, ans, a: g, numpy="sin", name=name)
+    # sin is untouched
+    m = circuitc.compile(sp.sin(x), wrt=[x], name="still_sin")
+    assert m.value_and_grad(x=0.0) == (0.0, {"x": 1.0})
