@@ -159,6 +159,8 @@ def register(
     op = Op(op_name, function, numpy, math, rule, nargs, tuple(float(c) for c in leading))
     OPS[op_name] = op
     BY_HEAD[function] = op
+    for key in [k for k in _cache if k[0] == op_name]:
+        del _cache[key]  # registered again (a notebook cell run twice): the new rule counts
 
 
 def _reserved_op_names() -> set[str]:

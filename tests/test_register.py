@@ -227,3 +227,17 @@ def test_builtin_heads_and_circuitc_op_names_cannot_be_registered():
     # sin is untouched
     m = circuitc.compile(sp.sin(x), wrt=[x], name="still_sin")
     assert m.value_and_grad(x=0.0) == (0.0, {"x": 1.0})
+
+
+def test_registering_again_replaces_the_rule():
+    """A notebook cell run twice, with the derivative fixed in between: the new rule counts."""
+
+    class Twice(sp.Function):
+        nargs = 1
+
+    circuitc.register(Twice, derivative=lambda g, ans, a: g * sp.sin(a), numpy="sin")  # wrong
+    assert circuitc.compile(Twice(x), wrt=[x], name="twice").grad(x=0.0)["x"] == 0.0
+    circuitc.register(Twice, derivative=lambda g, ans, a: g * sp.cos(a), numpy="sin")  # right
+    m = circuitc.compile(Twice(x), wrt=[x], name="twice")
+    for v in (0.0, 0.4, -2.0):
+        assert_close(m.grad(x=v)["x"], math.cos(v), "exact", f"d sin/dx at {v}")
