@@ -161,7 +161,7 @@ _partial_cache: dict[tuple, str] = {}
 
 def _partial_text(op: str, consts: tuple, i: int, contribution) -> str:
     """d(node)/d(arg i) as text in the placeholders: the contribution with g = 1."""
-    key = (op, consts, i)
+    key = (op, consts, i, contribution)  # the rule's expression too: register() may replace it
     text = _partial_cache.get(key)
     if text is None:
         text = "0" if contribution is None else str(sp.sympify(contribution).xreplace({rules.G: 1}))
