@@ -128,6 +128,7 @@ def check(expr, wrt, full):
     vs = np.array([full[name_b], full[name_b] + 0.5, -full[name_b]])
     batch = dict(point, **{name_b: vs})
     value, grad = m.value_and_grad(**batch)
+    np.testing.assert_array_equal(vs, [full[name_b], full[name_b] + 0.5, -full[name_b]])  # intact
     per = [dict(full, **{name_b: float(v)}) for v in vs]
     assert_close(value, [mp_function(expr, list(SYMBOLS))(p) for p in per], "mpmath", "J(batch)")
     for s in wrt:
