@@ -436,6 +436,8 @@ def render(c: Compiled) -> str:
     circuit = c.circuit
     args = [name for name, _ in c.wrt] + c.inputs
     source = short_text(circuit.output)
+    if source == "J":
+        source = None  # the output is the step J, listed with the steps: no '# J = J'
     if circuit.steps and source is not None:
         source = None if len(circuit.steps) > 12 else source
     steps_text = []

@@ -100,3 +100,19 @@ def test_metadata():
     assert m.NAME == "small_example"
     assert isinstance(m.CIRCUIT_HASH, str) and len(m.CIRCUIT_HASH) >= 8
     assert "import circuitc" not in m.__source__
+
+
+def test_header_shows_the_steps_and_no_tautology():
+    text = circuitc.source(small_circuit())
+    header = text.split('"""', 1)[0]
+    assert "# J = J\n" not in header
+    for line in (
+        "#   t = x**2",
+        "#   u1 = sin(t)",
+        "#   u2 = 3*t",
+        "#   u = u1 + u2",
+        "#   J = cos(u)",
+    ):
+        assert line in header, line
+    plain = circuitc.source(sp.cos(sp.sin(x**2) + 3 * x**2), wrt=[x], name="small")
+    assert "# J = cos(3*x**2 + sin(x**2))" in plain
