@@ -32,9 +32,25 @@ def as_circuit(expr_or_circuit, wrt: Sequence | None = None, name: str = "circui
     return Circuit(name, expr_or_circuit, wrt)
 
 
-def source(expr_or_circuit, wrt: Sequence | None = None, name: str = "circuit") -> str:
+def source(
+    expr_or_circuit, wrt: Sequence | None = None, name: str = "circuit", backend: str = "numpy"
+) -> str:
     """The generated module's source text, without importing it."""
-    return render(build(as_circuit(expr_or_circuit, wrt, name)))
+    return _render(build(as_circuit(expr_or_circuit, wrt, name)), backend)
+
+
+#: the backends ``compile``/``source`` know: "numpy" (the default) and the fused "numba"
+BACKENDS = ("numpy", "numba")
+
+
+def _render(compiled, backend: str) -> str:
+    if backend == "numpy":
+        return render(compiled)
+    if backend == "numba":
+        from .fused import render_numba
+
+        return render_numba(compiled)
+    raise CircuitError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
 def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing users rely on
@@ -42,6 +58,7 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
     wrt: Sequence | None = None,
     name: str = "circuit",
     out: str | os.PathLike | None = None,
+    backend: str = "numpy",
 ) -> types.ModuleType:
     """Compile a circuit into a module with ``forward``, ``value_and_grad`` and ``grad``.
 
@@ -50,6 +67,8 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
         wrt: the parameters, for a bare expression (a ``Circuit`` carries its own).
         name: the module's name, for a bare expression.
         out: a file path; when given, the module is also written there (atomically).
+        backend: "numpy" (plain NumPy, the default) or "numba": forward and backward of an
+            elementwise circuit fused into one ``@numba.njit`` loop (the ``numba`` extra).
 
     Returns:
         The imported module. It does not import circuitc.
@@ -59,7 +78,7 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
     """
     circuit = as_circuit(expr_or_circuit, wrt, name)
     compiled = build(circuit)
-    text = render(compiled)
+    text = _render(compiled, backend)
     if out is not None:
         path = write_atomic(out, text)
         module = load_source(text, circuit.name, str(path))

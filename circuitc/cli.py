@@ -173,6 +173,15 @@ def _numpy_source(circuit: Circuit) -> str:
 BACKENDS["numpy"] = _numpy_source
 
 
+def _numba_source(circuit: Circuit) -> str:
+    from .api import source
+
+    return source(circuit, backend="numba")
+
+
+BACKENDS["numba"] = _numba_source
+
+
 def _add_compile(p: argparse.ArgumentParser) -> None:
     _add_file(p)
     p.add_argument(

@@ -65,7 +65,7 @@ def _cosmetic(c: Compiled, v: int) -> bool:
     return node.op in ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "transpose")
 
 
-def plan(c: Compiled, math: bool = False) -> Plan:
+def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> Plan:
     """The lines of every function; ``math=True`` prints the Python-float fast path instead
     (``MathPrinter``: the same lines, the same order of operations, ``_math`` calls)."""
     g = c.graph
@@ -123,7 +123,7 @@ def plan(c: Compiled, math: bool = False) -> Plan:
         taken.add(name)
         names[leaf] = name
 
-    printer = (MathPrinter if math else Printer)(g, names)
+    printer = (printer_class or (MathPrinter if math else Printer))(g, names)
     out = Plan(names)
 
     def display(v: int) -> str:
@@ -431,6 +431,11 @@ def _shapes_text(args: list[str], shapes: dict[str, tuple]) -> str:
 
 def render(c: Compiled) -> str:
     """The module's source text."""
+    return environment().get_template(TEMPLATE).render(**render_context(c))
+
+
+def render_context(c: Compiled) -> dict:
+    """What the module template is given (``fused.py`` renders its own template from it too)."""
     p = plan(c)
     fast = plan(c, math=True) if has_math_path(c) else None
     circuit = c.circuit
@@ -473,4 +478,4 @@ def render(c: Compiled) -> str:
         # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
         output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose"),
     )
-    return environment().get_template(TEMPLATE).render(**context)
+    return context
