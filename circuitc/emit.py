@@ -50,6 +50,8 @@ class Plan:
     uses_math: bool = False
     helpers: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)  # call-time shape checks (matrix arguments)
+    predict_args: list[str] = field(default_factory=list)  # what predict() reads (params first)
+    predict_checks: list[str] = field(default_factory=list)  # the checks of those arguments
 
 
 def _cosmetic(c: Compiled, v: int) -> bool:
@@ -206,6 +208,12 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
     if g.nodes[c.output].shape == (1, 1):
         out.output = f"{_paren(out.output)}[0, 0]"  # a 1×1 matrix J is returned as a float
     out.checks = _shape_checks(c)
+    if c.prediction is not None:
+        # predict() needs the parameters and the data inputs the prediction reads, not the target
+        read = {g.nodes[v].attrs[0] for v in g.cone([c.prediction]) if g.nodes[v].op == "sym"}
+        wrt_names = [n for n, _ in c.wrt]
+        out.predict_args = wrt_names + [n for n in c.inputs if n in read]
+        out.predict_checks = _shape_checks(c, out.predict_args)
     if out.checks:
         printer.helpers.add("_bind")
     if math:  # Python floats: the adjoints are the gradients, nothing to reduce or copy
@@ -244,17 +252,19 @@ def _fresh(c: Compiled, leaf: int, first_expr: dict[int, int], fwd_set) -> bool:
     return later or _owned(c, first_expr[leaf], leaf, fwd_set)
 
 
-def _shape_checks(c: Compiled) -> list[str]:
-    """The call-time check of the matrix arguments' shapes, which also binds the dimensions."""
+def _shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
+    """The call-time check of the matrix arguments' shapes (of ``names``, default all), which
+    also binds the dimensions."""
     specs = []
-    for name in [n for n, _ in c.wrt] + c.inputs:
+    names = [n for n, _ in c.wrt] + c.inputs if names is None else names
+    for name in names:
         shape = c.shapes.get(name, ())
         if shape:
             want = ", ".join(str(d) if isinstance(d, int) else f'"{d}"' for d in shape)
             specs.append(f'("{name}", {name}, ({want}))')
     if not specs:
         return []
-    dims = sorted({d for s in c.shapes.values() for d in s if isinstance(d, str)})
+    dims = sorted({d for n in names for d in c.shapes.get(n, ()) if isinstance(d, str)})
     names = "".join(f'"{d}", ' for d in dims).rstrip(" ")
     call = f"_bind(({names}), {', '.join(specs)})"
     if not dims:
@@ -409,6 +419,12 @@ def short_text(expr: sp.Basic, limit: int = 40) -> str | None:
     return text if len(text) <= 100 and "\n" not in text else None
 
 
+def _signature(required: list[str], optional: list[str]) -> str:
+    """Keyword-only parameters: ``*, w: _Arg, x: _Arg, y: _Arg = None``."""
+    params = [f"{a}: _Arg" for a in required] + [f"{a}: _Arg = None" for a in optional]
+    return ", ".join(["*", *params])
+
+
 def _tuple_text(names: list[str]) -> str:
     """A tuple of strings as ruff would format it: ("a", "b") or ("a",)."""
     if len(names) == 1:
@@ -463,6 +479,7 @@ def render_context(c: Compiled) -> dict:
         wrt=[name for name, _ in c.wrt],
         inputs=c.inputs,
         args=args,
+        predict_signature=_signature(p.predict_args, [a for a in args if a not in p.predict_args]),
         features=[f.name for f in circuit.features] if circuit.features else [],
         target=circuit.target.name if circuit.target is not None else None,
         plan=p,

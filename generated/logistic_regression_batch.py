@@ -227,13 +227,15 @@ def grad(*, theta: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
     return _value_and_grad(theta=theta, X=X, y=y)[1]
 
 
-def predict(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
-    """Return the prediction (y-hat) of the circuit."""
-    _dt = _dtype(theta, X, y)
+def predict(*, theta: _Arg, X: _Arg, y: _Arg = None) -> _Arg:
+    """Return the prediction (y-hat) of the circuit.
+
+    Data inputs it does not read (the target) may be left out.
+    """
+    _dt = _dtype(theta, X)
     theta = _arg(theta, _dt)
     X = _arg(X, _dt)
-    y = _arg(y, _dt)
-    N, = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
+    N, = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)))
     a = X @ theta
     _t6 = _sigmoid(a)
     return _value(_t6)

@@ -229,9 +229,12 @@ def grad(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg, theta_4:
     return _value_and_grad(theta_0=theta_0, theta_1=theta_1, theta_2=theta_2, theta_3=theta_3, theta_4=theta_4, x_1=x_1, x_2=x_2, x_3=x_3, x_4=x_4, y_star=y_star)[1]
 
 
-def predict(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg, theta_4: _Arg, x_1: _Arg, x_2: _Arg, x_3: _Arg, x_4: _Arg, y_star: _Arg) -> _Arg:
-    """Return the prediction (y-hat) of the circuit."""
-    _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4, y_star)
+def predict(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg, theta_4: _Arg, x_1: _Arg, x_2: _Arg, x_3: _Arg, x_4: _Arg, y_star: _Arg = None) -> _Arg:
+    """Return the prediction (y-hat) of the circuit.
+
+    Data inputs it does not read (the target) may be left out.
+    """
+    _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4)
     theta_0 = _arg(theta_0, _dt)
     theta_1 = _arg(theta_1, _dt)
     theta_2 = _arg(theta_2, _dt)
@@ -241,7 +244,6 @@ def predict(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg, theta
     x_2 = _arg(x_2, _dt)
     x_3 = _arg(x_3, _dt)
     x_4 = _arg(x_4, _dt)
-    y_star = _arg(y_star, _dt)
     _t0 = theta_1 * x_1
     _t1 = theta_2 * x_2
     _t2 = theta_3 * x_3

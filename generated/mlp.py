@@ -244,16 +244,18 @@ def grad(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[st
     return _value_and_grad(W1=W1, b1=b1, W2=W2, b2=b2, X=X, Y=Y)[1]
 
 
-def predict(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
-    """Return the prediction (y-hat) of the circuit."""
-    _dt = _dtype(W1, b1, W2, b2, X, Y)
+def predict(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> _Arg:
+    """Return the prediction (y-hat) of the circuit.
+
+    Data inputs it does not read (the target) may be left out.
+    """
+    _dt = _dtype(W1, b1, W2, b2, X)
     W1 = _arg(W1, _dt)
     b1 = _arg(b1, _dt)
     W2 = _arg(W2, _dt)
     b2 = _arg(b2, _dt)
     X = _arg(X, _dt)
-    Y = _arg(Y, _dt)
-    N, = _bind(("N",), ("W1", W1, (784, 256)), ("b1", b1, (1, 256)), ("W2", W2, (256, 10)), ("b2", b2, (1, 10)), ("X", X, ("N", 784)), ("Y", Y, ("N", 10)))
+    N, = _bind(("N",), ("W1", W1, (784, 256)), ("b1", b1, (1, 256)), ("W2", W2, (256, 10)), ("b2", b2, (1, 10)), ("X", X, ("N", 784)))
     _t0 = X @ W1
     _t1 = _t0 + b1
     Z = _np.maximum(0, _t1)

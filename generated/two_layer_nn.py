@@ -358,9 +358,12 @@ def grad(*, alpha_1_0: _Arg, alpha_1_1: _Arg, alpha_1_2: _Arg, alpha_1_3: _Arg, 
     return _value_and_grad(alpha_1_0=alpha_1_0, alpha_1_1=alpha_1_1, alpha_1_2=alpha_1_2, alpha_1_3=alpha_1_3, alpha_2_0=alpha_2_0, alpha_2_1=alpha_2_1, alpha_2_2=alpha_2_2, alpha_2_3=alpha_2_3, alpha_3_0=alpha_3_0, alpha_3_1=alpha_3_1, alpha_3_2=alpha_3_2, alpha_3_3=alpha_3_3, alpha_4_0=alpha_4_0, alpha_4_1=alpha_4_1, alpha_4_2=alpha_4_2, alpha_4_3=alpha_4_3, beta_0=beta_0, beta_1=beta_1, beta_2=beta_2, beta_3=beta_3, beta_4=beta_4, x_1=x_1, x_2=x_2, x_3=x_3, y_star=y_star)[1]
 
 
-def predict(*, alpha_1_0: _Arg, alpha_1_1: _Arg, alpha_1_2: _Arg, alpha_1_3: _Arg, alpha_2_0: _Arg, alpha_2_1: _Arg, alpha_2_2: _Arg, alpha_2_3: _Arg, alpha_3_0: _Arg, alpha_3_1: _Arg, alpha_3_2: _Arg, alpha_3_3: _Arg, alpha_4_0: _Arg, alpha_4_1: _Arg, alpha_4_2: _Arg, alpha_4_3: _Arg, beta_0: _Arg, beta_1: _Arg, beta_2: _Arg, beta_3: _Arg, beta_4: _Arg, x_1: _Arg, x_2: _Arg, x_3: _Arg, y_star: _Arg) -> _Arg:
-    """Return the prediction (y-hat) of the circuit."""
-    _dt = _dtype(alpha_1_0, alpha_1_1, alpha_1_2, alpha_1_3, alpha_2_0, alpha_2_1, alpha_2_2, alpha_2_3, alpha_3_0, alpha_3_1, alpha_3_2, alpha_3_3, alpha_4_0, alpha_4_1, alpha_4_2, alpha_4_3, beta_0, beta_1, beta_2, beta_3, beta_4, x_1, x_2, x_3, y_star)
+def predict(*, alpha_1_0: _Arg, alpha_1_1: _Arg, alpha_1_2: _Arg, alpha_1_3: _Arg, alpha_2_0: _Arg, alpha_2_1: _Arg, alpha_2_2: _Arg, alpha_2_3: _Arg, alpha_3_0: _Arg, alpha_3_1: _Arg, alpha_3_2: _Arg, alpha_3_3: _Arg, alpha_4_0: _Arg, alpha_4_1: _Arg, alpha_4_2: _Arg, alpha_4_3: _Arg, beta_0: _Arg, beta_1: _Arg, beta_2: _Arg, beta_3: _Arg, beta_4: _Arg, x_1: _Arg, x_2: _Arg, x_3: _Arg, y_star: _Arg = None) -> _Arg:
+    """Return the prediction (y-hat) of the circuit.
+
+    Data inputs it does not read (the target) may be left out.
+    """
+    _dt = _dtype(alpha_1_0, alpha_1_1, alpha_1_2, alpha_1_3, alpha_2_0, alpha_2_1, alpha_2_2, alpha_2_3, alpha_3_0, alpha_3_1, alpha_3_2, alpha_3_3, alpha_4_0, alpha_4_1, alpha_4_2, alpha_4_3, beta_0, beta_1, beta_2, beta_3, beta_4, x_1, x_2, x_3)
     alpha_1_0 = _arg(alpha_1_0, _dt)
     alpha_1_1 = _arg(alpha_1_1, _dt)
     alpha_1_2 = _arg(alpha_1_2, _dt)
@@ -385,7 +388,6 @@ def predict(*, alpha_1_0: _Arg, alpha_1_1: _Arg, alpha_1_2: _Arg, alpha_1_3: _Ar
     x_1 = _arg(x_1, _dt)
     x_2 = _arg(x_2, _dt)
     x_3 = _arg(x_3, _dt)
-    y_star = _arg(y_star, _dt)
     _t0 = alpha_1_1 * x_1
     _t1 = alpha_1_2 * x_2
     _t2 = alpha_1_3 * x_3

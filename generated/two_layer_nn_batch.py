@@ -238,15 +238,17 @@ def grad(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> dict[str
     return _value_and_grad(alpha=alpha, beta=beta, beta_0=beta_0, X=X, y=y)[1]
 
 
-def predict(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
-    """Return the prediction (y-hat) of the circuit."""
-    _dt = _dtype(alpha, beta, beta_0, X, y)
+def predict(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg = None) -> _Arg:
+    """Return the prediction (y-hat) of the circuit.
+
+    Data inputs it does not read (the target) may be left out.
+    """
+    _dt = _dtype(alpha, beta, beta_0, X)
     alpha = _arg(alpha, _dt)
     beta = _arg(beta, _dt)
     beta_0 = _arg(beta_0, _dt)
     X = _arg(X, _dt)
-    y = _arg(y, _dt)
-    N, = _bind(("N",), ("alpha", alpha, (31, 32)), ("beta", beta, (32, 1)), ("beta_0", beta_0, (1, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
+    N, = _bind(("N",), ("alpha", alpha, (31, 32)), ("beta", beta, (32, 1)), ("beta_0", beta_0, (1, 1)), ("X", X, ("N", 31)))
     A = X @ alpha
     Z = _sigmoid(A)
     _t0 = Z @ beta

@@ -116,3 +116,19 @@ def test_inline_sum_of_negative_terms(expr):
             continue
         assert_close(value, float(exact), "mpmath", f"{expr} at y={yv}")
         assert_close(grad["x"], float(sp.diff(expr, x).evalf(30, subs=subs)), "mpmath", "dJ/dx")
+
+
+# -- predict() does not need the target -------------------------------------------------------------
+def test_predict_needs_only_what_the_prediction_reads():
+    w, b, xx, yy = sp.symbols("w b x y")
+    s = circuitc.sigmoid(w * xx + b)
+    loss = -(yy * sp.log(s) + (1 - yy) * sp.log(1 - s))
+    c = circuitc.Circuit("lr", loss, [w, b], features=[xx], target=yy, prediction=s)
+    m = circuitc.compile(c)
+    xs = np.array([-2.0, 0.0, 3.0])
+    expected = 1 / (1 + np.exp(-(0.5 * xs - 0.25)))
+    assert_close(m.predict(w=0.5, b=-0.25, x=xs), expected, "exact", "predict without y")
+    # the target may still be given (training code passes a whole batch), and is ignored
+    assert_close(m.predict(w=0.5, b=-0.25, x=xs, y=np.ones(3)), expected, "exact", "with y")
+    with pytest.raises(TypeError, match="'x'"):
+        m.predict(w=0.5, b=-0.25)
