@@ -42,7 +42,7 @@ def hostile_names(marker) -> list[str]:
     ]
 
 
-PLACES = ["wrt", "input", "step", "wrt_only"]
+PLACES = ["wrt", "input", "step", "wrt_only", "matrix"]
 
 
 def build_with(name: str, place: str) -> circuitc.Circuit:
@@ -53,6 +53,9 @@ def build_with(name: str, place: str) -> circuitc.Circuit:
         return circuitc.Circuit("c", sp.sin(s) * x, [x])
     if place == "step":
         return circuitc.Circuit("c", s + 1, [x], steps=[(s, x**2)])
+    if place == "matrix":
+        w = sp.MatrixSymbol(name, 2, 2)
+        return circuitc.Circuit("c", (w * sp.ones(2, 1)).T * sp.ones(2, 1) * x, [x, w])
     return circuitc.Circuit("c", x**2, [x, s])  # a parameter the output does not use
 
 
