@@ -195,3 +195,17 @@ def test_conditions_of_three_terms():
         for name, s in (("x", x), ("y", y)):
             slope = mp_function(sp.diff(expr, s), [x, y])(point)
             assert_close(grad[name], slope, "mpmath", f"dJ/d{name}{(a, b)}")
+
+
+def test_a_step_read_by_a_branch_is_masked_inside_its_domain():
+    t = sp.Symbol("t")
+    c = circuitc.Circuit(
+        "masked_step", sp.Piecewise((sp.sqrt(t), t > 0), (0, True)) * y, [x], steps=[(t, x - 2)]
+    )
+    m = circuitc.compile(c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for v, want in ((1.0, 0.0), (-5.0, 0.0), (6.0, 0.25 * 3.0)):
+            value, grad = m.value_and_grad(x=v, y=3.0)
+            assert grad["x"] == want
+            assert value == (3.0 * np.sqrt(v - 2) if v > 2 else 0.0)
