@@ -52,6 +52,8 @@ class Plan:
     checks: list[str] = field(default_factory=list)  # call-time shape checks (matrix arguments)
     predict_args: list[str] = field(default_factory=list)  # what predict() reads (params first)
     predict_checks: list[str] = field(default_factory=list)  # the checks of those arguments
+    prologue: list[str] = field(default_factory=list)  # argument conversion and shape check
+    predict_prologue: list[str] = field(default_factory=list)  # the same for predict()
 
 
 def _cosmetic(c: Compiled, v: int) -> bool:
@@ -214,6 +216,8 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
         wrt_names = [n for n, _ in c.wrt]
         out.predict_args = wrt_names + [n for n in c.inputs if n in read]
         out.predict_checks = _shape_checks(c, out.predict_args)
+        out.predict_prologue = _prologue(c, out.predict_args)
+    out.prologue = _prologue(c, [n for n, _ in c.wrt] + c.inputs)
     if out.checks:
         printer.helpers.add("_bind")
     if math:  # Python floats: the adjoints are the gradients, nothing to reduce or copy
@@ -270,6 +274,53 @@ def _shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
     if not dims:
         return [call]
     return [f"{dims[0]}, = {call}" if len(dims) == 1 else f"{', '.join(dims)} = {call}"]
+
+
+#: up to this many arguments, a call whose arguments are all float64 arrays skips ``_dtype`` and
+#: ``_arg`` (one ``type``/``dtype`` test per argument instead of a pass over all of them)
+FAST_ARGS_MAX = 16
+
+
+def _prologue(c: Compiled, names: list[str]) -> list[str]:
+    """The lines that open a function: the arguments as NumPy floats, then their shape check.
+
+    Float64 arrays (the usual call) need no conversion: a cheap test skips ``_dtype``/``_arg``.
+    The shapes are compared as tuples, the dimensions read off the first argument that has
+    them; ``_bind`` (which words the error) runs only when that comparison fails.
+    """
+    convert = [f"_dt = _dtype({', '.join(names)})"] + [f"{a} = _arg({a}, _dt)" for a in names]
+    if 0 < len(names) <= FAST_ARGS_MAX:
+        tests = [f"_type({a}) is _ndarray and {a}.dtype is _float64" for a in names]
+        lines = _condition(tests, "and")
+        lines += ["    _dt = _float64  # float64 arrays: nothing to convert", "else:"]
+        lines += ["    " + line for line in convert]
+    else:
+        lines = convert
+    bind = _shape_checks(c, names)
+    if not bind:
+        return lines
+    specs = [(n, c.shapes[n]) for n in names if c.shapes.get(n, ())]
+    dims = sorted({d for _, shape in specs for d in shape if isinstance(d, str)})
+    for d in dims:
+        name, shape = next((n, s) for n, s in specs if d in s)
+        lines.append(f"{d} = {name}.shape[{shape.index(d)}] if {name}.ndim == {len(shape)} else -1")
+    lines += _condition([f"{n}.shape != {_shape_tuple(s)}" for n, s in specs], "or")
+    lines.append("    " + bind[0])
+    return lines
+
+
+def _condition(tests: list[str], joiner: str) -> list[str]:
+    """``if a and b:`` on one line, or one test a line inside parentheses when that is long."""
+    one = f"if {f' {joiner} '.join(tests)}:"
+    if len(one) <= 96:
+        return [one]
+    return ["if (", f"    {tests[0]}"] + [f"    {joiner} {t}" for t in tests[1:]] + ["):"]
+
+
+def _shape_tuple(shape: tuple) -> str:
+    """A shape as a tuple expression of ints and dimension names: (N, 31) or (N,)."""
+    items = [str(d) for d in shape]
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 #: circuits with more nodes than this get no ``math`` fast path: it would double a long module

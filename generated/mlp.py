@@ -34,6 +34,7 @@ CIRCUITC_VERSION = "0.1.0"
 
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray
+_type = type
 
 
 _float64 = _np.dtype(_np.float64)
@@ -159,14 +160,33 @@ def _own(grad, like):
 
 def forward(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
     """Return J, the circuit's output."""
-    _dt = _dtype(W1, b1, W2, b2, X, Y)
-    W1 = _arg(W1, _dt)
-    b1 = _arg(b1, _dt)
-    W2 = _arg(W2, _dt)
-    b2 = _arg(b2, _dt)
-    X = _arg(X, _dt)
-    Y = _arg(Y, _dt)
-    N, = _bind(("N",), ("W1", W1, (784, 256)), ("b1", b1, (1, 256)), ("W2", W2, (256, 10)), ("b2", b2, (1, 10)), ("X", X, ("N", 784)), ("Y", Y, ("N", 10)))
+    if (
+        _type(W1) is _ndarray and W1.dtype is _float64
+        and _type(b1) is _ndarray and b1.dtype is _float64
+        and _type(W2) is _ndarray and W2.dtype is _float64
+        and _type(b2) is _ndarray and b2.dtype is _float64
+        and _type(X) is _ndarray and X.dtype is _float64
+        and _type(Y) is _ndarray and Y.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(W1, b1, W2, b2, X, Y)
+        W1 = _arg(W1, _dt)
+        b1 = _arg(b1, _dt)
+        W2 = _arg(W2, _dt)
+        b2 = _arg(b2, _dt)
+        X = _arg(X, _dt)
+        Y = _arg(Y, _dt)
+    N = X.shape[0] if X.ndim == 2 else -1
+    if (
+        W1.shape != (784, 256)
+        or b1.shape != (1, 256)
+        or W2.shape != (256, 10)
+        or b2.shape != (1, 10)
+        or X.shape != (N, 784)
+        or Y.shape != (N, 10)
+    ):
+        N, = _bind(("N",), ("W1", W1, (784, 256)), ("b1", b1, (1, 256)), ("W2", W2, (256, 10)), ("b2", b2, (1, 10)), ("X", X, ("N", 784)), ("Y", Y, ("N", 10)))
     # forward (ops: 13)
     _t0 = X @ W1
     _t1 = _t0 + b1
@@ -179,21 +199,40 @@ def forward(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg
     _t6 = -_t5
     _t7 = A + _t6
     _t8 = Y * _t7
-    _t9 = _np.sum(_t8)
+    _t9 = _np.add.reduce(_t8, axis=None)
     J = -_t3 * _t9
     return _value(J)
 
 
 def value_and_grad(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
-    _dt = _dtype(W1, b1, W2, b2, X, Y)
-    W1 = _arg(W1, _dt)
-    b1 = _arg(b1, _dt)
-    W2 = _arg(W2, _dt)
-    b2 = _arg(b2, _dt)
-    X = _arg(X, _dt)
-    Y = _arg(Y, _dt)
-    N, = _bind(("N",), ("W1", W1, (784, 256)), ("b1", b1, (1, 256)), ("W2", W2, (256, 10)), ("b2", b2, (1, 10)), ("X", X, ("N", 784)), ("Y", Y, ("N", 10)))
+    if (
+        _type(W1) is _ndarray and W1.dtype is _float64
+        and _type(b1) is _ndarray and b1.dtype is _float64
+        and _type(W2) is _ndarray and W2.dtype is _float64
+        and _type(b2) is _ndarray and b2.dtype is _float64
+        and _type(X) is _ndarray and X.dtype is _float64
+        and _type(Y) is _ndarray and Y.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(W1, b1, W2, b2, X, Y)
+        W1 = _arg(W1, _dt)
+        b1 = _arg(b1, _dt)
+        W2 = _arg(W2, _dt)
+        b2 = _arg(b2, _dt)
+        X = _arg(X, _dt)
+        Y = _arg(Y, _dt)
+    N = X.shape[0] if X.ndim == 2 else -1
+    if (
+        W1.shape != (784, 256)
+        or b1.shape != (1, 256)
+        or W2.shape != (256, 10)
+        or b2.shape != (1, 10)
+        or X.shape != (N, 784)
+        or Y.shape != (N, 10)
+    ):
+        N, = _bind(("N",), ("W1", W1, (784, 256)), ("b1", b1, (1, 256)), ("W2", W2, (256, 10)), ("b2", b2, (1, 10)), ("X", X, ("N", 784)), ("Y", Y, ("N", 10)))
     # forward (ops: 13)
     _t0 = X @ W1
     _t1 = _t0 + b1
@@ -206,7 +245,7 @@ def value_and_grad(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) 
     _t6 = -_t5
     _t7 = A + _t6
     _t8 = Y * _t7
-    _t9 = _np.sum(_t8)
+    _t9 = _np.add.reduce(_t8, axis=None)
     J = -_t3 * _t9
     _t10 = _np.exp(_t7)
     # backward (ops: 16)
@@ -215,16 +254,16 @@ def value_and_grad(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) 
     _d_t8 = _d_t9  # dJ/d_t8 += dJ/d_t9 * d_t9/d_t8,  d_t9/d_t8 = 1, broadcast over the summed axis
     _d_t7 = _d_t8 * Y  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = Y
     _d_A = _d_t7  # dJ/dA += dJ/d_t7 * d_t7/dA,  d_t7/dA = 1
-    _d_t6 = _np.sum(_d_t7, axis=1, keepdims=True)  # dJ/d_t6 += dJ/d_t7 * d_t7/d_t6,  d_t7/d_t6 = 1
+    _d_t6 = _np.add.reduce(_d_t7, axis=1, keepdims=True)  # dJ/d_t6 += dJ/d_t7 * d_t7/d_t6,  d_t7/d_t6 = 1
     _d_t5 = -_d_t6  # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = -1
     _d_A = _d_A + (_d_t5 * _t10)  # dJ/dA += dJ/d_t5 * d_t5/dA,  d_t5/dA = softmax = exp(A - _t5)
     _d_t2 = _d_A  # dJ/d_t2 += dJ/dA * dA/d_t2,  dA/d_t2 = 1
-    _d_b2 = _np.sum(_d_A, axis=0, keepdims=True)  # dJ/db2 += dJ/dA * dA/db2,  dA/db2 = 1
+    _d_b2 = _np.add.reduce(_d_A, axis=0, keepdims=True)  # dJ/db2 += dJ/dA * dA/db2,  dA/db2 = 1
     _d_Z = _d_t2 @ W2.T  # dJ/dZ += dJ/d_t2 * d_t2/dZ,  d_t2/dZ = (·) @ W2.T
     _d_W2 = Z.T @ _d_t2  # dJ/dW2 += dJ/d_t2 * d_t2/dW2,  d_t2/dW2 = Z.T @ (·)
     _d_t1 = _np.where(0 >= _t1, 0, _d_Z)  # dJ/d_t1 += dJ/dZ * dZ/d_t1,  dZ/d_t1 = 0 where 0 >= _t1 else 1
     _d_t0 = _d_t1  # dJ/d_t0 += dJ/d_t1 * d_t1/d_t0,  d_t1/d_t0 = 1
-    _d_b1 = _np.sum(_d_t1, axis=0, keepdims=True)  # dJ/db1 += dJ/d_t1 * d_t1/db1,  d_t1/db1 = 1
+    _d_b1 = _np.add.reduce(_d_t1, axis=0, keepdims=True)  # dJ/db1 += dJ/d_t1 * d_t1/db1,  d_t1/db1 = 1
     _d_W1 = X.T @ _d_t0  # dJ/dW1 += dJ/d_t0 * d_t0/dW1,  d_t0/dW1 = X.T @ (·)
     _grad = {
         "W1": _own(_d_W1, W1),
@@ -249,13 +288,30 @@ def predict(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) 
 
     Data inputs it does not read (the target) may be left out.
     """
-    _dt = _dtype(W1, b1, W2, b2, X)
-    W1 = _arg(W1, _dt)
-    b1 = _arg(b1, _dt)
-    W2 = _arg(W2, _dt)
-    b2 = _arg(b2, _dt)
-    X = _arg(X, _dt)
-    N, = _bind(("N",), ("W1", W1, (784, 256)), ("b1", b1, (1, 256)), ("W2", W2, (256, 10)), ("b2", b2, (1, 10)), ("X", X, ("N", 784)))
+    if (
+        _type(W1) is _ndarray and W1.dtype is _float64
+        and _type(b1) is _ndarray and b1.dtype is _float64
+        and _type(W2) is _ndarray and W2.dtype is _float64
+        and _type(b2) is _ndarray and b2.dtype is _float64
+        and _type(X) is _ndarray and X.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(W1, b1, W2, b2, X)
+        W1 = _arg(W1, _dt)
+        b1 = _arg(b1, _dt)
+        W2 = _arg(W2, _dt)
+        b2 = _arg(b2, _dt)
+        X = _arg(X, _dt)
+    N = X.shape[0] if X.ndim == 2 else -1
+    if (
+        W1.shape != (784, 256)
+        or b1.shape != (1, 256)
+        or W2.shape != (256, 10)
+        or b2.shape != (1, 10)
+        or X.shape != (N, 784)
+    ):
+        N, = _bind(("N",), ("W1", W1, (784, 256)), ("b1", b1, (1, 256)), ("W2", W2, (256, 10)), ("b2", b2, (1, 10)), ("X", X, ("N", 784)))
     _t0 = X @ W1
     _t1 = _t0 + b1
     Z = _np.maximum(0, _t1)

@@ -30,6 +30,7 @@ CIRCUITC_VERSION = "0.1.0"
 
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray
+_type = type
 
 
 _float64 = _np.dtype(_np.float64)
@@ -116,7 +117,6 @@ def _reduce(grad, like, fresh=False):
 
 
 
-_type = type
 _float = float
 #: what math raises where NumPy returns inf/nan; the fast path then leaves it to NumPy
 _MathError = (OverflowError, ValueError, ZeroDivisionError)
@@ -136,8 +136,11 @@ def forward(*, x: _Arg) -> _Arg:
             return J
         except _MathError:
             pass
-    _dt = _dtype(x)
-    x = _arg(x, _dt)
+    if _type(x) is _ndarray and x.dtype is _float64:
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(x)
+        x = _arg(x, _dt)
     # forward (ops: 5)
     t = x**2
     u1 = _np.sin(t)
@@ -169,8 +172,11 @@ def value_and_grad(*, x: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
             }
         except _MathError:
             pass
-    _dt = _dtype(x)
-    x = _arg(x, _dt)
+    if _type(x) is _ndarray and x.dtype is _float64:
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(x)
+        x = _arg(x, _dt)
     # forward (ops: 5)
     t = x**2
     u1 = _np.sin(t)
