@@ -219,9 +219,7 @@ def _predicts_probability(module, shapes, features, dims) -> bool:
         kw[name] = 3.0 * rng.standard_normal(_size(shapes[name], dims, None, name))
     for name in features:
         kw[name] = 5.0 * rng.standard_normal(_size(shapes[name], dims, n, name) or (n,))
-    target = module.TARGET
-    kw[target] = rng.random(_size(shapes[target], dims, n, target) or (n,))
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # predict() takes no target
         y = np.asarray(module.predict(**kw), dtype=float)
     return bool(np.all((y >= 0) & (y <= 1)))
 
@@ -443,23 +441,19 @@ def evaluate(module, binding: Binding, params: dict, X, Y, y) -> tuple[float, fl
     kw = binding.kwargs(X, Y, slice(None))
     with np.errstate(all="ignore"):
         loss = _mean_loss(module.forward(**params, **kw))[0]
-    return loss, accuracy(module, binding, params, X, Y, y)
+    return loss, accuracy(module, binding, params, X, y)
 
 
-def predictions(module, binding: Binding, params: dict, X, Y=None) -> np.ndarray:
-    """``predict`` on encoded features: one row per instance (probabilities for a classifier)."""
-    kw = binding.kwargs(X, Y if Y is not None else _dummy_target(binding, X.shape[0]), slice(None))
+def predictions(module, binding: Binding, params: dict, X) -> np.ndarray:
+    """``predict`` on encoded features: one row per instance (probabilities for a classifier).
+
+    ``predict`` reads the parameters and the features only: no target is passed.
+    """
+    kw = binding.kwargs(X, None, slice(None))
     out = np.asarray(module.predict(**params, **kw), dtype=np.float64)
     if out.ndim == 0:
         out = np.full(X.shape[0], float(out))
     return out.reshape(X.shape[0], -1)
-
-
-def _dummy_target(binding: Binding, n: int) -> np.ndarray:
-    k = binding.n_classes if binding.task == "multiclass" else 1
-    if binding.layout == "matrix" and len(binding.target_shape) == 2:
-        return np.zeros((n, k))
-    return np.zeros(n)
 
 
 def classify(binding: Binding, probs: np.ndarray) -> np.ndarray:
@@ -469,11 +463,12 @@ def classify(binding: Binding, probs: np.ndarray) -> np.ndarray:
     return (probs[:, 0] >= 0.5).astype(np.float64)
 
 
-def accuracy(module, binding: Binding, params: dict, X, Y, y) -> float | None:
+def accuracy(module, binding: Binding, params: dict, X, y) -> float | None:
+    """The fraction of rows of encoded features ``X`` whose predicted class is the label ``y``."""
     if binding.task not in ("binary", "multiclass") or X.shape[0] == 0:
         return None
     with np.errstate(all="ignore"):
-        probs = predictions(module, binding, params, X, Y)
+        probs = predictions(module, binding, params, X)
     return float(np.mean(classify(binding, probs) == y))
 
 
@@ -646,7 +641,7 @@ def _loop(
                 history.stopped = "callback"
                 return params, history
         train_loss, train_acc = evaluate(module, binding, params, X, Y, data.y_train)
-        test_acc = accuracy(module, binding, params, Xt, Yt, data.y_test)
+        test_acc = accuracy(module, binding, params, Xt, data.y_test)
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
                 f"the loss became {train_loss} at the end of epoch {epoch + 1} "

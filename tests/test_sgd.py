@@ -266,6 +266,23 @@ def test_predict_is_the_forward_of_the_trained_network(logreg):
     assert h.test_accuracy[-1] == acc
 
 
+def test_predict_of_a_trained_network_needs_no_target():
+    """The batched 2-layer net (D = 5, H = 3) after training: ``predict`` called with the
+    parameters and the features only equals the forward pass written out by hand."""
+    make_circuit = runpy.run_path(str(EXAMPLES / "two_layer_nn_batch.py"))["make_circuit"]
+    module = circuitc.compile(make_circuit(D=5, H=3))
+    ds = binary_data()
+    params, _ = sgd.train(module, ds, epochs=3, lr=0.5, batch_size=8)
+    X, _ = sgd.bind(module, ds).encode(ds.X_test, None)
+    p = module.predict(alpha=params["alpha"], beta=params["beta"], beta_0=params["beta_0"], X=X)
+    Z = 1.0 / (1.0 + np.exp(-(X @ params["alpha"])))
+    expected = 1.0 / (1.0 + np.exp(-(Z @ params["beta"] + params["beta_0"])))
+    assert p.shape == (X.shape[0], 1)
+    np.testing.assert_allclose(p, expected, rtol=1e-13, atol=0)
+    with pytest.raises(ValueError, match="'X' has shape"):
+        module.predict(**params, X=X[:, 1:])  # the same shape checks as value_and_grad
+
+
 def test_regression_has_no_accuracy(linreg):
     ds = regression_data()
     assert sgd.bind(linreg, ds).task == "regression"
