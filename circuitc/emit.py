@@ -96,7 +96,9 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
     for r in roots + [u.expr for u in c.updates]:
         uses[r] = uses.get(r, 0) + 1
 
-    names = dict(c.names)
+    # a step the output does not use has no forward line: its node, if the backward pass
+    # builds it again (atan's 1 + x**2 where a dead step t = x**2), is a backward value
+    names = {v: n for v, n in c.names.items() if v in fwd_set or g.nodes[v].op in LEAF_OPS}
     counter = 0
 
     def fresh() -> str:

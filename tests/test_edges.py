@@ -132,3 +132,12 @@ def test_predict_needs_only_what_the_prediction_reads():
     assert_close(m.predict(w=0.5, b=-0.25, x=xs, y=np.ones(3)), expected, "exact", "with y")
     with pytest.raises(TypeError, match="'x'"):
         m.predict(w=0.5, b=-0.25)
+
+
+def test_a_step_the_output_does_not_use_but_the_backward_pass_rebuilds():
+    """atan's derivative 1/(1 + x**2) rebuilds x**2, the node of the unused step t."""
+    c = circuitc.Circuit("dead", s * x, [x], steps=[(t, x**2), (s, sp.atan(x))])
+    m = circuitc.compile(c)
+    value, grad = m.value_and_grad(x=0.5)
+    assert_close(value, 0.5 * math.atan(0.5), "exact", "J")
+    assert_close(grad["x"], math.atan(0.5) + 0.5 / 1.25, "exact", "dJ/dx")

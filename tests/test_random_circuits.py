@@ -138,3 +138,57 @@ def check(expr, wrt, full):
             expected = sum(expected)  # a scalar parameter's gradient is the batch sum
         assert_close(grad[s.name], expected, "mpmath", f"dJ/d{s.name}(batch) of {expr}")
         assert np.shape(grad[s.name]) == np.shape(batch.get(s.name, 0.0))
+
+
+@st.composite
+def stepped_circuits(draw):
+    """The same random circuits written as named steps (s0, s1, ...), some of them unused."""
+    pool, full, steps = list(SYMBOLS), list(SYMBOLS), []
+    unary, binary = UNARY + KINK_UNARY, BINARY + KINK_BINARY
+    for k in range(draw(st.integers(2, 8))):
+        i = draw(st.integers(0, len(pool) - 1))
+        if draw(st.booleans()):
+            f = draw(st.sampled_from(unary))
+            step, flat = f(pool[i]), f(full[i])
+        else:
+            f = draw(st.sampled_from(binary))
+            j = draw(st.integers(0, len(pool) - 1))
+            step, flat = f(pool[i], pool[j]), f(full[i], full[j])
+        s = sp.Symbol(f"s{k}", real=True)
+        steps.append((s, step))
+        pool.append(s)
+        full.append(flat)
+    i = draw(st.integers(0, len(pool) - 1))
+    wrt = sorted(draw(st.sets(st.sampled_from(SYMBOLS), min_size=1)), key=lambda s: s.name)
+    shift = [0.1371, 0.2903, 0.4177]
+    point = {
+        s.name: draw(st.floats(-2, 2, allow_nan=False)) + d
+        for s, d in zip(SYMBOLS, shift, strict=True)
+    }
+    return (
+        circuitc.Circuit("stepped", pool[-1] * pool[i], wrt, steps=steps),
+        full[-1] * full[i],
+        point,
+    )
+
+
+@settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(stepped_circuits())
+def test_random_step_circuits_against_mpmath(case):
+    circuit, flat, full = case
+    derivatives = [sp.diff(flat, s) for s in circuit.wrt]
+    assume(not any(d.has(sp.zoo, sp.nan) for d in [flat, *derivatives]))
+    m = circuitc.compile(circuit)
+    point = {n: full[n] for n in (*m.WRT, *m.INPUTS)}
+    with np.errstate(all="ignore"):  # a taken branch may be nan, as in SymPy
+        value, grad = m.value_and_grad(**point)
+    assert_close(value, mp_function(flat, list(SYMBOLS))(full), "mpmath", f"J = {flat}")
+    for s, d in zip(circuit.wrt, derivatives, strict=True):
+        slope = mp_function(d, list(SYMBOLS))(full)
+        assert_close(grad[s.name], slope, "mpmath", f"dJ/d{s.name} of {flat}")
