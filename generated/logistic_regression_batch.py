@@ -122,7 +122,8 @@ def _bind(dims, *specs):
 
     ``specs`` are (name, value, expected shape of ints and dimension names); returns the
     sizes of ``dims``. A wrong shape, or a dimension two arguments give different sizes,
-    is a ValueError naming the arguments, the expected and the received shape.
+    is a ValueError naming the arguments, the expected and the received shape. The functions
+    compare shapes as tuples first and call this only when that comparison fails.
     """
     bound = {}
     for name, value, expected in specs:
