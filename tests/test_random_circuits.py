@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 from oracles import assert_close, mp_function
 
@@ -147,13 +147,16 @@ def stepped_circuits(draw):
     unary, binary = UNARY + KINK_UNARY, BINARY + KINK_BINARY
     for k in range(draw(st.integers(2, 8))):
         i = draw(st.integers(0, len(pool) - 1))
-        if draw(st.booleans()):
-            f = draw(st.sampled_from(unary))
-            step, flat = f(pool[i]), f(full[i])
-        else:
-            f = draw(st.sampled_from(binary))
-            j = draw(st.integers(0, len(pool) - 1))
-            step, flat = f(pool[i], pool[j]), f(full[i], full[j])
+        try:  # SymPy itself may fail to build a combination (a NaN comparison): draw again
+            if draw(st.booleans()):
+                f = draw(st.sampled_from(unary))
+                step, flat = f(pool[i]), f(full[i])
+            else:
+                f = draw(st.sampled_from(binary))
+                j = draw(st.integers(0, len(pool) - 1))
+                step, flat = f(pool[i], pool[j]), f(full[i], full[j])
+        except TypeError:
+            reject()
         s = sp.Symbol(f"s{k}", real=True)
         steps.append((s, step))
         pool.append(s)
