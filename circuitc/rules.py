@@ -147,9 +147,16 @@ def register(
         raise CircuitError(
             f"register(): op name {op_name!r} is one of circuitc's own ops; pass another name="
         )
-    builtin = OPS.get(op_name)
-    if builtin is not None and builtin.head is not function:
-        raise CircuitError(f"register(): op name {op_name!r} is taken by {builtin.head.__name__}")
+    taken = OPS.get(op_name)
+    if taken is not None and taken.head is not function:
+        if _same_definition(taken.head, function):
+            # the same class defined again (a notebook cell or a circuit file run twice)
+            del BY_HEAD[taken.head]
+        else:
+            raise CircuitError(
+                f"register(): op name {op_name!r} is taken by {taken.head.__module__}."
+                f"{taken.head.__qualname__}; pass another name="
+            )
     nargs = _nargs_of(function)
 
     def rule(g, ans, *args):
@@ -161,6 +168,11 @@ def register(
     BY_HEAD[function] = op
     for key in [k for k in _cache if k[0] == op_name]:
         del _cache[key]  # registered again (a notebook cell run twice): the new rule counts
+
+
+def _same_definition(old: type, new: type) -> bool:
+    """True when ``new`` is a re-definition of the class ``old`` (same module and qualified name)."""
+    return old.__module__ == new.__module__ and old.__qualname__ == new.__qualname__
 
 
 def _reserved_op_names() -> set[str]:
@@ -308,9 +320,7 @@ def unbroadcast(graph: Graph, contrib: int, arg_shape: tuple, node_shape: tuple)
     (a 1×H bias row over N rows: ``_np.sum(..., axis=0, keepdims=True)``; a scalar: all)."""
     if arg_shape == node_shape or node_shape == ():
         return contrib
-    axes = [
-        k for k in (0, 1) if (arg_shape == () or arg_shape[k] == 1) and node_shape[k] != 1
-    ]
+    axes = [k for k in (0, 1) if (arg_shape == () or arg_shape[k] == 1) and node_shape[k] != 1]
     if not axes:
         return contrib
     have = graph.nodes[contrib].shape

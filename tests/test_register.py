@@ -242,3 +242,43 @@ def test_registering_again_replaces_the_rule():
     assert "= cos(x)" in m.__source__ and "= sin(x)" not in m.__source__  # the comment, too
     for v in (0.0, 0.4, -2.0):
         assert_close(m.grad(x=v)["x"], math.cos(v), "exact", f"d sin/dx at {v}")
+
+
+def _define_cube():
+    """A fresh class object each call, as re-running a notebook cell makes."""
+
+    class Cube(sp.Function):
+        nargs = 1
+
+    return Cube
+
+
+def test_registering_a_redefined_class_again_replaces_it():
+    x = sp.Symbol("x")
+    first = _define_cube()
+    circuitc.register(
+        first, derivative=lambda g, ans, a: 3 * g * a**2, numpy="cbrt", name="cube_op"
+    )
+    second = _define_cube()
+    assert second is not first
+    # the same definition run again: accepted, and the new rule is the one used
+    circuitc.register(
+        second, derivative=lambda g, ans, a: g * ans / (3 * a), numpy="cbrt", name="cube_op"
+    )
+    m = circuitc.compile(second(x), wrt=[x])
+    value, grad = m.value_and_grad(x=8.0)
+    assert value == pytest.approx(2.0)
+    # oracle: d/dx x**(1/3) = x**(-2/3) / 3 by hand
+    assert grad["x"] == pytest.approx(8.0 ** (-2 / 3) / 3, rel=1e-12)
+
+
+def test_another_class_cannot_take_a_registered_name():
+    class Other(sp.Function):
+        nargs = 1
+
+    class Again(sp.Function):
+        nargs = 1
+
+    circuitc.register(Other, derivative=lambda g, ans, a: g, numpy="negative", name="other_op")
+    with pytest.raises(circuitc.CircuitError, match="other_op.*taken by.*Other.*name="):
+        circuitc.register(Again, derivative=lambda g, ans, a: g, numpy="negative", name="other_op")
