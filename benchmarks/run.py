@@ -677,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     lines += machine()
     lines += [
+        "- load average at the start (1, 5, 15 min): "
+        + ", ".join(f"{v:.2f}" for v in os.getloadavg()),
         f"- each method in its own process; best of repeats over ~{args.budget:g} s"
         f" per process, {args.rounds} round(s); ratio = time / hand-written time (lower is better)",
         "",
@@ -736,6 +738,13 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(row)
             print(row, flush=True)
 
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    lines += [
+        "",
+        f"Load average (1, 5, 15 min) at the end: {load} (other processes share the CPUs;"
+        " ratios within a row are only as steady as that load).",
+    ]
+    print(lines[-1])
     out = args.out or (str(ROOT / "benchmarks" / "RESULTS.md") if args.save else None)
     if out:
         Path(out).write_text("\n".join(lines) + "\n", encoding="utf-8")
