@@ -639,7 +639,7 @@ def machine() -> list[str]:
     except OSError:
         pass
     versions = [f"numpy {np.__version__}"]
-    for name in ("sympy", "torch", "jax"):
+    for name in ("sympy", "torch", "jax", "numba"):
         if importlib.util.find_spec(name) is not None:
             import importlib.metadata as md
 
