@@ -62,6 +62,8 @@ def _arg(value, dtype=_float64):
 
 def _value(value, copy=False):
     """J as computed: a Python float for a float64 scalar, otherwise the array itself."""
+    if value.__class__ is _np.float64:  # the usual J: one test
+        return float(value)
     if isinstance(value, _ndarray):
         if value.ndim == 0:
             value = value[()]

@@ -93,6 +93,8 @@ def _arg(value, dtype=_float64):
 
 def _value(value, copy=False):
     """J as computed: a Python float for a float64 scalar, otherwise the array itself."""
+    if value.__class__ is _np.float64:  # the usual J: one test
+        return float(value)
     if isinstance(value, _ndarray):
         if value.ndim == 0:
             value = value[()]
@@ -148,15 +150,16 @@ def _reduce(grad, like, fresh=False):
 
 
 
+@_np.errstate(over="ignore")
 def _sigmoid(a):
     """1 / (1 + exp(-a)), the usual formula, with exp's overflow silenced.
 
     For a < -709 (float64), exp(-a) is inf and the result 0, where the exact value is below
-    1.2e-308: no inf or nan, and to within ulps elsewhere. The errstate costs one context
-    switch; the form that never overflows (exp(-|a|) and a where) costs five more ufunc calls.
+    1.2e-308: no inf or nan, and to within ulps elsewhere. The errstate (as a decorator: the
+    cheaper form, about 1 µs a call) is the whole cost over the bare formula; the form that
+    never overflows (exp(-|a|) and a where) costs five more ufunc calls.
     """
-    with _np.errstate(over="ignore"):
-        return 1.0 / (1.0 + _np.exp(-a))
+    return 1.0 / (1.0 + _np.exp(-a))
 
 
 def forward(*, alpha_1_0: _Arg, alpha_1_1: _Arg, alpha_1_2: _Arg, alpha_1_3: _Arg, alpha_2_0: _Arg, alpha_2_1: _Arg, alpha_2_2: _Arg, alpha_2_3: _Arg, alpha_3_0: _Arg, alpha_3_1: _Arg, alpha_3_2: _Arg, alpha_3_3: _Arg, alpha_4_0: _Arg, alpha_4_1: _Arg, alpha_4_2: _Arg, alpha_4_3: _Arg, beta_0: _Arg, beta_1: _Arg, beta_2: _Arg, beta_3: _Arg, beta_4: _Arg, x_1: _Arg, x_2: _Arg, x_3: _Arg, y_star: _Arg) -> _Arg:
