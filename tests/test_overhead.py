@@ -85,6 +85,12 @@ def test_sigmoid_of_huge_logits_is_quiet_and_right(logreg):
         p = logreg.predict(w=w, X=X)
         value, grad = logreg.value_and_grad(w=w, X=X, y=np.ones((a.size, 1)))
     assert np.all(np.isfinite(p)) and np.isfinite(value) and np.all(np.isfinite(grad["w"]))
+    # the caller's error state is neither needed nor changed: "raise" stays "raise" afterwards
+    with np.errstate(over="raise", divide="raise"):
+        np.testing.assert_array_equal(logreg.predict(w=w, X=X), p)
+        assert np.geterr()["over"] == "raise" and np.geterr()["divide"] == "raise"
+        with pytest.raises(FloatingPointError):
+            np.exp(np.array([1e4]))
     for v, got in zip(a, p[:, 0], strict=True):
         exact = float(1 / (1 + mpmath.exp(-mpmath.mpf(v))))
         assert_close(got, exact, "mpmath", f"sigmoid({v})")
