@@ -197,7 +197,9 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
             adj = c.adjoint[leaf]
             if g.nodes[adj].shape != g.nodes[leaf].shape and g.nodes[leaf].shape != ():
                 # the adjoint stands for its broadcast (a scalar seed): materialise it
-                out.grads.append((name, f"_reduce(_np.broadcast_to({names[adj]}, {name}.shape), {name})"))
+                out.grads.append(
+                    (name, f"_reduce(_np.broadcast_to({names[adj]}, {name}.shape), {name})")
+                )
             elif g.nodes[leaf].shape != () and _fresh(c, leaf, first_expr, fwd_set):
                 # a matrix whose adjoint is a fresh array of its shape (X.T @ G): no copy
                 printer.helpers.add("_own")

@@ -247,7 +247,10 @@ class Printer:
 
     def _print_rowmax(self, nid: int, depth: int) -> tuple[str, int]:
         """The row max that the log-sum-exp subtracts."""
-        return f"_np.max({self.expr_at(self.graph.nodes[nid].args[0], depth)}, axis=1, keepdims=True)", ATOM
+        return (
+            f"_np.max({self.expr_at(self.graph.nodes[nid].args[0], depth)}, axis=1, keepdims=True)",
+            ATOM,
+        )
 
     def _print_logsumexp(self, nid: int, depth: int) -> tuple[str, int]:
         """``m + log(sum(exp(a - m)))`` per row, m the row max: no overflow."""
@@ -259,7 +262,10 @@ class Printer:
     def _print_broadcast(self, nid: int, depth: int) -> tuple[str, int]:
         """A value broadcast to a node's full shape (a read-only view)."""
         node = self.graph.nodes[nid]
-        return f"_np.broadcast_to({self.expr_at(node.args[0], depth)}, {self.shape(node.shape)})", ATOM
+        return (
+            f"_np.broadcast_to({self.expr_at(node.args[0], depth)}, {self.shape(node.shape)})",
+            ATOM,
+        )
 
     def _print_element(self, nid: int, depth: int) -> tuple[str, int]:
         """``a[i, j]`` for constant indices."""
