@@ -269,6 +269,7 @@ def _shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
         shape = c.shapes.get(name, ())
         if shape:
             want = ", ".join(str(d) if isinstance(d, int) else f'"{d}"' for d in shape)
+            want += "," if len(shape) == 1 else ""  # a one-entry shape is still a tuple
             specs.append(f'("{name}", {name}, ({want}))')
     if not specs:
         return []
