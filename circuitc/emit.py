@@ -293,7 +293,7 @@ def _prologue(c: Compiled, names: list[str]) -> list[str]:
     The shapes are compared as tuples, the dimensions read off the first argument that has
     them; ``_bind`` (which words the error) runs only when that comparison fails.
     """
-    convert = [f"_dt = _dtype({', '.join(names)})"] + [f"{a} = _arg({a}, _dt)" for a in names]
+    convert = [f"_dt = _dtype({', '.join(names)})"] + [f'{a} = _arg({a}, _dt, "{a}")' for a in names]
     if 0 < len(names) <= FAST_ARGS_MAX:
         tests = [f"_type({a}) is _ndarray and {a}.dtype is _float64" for a in names]
         lines = _condition(tests, "and")

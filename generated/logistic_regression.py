@@ -53,11 +53,12 @@ def _dtype(*values):
     return _np.result_type(*found) if found else _float64
 
 
-def _arg(value, dtype=_float64):
+def _arg(value, dtype=_float64, name="?"):
     """An argument as a NumPy float scalar or a floating-point NumPy array (never copied).
 
     A Python number becomes a NumPy scalar of ``dtype``, so that overflow and division by zero
     give inf/nan as in NumPy (Python floats would raise OverflowError/ZeroDivisionError).
+    A complex value is a TypeError naming the argument (NumPy would drop its imaginary part).
     """
     if isinstance(value, _np.floating) or (
         isinstance(value, _ndarray) and value.dtype.kind == "f"
@@ -65,6 +66,9 @@ def _arg(value, dtype=_float64):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return dtype.type(value)
+    if _np.iscomplexobj(value):
+        kind = _np.asarray(value).dtype
+        raise TypeError(f"argument {name!r} is complex ({kind}); expected real numbers")
     return _np.asarray(value, dtype=_np.float64)
 
 
@@ -156,16 +160,16 @@ def forward(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg, theta
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4, y_star)
-        theta_0 = _arg(theta_0, _dt)
-        theta_1 = _arg(theta_1, _dt)
-        theta_2 = _arg(theta_2, _dt)
-        theta_3 = _arg(theta_3, _dt)
-        theta_4 = _arg(theta_4, _dt)
-        x_1 = _arg(x_1, _dt)
-        x_2 = _arg(x_2, _dt)
-        x_3 = _arg(x_3, _dt)
-        x_4 = _arg(x_4, _dt)
-        y_star = _arg(y_star, _dt)
+        theta_0 = _arg(theta_0, _dt, "theta_0")
+        theta_1 = _arg(theta_1, _dt, "theta_1")
+        theta_2 = _arg(theta_2, _dt, "theta_2")
+        theta_3 = _arg(theta_3, _dt, "theta_3")
+        theta_4 = _arg(theta_4, _dt, "theta_4")
+        x_1 = _arg(x_1, _dt, "x_1")
+        x_2 = _arg(x_2, _dt, "x_2")
+        x_3 = _arg(x_3, _dt, "x_3")
+        x_4 = _arg(x_4, _dt, "x_4")
+        y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 10)
     _t0 = theta_1 * x_1
     _t1 = theta_2 * x_2
@@ -196,16 +200,16 @@ def value_and_grad(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4, y_star)
-        theta_0 = _arg(theta_0, _dt)
-        theta_1 = _arg(theta_1, _dt)
-        theta_2 = _arg(theta_2, _dt)
-        theta_3 = _arg(theta_3, _dt)
-        theta_4 = _arg(theta_4, _dt)
-        x_1 = _arg(x_1, _dt)
-        x_2 = _arg(x_2, _dt)
-        x_3 = _arg(x_3, _dt)
-        x_4 = _arg(x_4, _dt)
-        y_star = _arg(y_star, _dt)
+        theta_0 = _arg(theta_0, _dt, "theta_0")
+        theta_1 = _arg(theta_1, _dt, "theta_1")
+        theta_2 = _arg(theta_2, _dt, "theta_2")
+        theta_3 = _arg(theta_3, _dt, "theta_3")
+        theta_4 = _arg(theta_4, _dt, "theta_4")
+        x_1 = _arg(x_1, _dt, "x_1")
+        x_2 = _arg(x_2, _dt, "x_2")
+        x_3 = _arg(x_3, _dt, "x_3")
+        x_4 = _arg(x_4, _dt, "x_4")
+        y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 10)
     _t0 = theta_1 * x_1
     _t1 = theta_2 * x_2
@@ -269,15 +273,15 @@ def predict(*, theta_0: _Arg, theta_1: _Arg, theta_2: _Arg, theta_3: _Arg, theta
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4)
-        theta_0 = _arg(theta_0, _dt)
-        theta_1 = _arg(theta_1, _dt)
-        theta_2 = _arg(theta_2, _dt)
-        theta_3 = _arg(theta_3, _dt)
-        theta_4 = _arg(theta_4, _dt)
-        x_1 = _arg(x_1, _dt)
-        x_2 = _arg(x_2, _dt)
-        x_3 = _arg(x_3, _dt)
-        x_4 = _arg(x_4, _dt)
+        theta_0 = _arg(theta_0, _dt, "theta_0")
+        theta_1 = _arg(theta_1, _dt, "theta_1")
+        theta_2 = _arg(theta_2, _dt, "theta_2")
+        theta_3 = _arg(theta_3, _dt, "theta_3")
+        theta_4 = _arg(theta_4, _dt, "theta_4")
+        x_1 = _arg(x_1, _dt, "x_1")
+        x_2 = _arg(x_2, _dt, "x_2")
+        x_3 = _arg(x_3, _dt, "x_3")
+        x_4 = _arg(x_4, _dt, "x_4")
     _t0 = theta_1 * x_1
     _t1 = theta_2 * x_2
     _t2 = theta_3 * x_3

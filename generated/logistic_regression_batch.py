@@ -45,11 +45,12 @@ def _dtype(*values):
     return _np.result_type(*found) if found else _float64
 
 
-def _arg(value, dtype=_float64):
+def _arg(value, dtype=_float64, name="?"):
     """An argument as a NumPy float scalar or a floating-point NumPy array (never copied).
 
     A Python number becomes a NumPy scalar of ``dtype``, so that overflow and division by zero
     give inf/nan as in NumPy (Python floats would raise OverflowError/ZeroDivisionError).
+    A complex value is a TypeError naming the argument (NumPy would drop its imaginary part).
     """
     if isinstance(value, _np.floating) or (
         isinstance(value, _ndarray) and value.dtype.kind == "f"
@@ -57,6 +58,9 @@ def _arg(value, dtype=_float64):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return dtype.type(value)
+    if _np.iscomplexobj(value):
+        kind = _np.asarray(value).dtype
+        raise TypeError(f"argument {name!r} is complex ({kind}); expected real numbers")
     return _np.asarray(value, dtype=_np.float64)
 
 
@@ -186,9 +190,9 @@ def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta, X, y)
-        theta = _arg(theta, _dt)
-        X = _arg(X, _dt)
-        y = _arg(y, _dt)
+        theta = _arg(theta, _dt, "theta")
+        X = _arg(X, _dt, "X")
+        y = _arg(y, _dt, "y")
     N = X.shape[0] if X.ndim == 2 else -1
     if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
         N, = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
@@ -214,9 +218,9 @@ def value_and_grad(*, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, dict[str, _A
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta, X, y)
-        theta = _arg(theta, _dt)
-        X = _arg(X, _dt)
-        y = _arg(y, _dt)
+        theta = _arg(theta, _dt, "theta")
+        X = _arg(X, _dt, "X")
+        y = _arg(y, _dt, "y")
     N = X.shape[0] if X.ndim == 2 else -1
     if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
         N, = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
@@ -267,8 +271,8 @@ def predict(*, theta: _Arg, X: _Arg, y: _Arg = None) -> _Arg:
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta, X)
-        theta = _arg(theta, _dt)
-        X = _arg(X, _dt)
+        theta = _arg(theta, _dt, "theta")
+        X = _arg(X, _dt, "X")
     N = X.shape[0] if X.ndim == 2 else -1
     if theta.shape != (31, 1) or X.shape != (N, 31):
         N, = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)))

@@ -48,11 +48,12 @@ def _dtype(*values):
     return _np.result_type(*found) if found else _float64
 
 
-def _arg(value, dtype=_float64):
+def _arg(value, dtype=_float64, name="?"):
     """An argument as a NumPy float scalar or a floating-point NumPy array (never copied).
 
     A Python number becomes a NumPy scalar of ``dtype``, so that overflow and division by zero
     give inf/nan as in NumPy (Python floats would raise OverflowError/ZeroDivisionError).
+    A complex value is a TypeError naming the argument (NumPy would drop its imaginary part).
     """
     if isinstance(value, _np.floating) or (
         isinstance(value, _ndarray) and value.dtype.kind == "f"
@@ -60,6 +61,9 @@ def _arg(value, dtype=_float64):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return dtype.type(value)
+    if _np.iscomplexobj(value):
+        kind = _np.asarray(value).dtype
+        raise TypeError(f"argument {name!r} is complex ({kind}); expected real numbers")
     return _np.asarray(value, dtype=_np.float64)
 
 
@@ -185,11 +189,11 @@ def forward(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(W1, W2, b2, X, Y)
-        W1 = _arg(W1, _dt)
-        W2 = _arg(W2, _dt)
-        b2 = _arg(b2, _dt)
-        X = _arg(X, _dt)
-        Y = _arg(Y, _dt)
+        W1 = _arg(W1, _dt, "W1")
+        W2 = _arg(W2, _dt, "W2")
+        b2 = _arg(b2, _dt, "b2")
+        X = _arg(X, _dt, "X")
+        Y = _arg(Y, _dt, "Y")
     N = X.shape[0] if X.ndim == 2 else -1
     if (
         W1.shape != (65, 64)
@@ -227,11 +231,11 @@ def value_and_grad(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> tuple[_
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(W1, W2, b2, X, Y)
-        W1 = _arg(W1, _dt)
-        W2 = _arg(W2, _dt)
-        b2 = _arg(b2, _dt)
-        X = _arg(X, _dt)
-        Y = _arg(Y, _dt)
+        W1 = _arg(W1, _dt, "W1")
+        W2 = _arg(W2, _dt, "W2")
+        b2 = _arg(b2, _dt, "b2")
+        X = _arg(X, _dt, "X")
+        Y = _arg(Y, _dt, "Y")
     N = X.shape[0] if X.ndim == 2 else -1
     if (
         W1.shape != (65, 64)
@@ -301,10 +305,10 @@ def predict(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> _Arg:
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(W1, W2, b2, X)
-        W1 = _arg(W1, _dt)
-        W2 = _arg(W2, _dt)
-        b2 = _arg(b2, _dt)
-        X = _arg(X, _dt)
+        W1 = _arg(W1, _dt, "W1")
+        W2 = _arg(W2, _dt, "W2")
+        b2 = _arg(b2, _dt, "b2")
+        X = _arg(X, _dt, "X")
     N = X.shape[0] if X.ndim == 2 else -1
     if W1.shape != (65, 64) or W2.shape != (64, 10) or b2.shape != (1, 10) or X.shape != (N, 65):
         N, = _bind(("N",), ("W1", W1, (65, 64)), ("W2", W2, (64, 10)), ("b2", b2, (1, 10)), ("X", X, ("N", 65)))

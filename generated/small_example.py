@@ -45,11 +45,12 @@ def _dtype(*values):
     return _np.result_type(*found) if found else _float64
 
 
-def _arg(value, dtype=_float64):
+def _arg(value, dtype=_float64, name="?"):
     """An argument as a NumPy float scalar or a floating-point NumPy array (never copied).
 
     A Python number becomes a NumPy scalar of ``dtype``, so that overflow and division by zero
     give inf/nan as in NumPy (Python floats would raise OverflowError/ZeroDivisionError).
+    A complex value is a TypeError naming the argument (NumPy would drop its imaginary part).
     """
     if isinstance(value, _np.floating) or (
         isinstance(value, _ndarray) and value.dtype.kind == "f"
@@ -57,6 +58,9 @@ def _arg(value, dtype=_float64):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return dtype.type(value)
+    if _np.iscomplexobj(value):
+        kind = _np.asarray(value).dtype
+        raise TypeError(f"argument {name!r} is complex ({kind}); expected real numbers")
     return _np.asarray(value, dtype=_np.float64)
 
 
@@ -142,7 +146,7 @@ def forward(*, x: _Arg) -> _Arg:
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(x)
-        x = _arg(x, _dt)
+        x = _arg(x, _dt, "x")
     # forward (ops: 5)
     t = x**2
     u1 = _np.sin(t)
@@ -178,7 +182,7 @@ def value_and_grad(*, x: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(x)
-        x = _arg(x, _dt)
+        x = _arg(x, _dt, "x")
     # forward (ops: 5)
     t = x**2
     u1 = _np.sin(t)

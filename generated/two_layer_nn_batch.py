@@ -50,11 +50,12 @@ def _dtype(*values):
     return _np.result_type(*found) if found else _float64
 
 
-def _arg(value, dtype=_float64):
+def _arg(value, dtype=_float64, name="?"):
     """An argument as a NumPy float scalar or a floating-point NumPy array (never copied).
 
     A Python number becomes a NumPy scalar of ``dtype``, so that overflow and division by zero
     give inf/nan as in NumPy (Python floats would raise OverflowError/ZeroDivisionError).
+    A complex value is a TypeError naming the argument (NumPy would drop its imaginary part).
     """
     if isinstance(value, _np.floating) or (
         isinstance(value, _ndarray) and value.dtype.kind == "f"
@@ -62,6 +63,9 @@ def _arg(value, dtype=_float64):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return dtype.type(value)
+    if _np.iscomplexobj(value):
+        kind = _np.asarray(value).dtype
+        raise TypeError(f"argument {name!r} is complex ({kind}); expected real numbers")
     return _np.asarray(value, dtype=_np.float64)
 
 
@@ -187,11 +191,11 @@ def forward(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(alpha, beta, beta_0, X, y)
-        alpha = _arg(alpha, _dt)
-        beta = _arg(beta, _dt)
-        beta_0 = _arg(beta_0, _dt)
-        X = _arg(X, _dt)
-        y = _arg(y, _dt)
+        alpha = _arg(alpha, _dt, "alpha")
+        beta = _arg(beta, _dt, "beta")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        X = _arg(X, _dt, "X")
+        y = _arg(y, _dt, "y")
     N = X.shape[0] if X.ndim == 2 else -1
     if (
         alpha.shape != (31, 32)
@@ -227,11 +231,11 @@ def value_and_grad(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(alpha, beta, beta_0, X, y)
-        alpha = _arg(alpha, _dt)
-        beta = _arg(beta, _dt)
-        beta_0 = _arg(beta_0, _dt)
-        X = _arg(X, _dt)
-        y = _arg(y, _dt)
+        alpha = _arg(alpha, _dt, "alpha")
+        beta = _arg(beta, _dt, "beta")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        X = _arg(X, _dt, "X")
+        y = _arg(y, _dt, "y")
     N = X.shape[0] if X.ndim == 2 else -1
     if (
         alpha.shape != (31, 32)
@@ -296,10 +300,10 @@ def predict(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg = None) -
         _dt = _float64  # float64 arrays: nothing to convert
     else:
         _dt = _dtype(alpha, beta, beta_0, X)
-        alpha = _arg(alpha, _dt)
-        beta = _arg(beta, _dt)
-        beta_0 = _arg(beta_0, _dt)
-        X = _arg(X, _dt)
+        alpha = _arg(alpha, _dt, "alpha")
+        beta = _arg(beta, _dt, "beta")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        X = _arg(X, _dt, "X")
     N = X.shape[0] if X.ndim == 2 else -1
     if (
         alpha.shape != (31, 32)
