@@ -48,7 +48,7 @@ class Op:
 
 
 def _no_derivative(g, ans, *args):
-    """Piecewise-constant functions (sign, Heaviside): derivative 0, also at the kink."""
+    """Piecewise-constant functions (sign, Heaviside in x): derivative 0, also at the kink."""
     return tuple(None for _ in args)
 
 
@@ -75,6 +75,7 @@ _BUILTIN = [
     Op("tanh", sp.tanh, "tanh", "tanh", lambda g, ans, x: (g * (1 - ans**2),)),
     Op("abs", sp.Abs, "abs", "fabs", lambda g, ans, x: (g * sp.sign(x),)),
     Op("sign", sp.sign, "sign", None, _no_derivative),
+    # d/dh0 (1 where x == 0) is built in structural_vjp: a where keeps the adjoint's dtype
     Op("heaviside", sp.Heaviside, "heaviside", None, _no_derivative, nargs=2),
     Op("sigmoid", sigmoid, "_sigmoid", None, lambda g, ans, x: (g * ans * (1 - ans),)),
     Op("softplus", softplus, "_softplus", None, lambda g, ans, x: (g * sigmoid(x),)),
@@ -257,6 +258,13 @@ def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
         cond, _, _ = args
         zero = graph.const(0)
         return [None, graph.call("where", cond, g, zero), graph.call("where", cond, zero, g)]
+    if op == "heaviside":
+        # Heaviside(x, h0) is h0 where x == 0: d/dh0 is 1 there and 0 elsewhere; d/dx is 0
+        x, h0 = args
+        if graph.is_const(h0):
+            return [None, None]
+        zero = graph.const(0)
+        return [None, graph.call("where", graph.call("eq", x, zero), g, zero)]
     if op in ("maximum", "minimum"):
         a, b = args
         # the first argument wins a tie (DESIGN.md, Conventions)
@@ -381,6 +389,8 @@ def structural_partial_template(graph: Graph, nid: int, i: int) -> str:
         return "product of the other factors"
     if node.op == "where":
         return "1 where _a0 else 0" if i == 1 else "0 where _a0 else 1"
+    if node.op == "heaviside":
+        return "1 where _a0 == 0 else 0" if i == 1 else "0"
     if node.op in ("maximum", "minimum"):
         rel = ">=" if node.op == "maximum" else "<="
         cond = f"_a0 {rel} _a1"
