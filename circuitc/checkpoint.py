@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,9 +100,10 @@ def load(path, module) -> Checkpoint:
     path = Path(path)
     try:
         f = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        detail = getattr(e, "strerror", None) or e
-        raise CheckpointError(f"cannot read parameters from {path}: {detail}") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read parameters from {path}: {e.strerror or e}") from None
+    except (ValueError, EOFError, zipfile.BadZipFile):  # not .npy/.npz, empty or truncated
+        raise CheckpointError(f"{path} is not a circuitc parameter file (.npz)") from None
     if not isinstance(f, np.lib.npyio.NpzFile):
         raise CheckpointError(f"{path} is not a circuitc parameter file (.npz)")
     with f:

@@ -4,8 +4,8 @@
 ``.csv`` or an ``.npz``; ``breast_cancer`` by default), trains, prints one line per epoch and
 writes the parameters to ``--out`` after every epoch (atomically, so an interrupted or
 diverging run leaves the last good epoch on disk). Settings come from the flags, else (with
-``--resume``) from the parameter file, else from the circuit file's ``TRAIN = dict(...)``,
-else from ``DEFAULTS``. Ctrl-C stops after the current step, writes that exact state and
+``--resume``) from the parameter file, else from the circuit file's ``TRAIN = dict(...)``
+(which may also name the default ``data``), else from ``DEFAULTS``. Ctrl-C stops after the current step, writes that exact state and
 exits with status 130; ``--resume`` then continues as if never interrupted.
 """
 
@@ -61,7 +61,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         metavar="NAME|PATH",
-        help="breast_cancer (default), digits, iris, a .csv with a header row, or an .npz",
+        help="breast_cancer, digits, iris, a .csv with a header row, or an .npz "
+        "(default: the circuit file's TRAIN data, else breast_cancer)",
     )
     p.add_argument("--target-column", metavar="COL", help="the CSV column holding the target")
 
@@ -121,6 +122,27 @@ def _settings(args, file_train: dict, saved: dict) -> dict:
         if flag is not None:
             out[k] = flag
     return out
+
+
+def _check_writable(path, flag: str) -> None:
+    """Refuse an output path that cannot be written, before any work (CliError)."""
+    import os
+    import tempfile
+
+    from .cli import CliError
+
+    p = Path(path)
+    if p.is_dir():
+        raise CliError(f"{flag} {path}: is a folder; give a file name")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except FileExistsError as e:  # a file stands where a folder of the path should be
+        raise CliError(f"{flag} {path}: {e.filename} is a file, not a folder") from None
+    except OSError as e:
+        raise CliError(f"{flag} {path}: cannot write there ({e.strerror or e})") from None
 
 
 def _progress_bar(total: int, quiet: bool):
@@ -195,11 +217,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     namespace: dict = {}
     circuit = _one_circuit(args, namespace)
     module = _compile(circuit)
+    out = Path(args.out or f"{circuit.name}.npz")
+    for path, flag in ((out, "--out"), (args.log, "--log"), (args.plot, "--plot")):
+        if path:
+            _check_writable(path, flag)
+    file_train = namespace.get("TRAIN", {})
+    file_data = None
+    if isinstance(file_train, dict) and "data" in file_train:
+        file_train = dict(file_train)
+        file_data = file_train.pop("data")
     try:
         ck = checkpoint.load(args.resume, module) if args.resume else None
         saved = ck.config if ck is not None else {}
-        s = _settings(args, namespace.get("TRAIN", {}), saved)
-        source = args.data or saved.get("data") or data.DEFAULT
+        s = _settings(args, file_train, saved)
+        source = args.data or saved.get("data") or file_data or data.DEFAULT
         target_column = args.target_column or saved.get("target_column")
         dataset = data.load(source, target_column=target_column, seed=s["seed"])
         if ck is not None:
@@ -215,7 +246,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{args.resume} was trained with {state.optimizer.kind}; "
             f"it cannot continue with --optimizer {s['optimizer']}"
         )
-    out = Path(args.out or f"{circuit.name}.npz")
     config = dict(s, data=str(source), target_column=target_column)
     n = dataset.X_train.shape[0]
     steps_per_epoch = -(-n // s["batch_size"])
@@ -291,6 +321,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 1
     except bad_input as e:
         raise CliError(str(e)) from None
+    except OSError as e:  # the disk filled up, or the folder went away, during training
+        raise CliError(f"cannot write {e.filename or out}: {e.strerror or e}") from None
     finally:
         if installed:
             signal.signal(signal.SIGINT, previous)
@@ -344,6 +376,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     module = _compile(circuit)
     if not hasattr(module, "predict"):
         raise CliError(f"circuit {circuit.name!r} has no prediction= to predict with")
+    if args.out:
+        _check_writable(args.out, "-o")
     try:
         ck = checkpoint.load(args.params, module)
         X, y, name = _predict_data(args, ck, module)

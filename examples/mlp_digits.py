@@ -9,7 +9,7 @@ N×10, the one-hot labels. N is a symbol, so one module serves any batch size.
     J = mean over rows of −Σ_k Y_k log softmax(A)_k      the cross-entropy, via log-sum-exp
     ŷ = softmax(A)              the prediction: one probability per class
 
-Train it with ``circuitc train examples/mlp_digits.py --data digits``.
+Train it with ``circuitc train examples/mlp_digits.py`` (its ``TRAIN`` names the data set).
 """
 
 import sympy as sp
@@ -17,7 +17,7 @@ import sympy as sp
 from circuitc import Circuit, nn
 
 #: settings for ``circuitc train`` (the flags override them)
-TRAIN = dict(epochs=30, lr=0.5, batch_size=32)
+TRAIN = dict(data="digits", epochs=30, lr=0.5, batch_size=32)
 
 
 def make_circuit(D: int = 65, H: int = 64, K: int = 10, name: str = "mlp_digits") -> Circuit:

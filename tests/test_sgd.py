@@ -381,8 +381,10 @@ def test_checkpoint_refuses_another_circuit(logreg, logreg_sq, tmp_path):
         checkpoint.load(path, logreg_sq)
     assert checkpoint.load(path, logreg).params.keys() == set(logreg.WRT)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(checkpoint.CheckpointError, match="cannot read"):
+    with pytest.raises(checkpoint.CheckpointError, match="not a circuitc parameter file"):
         checkpoint.load(tmp_path / "junk.npz", logreg)
+    with pytest.raises(checkpoint.CheckpointError, match="cannot read .*No such file"):
+        checkpoint.load(tmp_path / "absent.npz", logreg)
     np.save(tmp_path / "plain.npy", np.zeros(3))
     with pytest.raises(checkpoint.CheckpointError, match="not a circuitc parameter file"):
         checkpoint.load(tmp_path / "plain.npy", logreg)

@@ -107,6 +107,45 @@ def test_train_defaults_come_from_the_circuit_file(capsys, tmp_path, binary_csv)
     _one_line_error(code, err, "unknown setting 'epoch'")
 
 
+def test_train_data_comes_from_the_circuit_file_unless_given(capsys, tmp_path, binary_csv):
+    file = tmp_path / "lr.py"
+    file.write_text(Path(LOGREG).read_text() + f"\nTRAIN = dict(data={binary_csv!r}, epochs=1)\n")
+    code, stdout, err = run(capsys, "train", file, *CE, "--out", tmp_path / "a.npz")
+    assert code == 0, err
+    assert stdout.startswith("logistic_regression_cross_entropy on bin.csv: 36 train / 12 test")
+    code, _, err = run(capsys, "train", file, *CE, "--data", tmp_path / "none.csv")
+    _one_line_error(code, err, "none.csv")
+
+
+@pytest.mark.parametrize("flag", ["--out", "--log"])
+def test_train_refuses_an_unwritable_output_before_training(capsys, tmp_path, binary_csv, flag):
+    (tmp_path / "afile").write_text("")
+    target = tmp_path / "afile" / "m.out"
+    argv = ["train", LOGREG, *CE, "--data", binary_csv, "--epochs", 1]
+    argv += [flag, target] if flag == "--out" else [flag, target, "--out", tmp_path / "m.npz"]
+    code, stdout, err = run(capsys, *argv)
+    _one_line_error(code, err, f"{flag} {target}: {tmp_path / 'afile'} is a file, not a folder")
+    assert stdout == "" and sorted(p.name for p in tmp_path.iterdir()) == ["afile", "bin.csv"]
+    code, stdout, err = run(capsys, "train", LOGREG, *CE, "--data", binary_csv, "--out", tmp_path)
+    _one_line_error(code, err, "is a folder; give a file name")
+
+
+def test_predict_refuses_an_unwritable_output_and_a_file_that_is_not_npz(
+    capsys, tmp_path, binary_csv
+):
+    params = tmp_path / "m.npz"
+    argv = ["--data", binary_csv]
+    assert run(capsys, "train", LOGREG, *CE, *argv, "--epochs", 1, "--out", params)[0] == 0
+    (tmp_path / "afile").write_text("")
+    code, _, err = run(capsys, "predict", LOGREG, *CE, *argv, "--params", params,
+                       "-o", tmp_path / "afile" / "p.csv")  # fmt: skip
+    _one_line_error(code, err, "is a file, not a folder")
+    (tmp_path / "cut.npz").write_bytes(params.read_bytes()[:300])
+    for bad in (binary_csv, tmp_path / "cut.npz", tmp_path / "afile"):
+        code, _, err = run(capsys, "predict", LOGREG, *CE, *argv, "--params", bad)
+        _one_line_error(code, err, f"{bad} is not a circuitc parameter file (.npz)")
+
+
 def test_resume_equals_uninterrupted(capsys, tmp_path, binary_csv):
     common = [*CE, "--data", binary_csv, "--batch-size", 4, "--optimizer", "adam", "--lr", 0.05]
     assert (
@@ -129,6 +168,7 @@ def test_resume_equals_uninterrupted(capsys, tmp_path, binary_csv):
 def test_ctrl_c_writes_the_checkpoint_and_resume_finishes_the_run(
     capsys, tmp_path, binary_csv, monkeypatch
 ):
+    handler = signal.getsignal(signal.SIGINT)  # SIG_IGN when the suite runs in the background
     common = [*CE, "--data", binary_csv, "--epochs", 3, "--momentum", 0.9]
     assert run(capsys, "train", LOGREG, *common, "--out", tmp_path / "full.npz")[0] == 0
     compile_module = cli_train._compile
@@ -161,7 +201,7 @@ def test_ctrl_c_writes_the_checkpoint_and_resume_finishes_the_run(
     full, resumed = _params(tmp_path / "full.npz"), _params(out)
     for k in full:
         assert full[k].tobytes() == resumed[k].tobytes()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler
 
 
 def test_divergence_keeps_the_last_good_checkpoint(capsys, tmp_path, regression_csv):
