@@ -15,7 +15,7 @@ from .compiler import Compiled
 from .emit import environment, plan, render_context
 from .errors import CircuitError
 from .ir import LEAF_OPS
-from .printer import MathPrinter
+from .printer import ATOM, MathPrinter
 
 TEMPLATE = "numba.py.j2"
 
@@ -34,7 +34,9 @@ class LoopPrinter(MathPrinter):
             node = graph.nodes[v]
             if node.shape != ():
                 return f"a matrix ({node.op})"
-            if node.op in LEAF_OPS or node.op in ("add", "mul", "pow"):
+            if node.op in LEAF_OPS or node.op in ("add", "mul", "pow", "where"):
+                continue
+            if node.op in rules.COMPARISONS:
                 continue
             op = rules.OPS.get(node.op)
             if op is None or op.math is None:
@@ -45,6 +47,11 @@ class LoopPrinter(MathPrinter):
         node = self.graph.nodes[nid]
         args = ", ".join(self.expr_at(a, depth) for a in node.args)
         return f"_math.{rules.OPS[node.op].math}({args})", 100
+
+    def _print_where(self, nid: int, depth: int) -> tuple[str, int]:
+        """``where(c, a, b)`` on one element: ``(a if c else b)``."""
+        c, a, b = (self.expr_at(v, depth) for v in self.graph.nodes[nid].args)
+        return f"({a} if {c} else {b})", ATOM
 
     def _print_pow(self, nid: int, depth: int) -> tuple[str, int]:
         """Non-integer exponents as ``a ** b`` (numba's scalar power), the rest as usual."""

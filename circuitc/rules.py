@@ -236,10 +236,10 @@ def sympy_vjp(op: str, consts: tuple) -> tuple:
 
 
 def _pow_vjp(g, ans, base, exp):
-    """d(b**e): to the base ``e*b**(e-1)`` (``-ans**2`` for a reciprocal), to the exponent ``ans*log(b)``."""
+    """d(b**e) for a constant exponent: to the base ``e*b**(e-1)`` (``-ans**2`` for a
+    reciprocal). An exponent that is not a constant is ``_symbolic_pow_vjp``'s."""
     to_base = -g * ans**2 if exp == -1 else g * exp * base ** (exp - 1)
-    to_exp = None if exp.is_number else g * ans * sp.log(base)
-    return (to_base, to_exp)
+    return (to_base, None)
 
 
 #: an n-ary product above this many factors uses prefix/suffix products (O(n) ops in all)
@@ -258,6 +258,8 @@ def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
         cond, _, _ = args
         zero = graph.const(0)
         return [None, graph.call("where", cond, g, zero), graph.call("where", cond, zero, g)]
+    if op == "pow" and not graph.is_const(args[1]):
+        return _symbolic_pow_vjp(graph, nid, g)
     if op == "heaviside":
         # Heaviside(x, h0) is h0 where x == 0: d/dh0 is 1 there and 0 elsewhere; d/dx is 0
         x, h0 = args
@@ -274,6 +276,19 @@ def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
     if op in COMPARISONS or op in LOGIC:
         return [None for _ in args]
     return None
+
+
+def _symbolic_pow_vjp(graph: Graph, nid: int, g: int) -> list[int]:
+    """b**e with an exponent that is not a constant: to the base ``g*e*b**(e-1)``, to the
+    exponent ``g*ans*log(b)``, except where ans is 0 (b = 0, e > 0): there ans*log(b) is
+    0*(-inf) = nan while its limit is 0, which a where gives (as PyTorch does)."""
+    base, exp = graph.nodes[nid].args
+    to_base = graph.mul(g, exp, graph.pow(base, graph.add(exp, graph.const(-1))))
+    if graph.is_const(base):  # 2**e: log(2) is a number
+        return [to_base, graph.mul(g, nid, graph.const(sp.log(graph.values[base])))]
+    zero = graph.const(0)
+    to_exp = graph.mul(g, nid, graph.call("log", base))
+    return [to_base, graph.call("where", graph.call("eq", nid, zero), zero, to_exp)]
 
 
 # -- matrices ----------------------------------------------------------------------------------
@@ -391,6 +406,12 @@ def structural_partial_template(graph: Graph, nid: int, i: int) -> str:
         return "1 where _a0 else 0" if i == 1 else "0 where _a0 else 1"
     if node.op == "heaviside":
         return "1 where _a0 == 0 else 0" if i == 1 else "0"
+    if node.op == "pow":  # an exponent that is not a constant
+        if i == 0:
+            return "_a1*_a0**(_a1 - 1)"
+        if graph.is_const(node.args[0]):
+            return "_ans*log(_a0)"
+        return "0 where _ans == 0 else _ans*log(_a0)"
     if node.op in ("maximum", "minimum"):
         rel = ">=" if node.op == "maximum" else "<="
         cond = f"_a0 {rel} _a1"

@@ -5,6 +5,8 @@ the dtype of a constant J, and line breaks in user text that reaches comments an
 
 from __future__ import annotations
 
+import math
+
 import mpmath
 import numpy as np
 import pytest
@@ -97,3 +99,69 @@ def test_heaviside_gradient_in_h0_keeps_float32_and_matches_central_differences(
         assert_close(grad[i], central_diff(along, float(ys[i])), "central", f"dJ/dy[{i}]")
     # hand-written: d(H(x, y) y)/dy = H(x, y) + y [x == 0]
     np.testing.assert_array_equal(grad, np.array([4.0, 1.0, 0.0, -6.0], dtype=np.float32))
+
+
+# -- 3. x**y: the gradient in y at x = 0 is the limit 0 (not 0 * -inf = nan) ----------------------
+def _mp_pow_grads(xv: float, yv: float) -> tuple[float, float]:
+    """d(x**y)/dx and d(x**y)/dy by mpmath; at x = 0 (y > 0) d/dy is 0: 0**t is 0 for every
+    t > 0 (and x**y log(x) -> 0 as x -> 0+), which mpmath confirms with a one-sided difference."""
+    with mpmath.workdps(30):
+        xm, ym = mpmath.mpf(xv), mpmath.mpf(yv)
+        if xv == 0:
+            assert yv > 0
+            h = ym / 4
+            dy = (xm ** (ym + h) - xm ** (ym - h)) / (2 * h)  # both powers are exactly 0
+        else:
+            dy = mpmath.diff(lambda t: xm**t, ym)
+        if xv != 0:
+            dx = float(mpmath.diff(lambda t: t**ym, xm))
+        else:  # y x**(y-1) at x = 0: 0 for y > 1, 1 for y = 1, +inf for 0 < y < 1
+            dx = 0.0 if yv > 1 else (1.0 if yv == 1 else math.inf)
+        return dx, float(dy)
+
+
+POW_GRID = [(0.0, 2.0), (0.0, 0.5), (0.0, 1.0), (0.0, 3.7), (0.5, 2.0), (2.0, 3.0), (3.0, -1.5)]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_power_gradient_in_the_exponent_at_zero_base_matches_mpmath(backend):
+    if backend == "numba":
+        pytest.importorskip("numba")
+    m = circuitc.compile(x**y, wrt=[x, y], name=f"pow_{backend}", backend=backend)
+    xs = np.array([p[0] for p in POW_GRID])
+    ys = np.array([p[1] for p in POW_GRID])
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) in the branch not taken
+        _, grad = m.value_and_grad(x=xs, y=ys)
+    for i, (xv, yv) in enumerate(POW_GRID):
+        dx, dy = _mp_pow_grads(xv, yv)
+        assert_close(grad["y"][i], dy, "mpmath", f"d(x**y)/dy at x={xv}, y={yv}")
+        assert_close(grad["x"][i], dx, "mpmath", f"d(x**y)/dx at x={xv}, y={yv}")
+    assert np.all(grad["y"][xs == 0] == 0.0)  # was nan
+
+
+def test_power_gradient_in_the_exponent_matches_central_differences_away_from_zero():
+    expr = sp.sin(x) ** (y * x) + 2**y * x
+    m = circuitc.compile(expr, wrt=[x, y], name="pow_cd")
+    for xv, yv in [(0.7, 1.3), (1.2, -0.4), (2.5, 2.0)]:
+        _, grad = m.value_and_grad(x=xv, y=yv)
+        assert_close(
+            grad["y"], central_diff(lambda t, xv=xv: m.forward(x=xv, y=t), yv), "central", "dJ/dy"
+        )
+        assert_close(
+            grad["x"], central_diff(lambda t, yv=yv: m.forward(x=t, y=yv), xv), "central", "dJ/dx"
+        )
+
+
+def test_power_gradient_at_zero_base_inside_a_circuit_and_in_float32():
+    # J = sum(x**y * w): dJ/dy = w x**y log(x), 0 where x = 0 (hand-written NumPy below)
+    w = sp.Symbol("w")
+    m = circuitc.compile(x**y * w, wrt=[y], name="pow_f32")
+    xs = np.array([0.0, 0.25, 1.0, 4.0], dtype=np.float32)
+    ys = np.array([1.5, 1.5, 2.0, 0.5], dtype=np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grad = m.grad(x=xs, y=ys, w=np.float32(3.0))["y"]
+    assert grad.dtype == np.float32 and np.all(np.isfinite(grad))
+    x64, y64 = xs.astype(np.float64), ys.astype(np.float64)
+    safe = np.where(x64 == 0, 1.0, x64)
+    want = np.where(x64 == 0, 0.0, 3.0 * x64**y64 * np.log(safe))
+    np.testing.assert_allclose(grad, want, rtol=1e-6, atol=1e-7)
