@@ -64,7 +64,8 @@ def load_circuits(path: str, only: str | None = None, keep: dict | None = None) 
     except CircuitError:
         raise
     except (Exception, SystemExit) as exc:
-        raise CliError(f"{path}: running the circuit file raised {_describe(exc)}") from exc
+        where = f"{path}, line {line}" if (line := _line_in(exc, file)) else str(path)
+        raise CliError(f"{where}: running the circuit file raised {_describe(exc)}") from exc
     finally:
         if sys.path and sys.path[0] == folder:
             del sys.path[0]
@@ -93,6 +94,19 @@ def load_circuits(path: str, only: str | None = None, keep: dict | None = None) 
         if not circuits:
             raise CliError(f"{path}: no circuit named {only!r} (it has {', '.join(names)})")
     return circuits
+
+
+def _line_in(exc: BaseException, file: Path) -> int | None:
+    """The line of ``file`` that was running when ``exc`` was raised (its innermost frame)."""
+    if isinstance(exc, SyntaxError):
+        return None  # its message already names the line
+    target, line = os.path.realpath(file), None
+    tb = exc.__traceback__
+    while tb is not None:
+        if os.path.realpath(tb.tb_frame.f_code.co_filename) == target:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def parse_at(items: Sequence[str] | None) -> dict[str, float]:
@@ -191,7 +205,12 @@ def _add_compile(p: argparse.ArgumentParser) -> None:
         default=".",
         help="folder to write DIR/<circuit name>.py into (default: the current folder)",
     )
-    p.add_argument("--backend", choices=sorted(BACKENDS), default="numpy")
+    p.add_argument(
+        "--backend",
+        choices=sorted(BACKENDS),
+        default="numpy",
+        help="numpy (default), or numba: one @njit loop per element (elementwise circuits)",
+    )
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -219,7 +238,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def _add_show(p: argparse.ArgumentParser) -> None:
     _add_file(p)
-    p.add_argument("--backend", choices=sorted(BACKENDS), default="numpy")
+    p.add_argument(
+        "--backend",
+        choices=sorted(BACKENDS),
+        default="numpy",
+        help="numpy (default), or numba: one @njit loop per element (elementwise circuits)",
+    )
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -236,7 +260,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _add_table(p: argparse.ArgumentParser) -> None:
     _add_file(p)
-    p.add_argument("--format", choices=("text", "markdown", "latex", "html"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown", "latex", "html"),
+        default="text",
+        help="how to print the table (default text)",
+    )
     _add_at(p, "evaluate the table at these argument values")
 
 
@@ -258,7 +287,12 @@ def _add_check(p: argparse.ArgumentParser) -> None:
     _add_file(p)
     _add_at(p, "check at these argument values; the others are drawn at random")
     p.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
-    p.add_argument("--format", choices=("text", "markdown"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="report format (default text)",
+    )
     p.add_argument(
         "--rtol", type=float, default=1e-5, help="relative tolerance of a probe (default 1e-5)"
     )

@@ -74,7 +74,12 @@ def add_cost(p: argparse.ArgumentParser) -> None:
         help=f"stop the naive sympy.diff route after this long (default {DEFAULT_TIME_LIMIT:g})",
     )
     p.add_argument("--no-naive", action="store_true", help="skip the naive sympy.diff route")
-    p.add_argument("--format", choices=("text", "markdown"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="report format (default text)",
+    )
 
 
 def cmd_cost(args: argparse.Namespace) -> int:

@@ -5,8 +5,9 @@
 writes the parameters to ``--out`` after every epoch (atomically, so an interrupted or
 diverging run leaves the last good epoch on disk). Settings come from the flags, else (with
 ``--resume``) from the parameter file, else from the circuit file's ``TRAIN = dict(...)``
-(which may also name the default ``data``), else from ``DEFAULTS``. Ctrl-C stops after the current step, writes that exact state and
-exits with status 130; ``--resume`` then continues as if never interrupted.
+(which may also name the default ``data``), else from ``DEFAULTS``. Ctrl-C stops after the
+current step, writes that exact state and exits with status 130; ``--resume`` then continues
+as if never interrupted.
 """
 
 from __future__ import annotations
@@ -55,36 +56,53 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def _add_common(p: argparse.ArgumentParser, data_default: str) -> None:
     p.add_argument("file", metavar="FILE", help="a Python file defining circuit or circuits")
     p.add_argument("--circuit", metavar="NAME", help="the circuit of this name (if several)")
     p.add_argument(
         "--data",
         metavar="NAME|PATH",
         help="breast_cancer, digits, iris, a .csv with a header row, or an .npz "
-        "(default: the circuit file's TRAIN data, else breast_cancer)",
+        f"(default: {data_default})",
     )
     p.add_argument("--target-column", metavar="COL", help="the CSV column holding the target")
 
 
 def add_train(p: argparse.ArgumentParser) -> None:
-    _add_common(p)
-    p.add_argument("--epochs", type=_positive_int, help="total passes over the train part")
-    p.add_argument("--lr", type=_positive_float, help="step size η (the schedule's start)")
-    p.add_argument("--batch-size", type=_positive_int, help="instances per step (1: per-instance)")
-    p.add_argument("--optimizer", choices=("sgd", "adam"))
-    p.add_argument("--schedule", choices=("constant", "1/t", "step", "cosine"))
+    _add_common(p, "the circuit file's TRAIN data, else breast_cancer")
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help=f"total passes over the train part (default {DEFAULTS['epochs']})",
+    )
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        help=f"step size η, the schedule's start (default {DEFAULTS['lr']})",
+    )
+    p.add_argument(
+        "--batch-size", type=_positive_int, help="instances per step (default 1: per-instance)"
+    )
+    p.add_argument("--optimizer", choices=("sgd", "adam"), help="update rule (default sgd)")
+    p.add_argument(
+        "--schedule",
+        choices=("constant", "1/t", "step", "cosine"),
+        help="how the step size changes over the run (default constant)",
+    )
     p.add_argument("--momentum", type=float, help="SGD momentum (default 0)")
-    p.add_argument("--seed", type=int, help="seeds the split, initialisation and order")
-    p.add_argument("--out", metavar="PATH", help="parameter file to write (default NAME.npz)")
+    p.add_argument("--seed", type=int, help="seeds the split, initialisation and order (default 0)")
+    p.add_argument(
+        "--out", metavar="PATH", help="parameter file to write (default <circuit name>.npz)"
+    )
     p.add_argument("--resume", metavar="PATH", help="continue from this parameter file")
     p.add_argument("--log", metavar="CSV", help="write the per-epoch metrics to this CSV")
     p.add_argument("--plot", metavar="PNG", help="draw the loss and accuracy curves (matplotlib)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no epoch lines")
+    p.epilog = "A circuit file's TRAIN = dict(...) changes the defaults; the flags win."
 
 
 def add_predict(p: argparse.ArgumentParser) -> None:
-    _add_common(p)
+    _add_common(p, "the data the parameters were trained on")
     p.add_argument("--params", metavar="PATH", required=True, help="a file written by train")
     p.add_argument("-o", "--out", metavar="CSV", help="write the predictions here (default stdout)")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -192,12 +193,26 @@ def test_parser_is_one_dispatch_table(capsys):
         assert f"circuitc {name}" in capsys.readouterr().out
 
 
+def test_every_option_of_every_subcommand_has_a_help_text():
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {action.option_strings or action.dest}"
+        for name, sub in subparsers.choices.items()
+        for action in sub._actions
+        if not action.help
+    ]
+    assert missing == []
+
+
 # -- bad input: exit 2, exactly one line on stderr, no traceback --------------------------
 
 BAD_FILES = {
     "no_circuit": ("x = 1\n", "neither 'circuit' nor 'circuits'"),
     "raises": ("raise RuntimeError('boom\\nsecond line')\n", "RuntimeError: boom second line"),
     "syntax": ("def (:\n", "SyntaxError"),
+    "typo": ("import sympy as sp\nx = sp.Symbol('x')\ncircuit = sp.sin(y)\n", ", line 3: "),
+    "raises_in_a_function": ("def f():\n    return 1 / 0\n\ncircuit = f()\n", ", line 2: "),
     "exits": ("import sys\nsys.exit(3)\n", "SystemExit"),
     "not_a_circuit": ("circuit = 42\n", "int object is not a circuitc.Circuit"),
     "circuits_not_list": ("circuits = 'abc'\n", "must be a list"),
