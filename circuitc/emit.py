@@ -44,6 +44,7 @@ class Plan:
     predict: list[Line] = field(default_factory=list)
     grads: list[tuple[str, str]] = field(default_factory=list)  # (wrt name, expression)
     output: str = ""
+    output_constant: str = ""  # a constant J: its value as printed (3, 0.5, _math.pi)
     prediction: str = ""
     forward_ops: int = 0
     backward_ops: int = 0
@@ -152,8 +153,14 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
             names[c.prediction] if c.prediction in names else printer.expr(c.prediction)
         )
     out.output = names[c.output] if c.output in names else printer.expr(c.output)
+    # a constant J is a float, never an int, in the arguments' dtype (float32 in, float32 out);
+    # the math fast path runs before the prologue defines _dt
+    const_type = "_np.float64" if math else "_dt.type"
     if g.nodes[c.output].op == "const":
-        out.output = f"_np.float64({out.output})"  # a constant J is a float, never an int
+        out.output_constant = out.output
+        out.output = f"{const_type}({out.output})"
+    if c.prediction is not None and g.nodes[c.prediction].op == "const":
+        out.prediction = f"{const_type}({out.prediction})"
     out.forward_ops = sum(1 for v in g.cone([c.output]) if g.nodes[v].op not in LEAF_OPS | {"bool"})
 
     # backward: the seed, then the updates, each preceded by the shared temporaries it needs
@@ -293,7 +300,9 @@ def _prologue(c: Compiled, names: list[str]) -> list[str]:
     The shapes are compared as tuples, the dimensions read off the first argument that has
     them; ``_bind`` (which words the error) runs only when that comparison fails.
     """
-    convert = [f"_dt = _dtype({', '.join(names)})"] + [f'{a} = _arg({a}, _dt, "{a}")' for a in names]
+    convert = [f"_dt = _dtype({', '.join(names)})"] + [
+        f'{a} = _arg({a}, _dt, "{a}")' for a in names
+    ]
     if 0 < len(names) <= FAST_ARGS_MAX:
         tests = [f"_type({a}) is _ndarray and {a}.dtype is _float64" for a in names]
         lines = _condition(tests, "and")
@@ -312,6 +321,13 @@ def _prologue(c: Compiled, names: list[str]) -> list[str]:
     lines += _condition([f"{n}.shape != {_shape_tuple(s)}" for n, s in specs], "or")
     lines.append("    " + bind[0])
     return lines
+
+
+def _output_display(p: Plan) -> str:
+    """What forward()'s docstring says J is, beside its name."""
+    if p.output_constant:
+        return f"the constant {p.output_constant}, a float of the arguments' dtype"
+    return "J" if p.output == "_J" else p.output
 
 
 def _condition(tests: list[str], joiner: str) -> list[str]:
@@ -547,7 +563,7 @@ def render_context(c: Compiled) -> dict:
         fast=fast,
         float_guard=" and ".join(f"_type({a}) is _float" for a in args),
         helpers=[name.lstrip("_") for name in p.helpers],
-        output_display="J" if p.output == "_J" else p.output,
+        output_display=_output_display(p),
         # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
         output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose"),
     )

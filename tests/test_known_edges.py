@@ -165,3 +165,52 @@ def test_power_gradient_at_zero_base_inside_a_circuit_and_in_float32():
     safe = np.where(x64 == 0, 1.0, x64)
     want = np.where(x64 == 0, 0.0, 3.0 * x64**y64 * np.log(safe))
     np.testing.assert_allclose(grad, want, rtol=1e-6, atol=1e-7)
+
+
+# -- 4. a constant J follows the arguments' dtype (float32 in, float32 out) ------------------------
+t = sp.Symbol("t")
+CONSTANT_J = [
+    pytest.param(lambda: circuitc.Circuit("const_j", t, [x], steps=[(t, sp.Integer(3))]), 3.0),
+    pytest.param(lambda: circuitc.Circuit("const_half", sp.Rational(1, 2), [x]), 0.5),
+    pytest.param(lambda: circuitc.Circuit("const_pi", sp.pi, [x, y]), np.pi),
+]
+
+
+@pytest.mark.parametrize("make, value", CONSTANT_J)
+@pytest.mark.parametrize(
+    "arg, dtype",
+    [
+        (np.float32(1.5), np.float32),
+        (np.array([1.0, 2.0], dtype=np.float32), np.float32),
+        (np.array([1.0, 2.0], dtype=np.float16), np.float16),
+        (np.array([1.0, 2.0]), None),  # float64: a Python float, as for every scalar J
+        (1.5, None),
+        (2, None),
+    ],
+)
+def test_a_constant_output_has_the_arguments_dtype(make, value, arg, dtype):
+    c = make()
+    m = circuitc.compile(c)
+    kwargs = {s.name: arg for s in c.wrt}
+    for j in (m.forward(**kwargs), m.value_and_grad(**kwargs)[0]):
+        if dtype is None:
+            assert type(j) is float and j == value
+        else:
+            # hand-written: the constant rounded to the arguments' dtype, as NumPy would
+            assert type(j) is dtype and j == dtype(value)
+    grad = m.grad(**kwargs)
+    for s in c.wrt:
+        assert (
+            np.all(grad[s.name] == 0.0)
+            and np.asarray(grad[s.name]).dtype == np.asarray(arg, dtype=dtype or np.float64).dtype
+        )
+
+
+def test_a_constant_prediction_has_the_arguments_dtype():
+    m = circuitc.compile(
+        circuitc.Circuit("const_pred", (x - y) ** 2, [x], prediction=sp.Integer(2))
+    )
+    p32 = m.predict(x=np.float32(1.0))
+    assert type(p32) is np.float32 and p32 == 2
+    p64 = m.predict(x=1.0)
+    assert type(p64) is float and p64 == 2.0  # a float, never an int
