@@ -40,6 +40,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt is None:
         suffix = Path(args.out).suffix.lstrip(".").lower() if args.out else ""
+        if suffix not in ("", "dot", "gv", "svg", "png"):
+            raise CliError(
+                f"-o {args.out}: no graph format for .{suffix}; "
+                "use .dot, .gv, .svg or .png, or give --format"
+            )
         fmt = {"svg": "svg", "png": "png"}.get(suffix, "dot")
     if args.out is None and fmt == "png":
         raise CliError("--format png needs -o OUT (PNG is not text)")
@@ -56,6 +61,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
         return 0
     try:
         path = views[0].save(args.out, fmt)
+    except FileExistsError as exc:  # a file stands where a folder of the path should be
+        raise CliError(f"cannot write {args.out}: {exc.filename} is a file, not a folder") from exc
     except OSError as exc:
         raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
     print(f"wrote {path}")

@@ -483,6 +483,13 @@ def _check_at(ins: Inspected, at: Mapping[str, Any]) -> dict[str, Any]:
             f"circuit {c.circuit.name!r} has no argument {unknown[0]!r} (arguments: {', '.join(args)})"
         )
     missing = [a for a in args if a not in at]
+    batched = [a for a in missing if not all(isinstance(d, int) for d in c.shapes.get(a, ()))]
+    if batched:  # a number cannot fill a matrix of a symbolic size (--at gives only numbers)
+        dims = "x".join(str(d) for d in c.shapes[batched[0]])
+        raise CircuitError(
+            f"no value given for {batched[0]!r}, a {dims} matrix: give it as an array "
+            f"(Python API: at={{{batched[0]!r}: array}})"
+        )
     if missing:
         raise CircuitError(
             f"no value given for {missing[0]!r} (give every argument: {', '.join(args)})"

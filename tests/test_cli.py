@@ -271,6 +271,13 @@ def test_bad_at(capsys, command, at, needle):
     assert_one_line_error(*run(capsys, command, SMALL, "--at", at), needle)
 
 
+@pytest.mark.parametrize("command", ["table", "graph"])
+def test_at_cannot_fill_a_batch_matrix(capsys, command):
+    # X is N×31 with a symbolic N: --at gives numbers, so the message says what to do instead
+    argv = [command, ROOT / "examples" / "logistic_regression_batch.py", "--at", "theta=1"]
+    assert_one_line_error(*run(capsys, *argv), "'X', a Nx31 matrix: give it as an array")
+
+
 def test_at_given_twice(capsys):
     assert_one_line_error(*run(capsys, "check", SMALL, "--at", "x=1", "--at", "x=2"), "twice")
 

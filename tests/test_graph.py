@@ -145,11 +145,14 @@ def test_cli_graph(capsys, tmp_path, monkeypatch):
         ["graph", str(SMALL), "--format", "png"],  # png needs -o
         ["graph", str(SMALL), "--at", "y=1"],
         ["graph", str(ROOT / "examples" / "logistic_regression.py"), "-o", str(tmp_path / "l.dot")],
+        ["graph", str(SMALL), "-o", str(tmp_path / "g.pdf")],  # no format for .pdf
+        ["graph", str(SMALL), "-o", str(tmp_path / "g.dot" / "x.dot")],  # g.dot is a file
     ):
         assert cli.main(argv) == 2, argv
         _, err = capsys.readouterr()
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert not (tmp_path / "h.svg").exists()
+    assert "g.dot is a file, not a folder" in err
+    assert not (tmp_path / "h.svg").exists() and not (tmp_path / "g.pdf").exists()
 
 
 def test_the_readme_svg_is_the_small_example_at_half():
