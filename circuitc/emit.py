@@ -23,14 +23,27 @@ from .reverse import fill_partial
 TEMPLATE = "module.py.j2"
 
 
+def one_line(text: str) -> str:
+    """User text (a registered class's name in a printed expression) made safe for a comment
+    of the emitted code: every character that is not printable written as its escape (``\r``
+    as backslash-r). That covers every line break ``str.splitlines`` knows (Python's tokenizer
+    ends a line at ``\r`` too), NUL (which no source may hold) and lone surrogates."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 @dataclass
 class Line:
-    """One line of generated code: ``lhs op rhs  # comment``."""
+    """One line of generated code: ``lhs op rhs  # comment`` (the comment kept on its line)."""
 
     lhs: str
     rhs: str
     op: str = "="
     comment: str = ""
+
+    def __post_init__(self):
+        self.comment = one_line(self.comment)
 
 
 @dataclass
@@ -487,8 +500,8 @@ def short_text(expr: sp.Basic, limit: int = 40) -> str | None:
         if count > limit:
             return None
         stack.extend(e.args)
-    text = str(expr)
-    return text if len(text) <= 100 and "\n" not in text else None
+    text = one_line(str(expr))
+    return text if len(text) <= 100 else None
 
 
 def _signature(required: list[str], optional: list[str]) -> str:

@@ -214,3 +214,70 @@ def test_a_constant_prediction_has_the_arguments_dtype():
     assert type(p32) is np.float32 and p32 == 2
     p64 = m.predict(x=1.0)
     assert type(p64) is float and p64 == 2.0  # a float, never an int
+
+
+# -- 5. no user text breaks a line of the emitted code --------------------------------------------
+#: every character str.splitlines ends a line at (Python's tokenizer ends one at "\r" too)
+BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+def _code_tokens(source: str) -> list[str]:
+    """The text of every token of ``source`` that is not a comment (Python's own tokenizer)."""
+    import io
+    import tokenize
+
+    toks = tokenize.generate_tokens(io.StringIO(source).readline)
+    return [tok.string for tok in toks if tok.type != tokenize.COMMENT]
+
+
+@pytest.mark.parametrize("brk", BREAKS, ids=[ascii(b) for b in BREAKS])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_line_break_in_a_registered_class_name_stays_in_its_comment(brk, backend):
+    if backend == "numba":
+        pytest.importorskip("numba")
+    # a class name that would be code after the break;
+    # the function is fabs (f(a) = a for the a > 0 used here), its derivative written as
+    # f(a)/a so that the class name reaches the comment of the backward line too
+    cls = type(f"Same{brk}_injected = 1  #", (sp.Function,), {})
+    op = f"same_{backend}_{BREAKS.index(brk)}"
+    circuitc.register(
+        cls, derivative=lambda g, ans, a: g * cls(a) / a, numpy="fabs", math="fabs", name=op
+    )
+    s = sp.Symbol("s")
+    circuit = circuitc.Circuit("odd_names", s * 2, [x], steps=[(s, cls(x) * x + sp.sin(x))])
+    if backend == "numba":
+        src = circuitc.source(circuit, backend="numba")
+    else:
+        src = circuitc.source(circuit)
+    # every line break in the module is a "\n" the emitter wrote
+    assert src.splitlines() == src.split("\n")[:-1]
+    # shown, escaped, in the steps (and in a backward line's comment: the NumPy module's only)
+    assert src.count("Same") >= (2 if backend == "numpy" else 1)
+    assert not any("_injected" in t for t in _code_tokens(src))
+    if backend == "numpy":
+        m = circuitc.compile(circuit)
+        assert not hasattr(m, "_injected")
+        # hand-written oracle: J = 2 (x*x + sin x), dJ/dx = 2 (2x + cos x)
+        value, grad = m.value_and_grad(x=0.7)
+        assert_close(value, 2 * (0.49 + math.sin(0.7)), "central", "J")
+        assert_close(grad["x"], 2 * (1.4 + math.cos(0.7)), "central", "dJ/dx")
+
+
+@pytest.mark.parametrize("brk", BREAKS, ids=[ascii(b) for b in BREAKS])
+def test_a_line_break_in_a_circuit_or_symbol_name_is_refused(brk):
+    with pytest.raises(circuitc.CircuitError):
+        circuitc.Circuit(f"name{brk}x", x**2, [x])
+    with pytest.raises(circuitc.CircuitError):
+        circuitc.compile(sp.Symbol(f"x{brk}y") ** 2, wrt=[x])
+
+
+def test_one_line_leaves_no_line_break_of_any_unicode_character():
+    import sys
+
+    from circuitc.emit import one_line
+
+    every = "".join(chr(i) for i in range(sys.maxunicode + 1))
+    safe = one_line(every)
+    assert len(safe.splitlines()) == 1 and "\x00" not in safe
+    safe.encode("utf-8")  # no lone surrogate is left either
+    assert one_line("log(sigmoid(a))") == "log(sigmoid(a))"  # printable text is kept as it is
