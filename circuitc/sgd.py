@@ -142,7 +142,7 @@ def bind(module, data: Dataset) -> Binding:
         else:
             raise DataError(
                 f"circuit {name!r}: {features[0]} has {cols} columns ({cols} features, or "
-                f"{cols - 1} and the bias column of ones); the data has {d} features"
+                f"{cols - 1} and the bias column of ones); the data has {d} features ({data.name})"
             )
     else:
         layout = "columns"
@@ -151,7 +151,8 @@ def bind(module, data: Dataset) -> Binding:
             raise DataError(f"circuit {name!r}: feature {bad[0]!r} is neither a scalar nor X")
         if len(features) != d:
             raise DataError(
-                f"circuit {name!r} takes {len(features)} features, the data has {d} columns"
+                f"circuit {name!r} takes {len(features)} features, the data has {d} columns "
+                f"({data.name})"
             )
         bias = False  # named scalar features: the bias is a parameter of its own
     tshape = shapes[target]

@@ -305,7 +305,13 @@ def test_nan_in_the_data(capsys, tmp_path):
 def test_wrong_column_count(capsys, tmp_path):
     path = _write_csv(tmp_path / "three.csv", np.ones((6, 3)), np.zeros(6))
     code, _, err = run(capsys, "train", LOGREG, *CE, "--data", path)
-    _one_line_error(code, err, "takes 4 features, the data has 3 columns")
+    _one_line_error(code, err, "takes 4 features, the data has 3 columns (three.csv)")
+
+
+def test_wrong_column_count_names_the_default_data_set(capsys):
+    pytest.importorskip("sklearn")
+    code, _, err = run(capsys, "train", LINREG)  # no --data: breast_cancer, 30 columns
+    _one_line_error(code, err, "takes 4 features, the data has 30 columns (breast_cancer)")
 
 
 def test_labels_outside_the_loss_range(capsys, tmp_path):
