@@ -15,7 +15,8 @@ from benchmarks import run  # noqa: E402
 def test_small_scalar_methods_compute_the_same_numbers():
     hand = run.worker("small_scalar", "hand", budget=0.01)
     mine = run.worker("small_scalar", "circuitc", budget=0.01)
-    assert hand["best"] > 0 and mine["best"] > 0
+    # timings are reported, never bounded: only that a number came back
+    assert all(math.isfinite(r["best"]) and r["best"] >= 0 for r in (hand, mine))
     assert run.agree(mine["check"], hand["check"], sgd=False)
     # and the hand-written reference is the notes' small example at x = 0.5
     assert hand["check"][0] == pytest.approx(math.cos(math.sin(0.25) + 0.75), rel=1e-15)
@@ -28,4 +29,5 @@ def test_agree_spots_a_wrong_gradient():
 
 def test_compile_case_reports_seconds():
     out = run.compile_case("logistic_map", "circuitc")
-    assert 0 < out["seconds"] < 60
+    assert "error" not in out, out
+    assert math.isfinite(out["seconds"]) and out["seconds"] >= 0  # reported, never bounded
