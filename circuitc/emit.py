@@ -9,6 +9,7 @@ update uses it. Templates receive only pre-printed ``(lhs, rhs, comment)`` lines
 from __future__ import annotations
 
 import functools
+import textwrap
 from dataclasses import dataclass, field
 
 import jinja2
@@ -295,10 +296,9 @@ def _shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
         return []
     dims = sorted({d for n in names for d in c.shapes.get(n, ()) if isinstance(d, str)})
     names = "".join(f'"{d}", ' for d in dims).rstrip(" ")
-    call = f"_bind(({names}), {', '.join(specs)})"
-    if not dims:
-        return [call]
-    return [f"{dims[0]}, = {call}" if len(dims) == 1 else f"{', '.join(dims)} = {call}"]
+    target = "" if not dims else (f"({dims[0]},) = " if len(dims) == 1 else f"{', '.join(dims)} = ")
+    call = _wrapped(f"{target}_bind(", [f"({names})", *specs], ")", indent=8)
+    return call.split("\n")
 
 
 #: up to this many arguments, a call whose arguments are all float64 arrays skips ``_dtype`` and
@@ -313,10 +313,10 @@ def _prologue(c: Compiled, names: list[str]) -> list[str]:
     The shapes are compared as tuples, the dimensions read off the first argument that has
     them; ``_bind`` (which words the error) runs only when that comparison fails.
     """
-    convert = [f"_dt = _dtype({', '.join(names)})"] + [
-        f'{a} = _arg({a}, _dt, "{a}")' for a in names
-    ]
-    if 0 < len(names) <= FAST_ARGS_MAX:
+    fast = 0 < len(names) <= FAST_ARGS_MAX
+    dtype_call = _wrapped("_dt = _dtype(", names, ")", indent=8 if fast else 4)
+    convert = dtype_call.split("\n") + [f'{a} = _arg({a}, _dt, "{a}")' for a in names]
+    if fast:
         tests = [f"_type({a}) is _ndarray and {a}.dtype is _float64" for a in names]
         lines = _condition(tests, "and")
         lines += ["    _dt = _float64  # float64 arrays: nothing to convert", "else:"]
@@ -332,7 +332,7 @@ def _prologue(c: Compiled, names: list[str]) -> list[str]:
         name, shape = next((n, s) for n, s in specs if d in s)
         lines.append(f"{d} = {name}.shape[{shape.index(d)}] if {name}.ndim == {len(shape)} else -1")
     lines += _condition([f"{n}.shape != {_shape_tuple(s)}" for n, s in specs], "or")
-    lines.append("    " + bind[0])
+    lines += ["    " + line for line in bind]
     return lines
 
 
@@ -504,17 +504,40 @@ def short_text(expr: sp.Basic, limit: int = 40) -> str | None:
     return text if len(text) <= 100 else None
 
 
-def _signature(required: list[str], optional: list[str]) -> str:
-    """Keyword-only parameters: ``*, w: _Arg, x: _Arg, y: _Arg = None``."""
+def _signature(required: list[str], optional: list[str]) -> list[str]:
+    """Keyword-only parameters: ``*``, ``w: _Arg``, ``x: _Arg``, ``y: _Arg = None``."""
     params = [f"{a}: _Arg" for a in required] + [f"{a}: _Arg = None" for a in optional]
-    return ", ".join(["*", *params])
+    return ["*", *params]
 
 
-def _tuple_text(names: list[str]) -> str:
-    """A tuple of strings as ruff would format it: ("a", "b") or ("a",)."""
+#: the emitted code keeps to this many columns (ruff's line length for the project)
+WIDTH = 100
+
+
+def _wrapped(head: str, items: list[str], tail: str, indent: int = 0) -> str:
+    """``head item, item tail`` on one line, or one item a line (ruff's layout) when too long.
+
+    The result's lines after the first are indented for a statement at column ``indent``.
+    """
+    one = f"{head}{', '.join(items)}{tail}"
+    if indent + len(one) <= WIDTH:
+        return one
+    pad = " " * (indent + 4)
+    body = "".join(f"{pad}{item},\n" for item in items)
+    return f"{head}\n{body}{' ' * indent}{tail}"
+
+
+def _prose(text: str) -> str:
+    """A docstring paragraph wrapped to the emitted code's width."""
+    return textwrap.fill(text, WIDTH, break_on_hyphens=False, break_long_words=False)
+
+
+def _tuple_text(names: list[str], label: str = "") -> str:
+    """A tuple of strings as ruff would format it after ``label`` (``WRT = ``): ("a", "b"),
+    ("a",), or one name a line when that is too long."""
     if len(names) == 1:
         return f'("{names[0]}",)'
-    return "(" + ", ".join(f'"{n}"' for n in names) + ")"
+    return _wrapped(f"{label}(", [f'"{n}"' for n in names], ")")[len(label) :]
 
 
 def _shapes_text(args: list[str], shapes: dict[str, tuple]) -> str:
@@ -564,17 +587,33 @@ def render_context(c: Compiled) -> dict:
         wrt=[name for name, _ in c.wrt],
         inputs=c.inputs,
         args=args,
-        predict_signature=_signature(p.predict_args, [a for a in args if a not in p.predict_args]),
+        forward_def=_wrapped("def forward(", _signature(args, []), ") -> _Arg:"),
+        value_and_grad_def=_wrapped(
+            "def value_and_grad(", _signature(args, []), ") -> tuple[_Arg, dict[str, _Arg]]:"
+        ),
+        grad_def=_wrapped("def grad(", _signature(args, []), ") -> dict[str, _Arg]:"),
+        grad_call=_wrapped("return _value_and_grad(", [f"{a}={a}" for a in args], ")[1]", indent=4),
+        predict_def=_wrapped(
+            "def predict(",
+            _signature(p.predict_args, [a for a in args if a not in p.predict_args]),
+            ") -> _Arg:",
+        ),
+        wrt_text=_prose(
+            f"Parameters (the gradient is taken with respect to these): {', '.join(n for n, _ in c.wrt)}."
+        ),
+        inputs_text=_prose(f"Data inputs: {', '.join(c.inputs)}."),
         features=[f.name for f in circuit.features] if circuit.features else [],
         target=circuit.target.name if circuit.target is not None else None,
         plan=p,
-        wrt_tuple=_tuple_text([name for name, _ in c.wrt]),
-        inputs_tuple=_tuple_text(c.inputs),
+        wrt_tuple=_tuple_text([name for name, _ in c.wrt], "WRT = "),
+        inputs_tuple=_tuple_text(c.inputs, "INPUTS = "),
         shapes_dict=_shapes_text(args, c.shapes),
-        features_tuple=_tuple_text([f.name for f in circuit.features] if circuit.features else []),
+        features_tuple=_tuple_text(
+            [f.name for f in circuit.features] if circuit.features else [], "FEATURES = "
+        ),
         uses_math=p.uses_math or fast is not None,
         fast=fast,
-        float_guard=" and ".join(f"_type({a}) is _float" for a in args),
+        float_guard=_condition([f"_type({a}) is _float" for a in args], "and"),
         helpers=[name.lstrip("_") for name in p.helpers],
         output_display=_output_display(p),
         # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
