@@ -172,6 +172,26 @@ MP_FUNCTIONS: dict[str, Callable] = {
 }
 
 
+#: circuitc's own SymPy functions written out, so that ``sp.diff`` of an oracle expression uses
+#: SymPy's calculus only (never the ``fdiff`` circuitc gives its functions)
+TEXTBOOK: dict[str, Callable] = {
+    "sigmoid": lambda a: 1 / (1 + sp.exp(-a)),
+    "softplus": lambda a: sp.log(1 + sp.exp(a)),
+}
+
+
+def textbook(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with circuitc's ``sigmoid``/``softplus`` replaced by their formulas (small exprs only).
+
+    Differentiate this, not ``expr``: ``sp.diff(sigmoid(x))`` would call circuitc's own
+    ``sigmoid.fdiff``, and an oracle must not share code with what it checks.
+    """
+    return expr.replace(
+        lambda e: isinstance(e, sp.Function) and type(e).__name__ in TEXTBOOK,
+        lambda e: TEXTBOOK[type(e).__name__](*e.args),
+    )
+
+
 def mp_function(
     expr: sp.Basic, symbols: list[sp.Symbol], extra: Mapping[str, Callable] | None = None
 ) -> Callable[[Mapping[str, float]], float]:
@@ -234,6 +254,7 @@ __all__ = [
     "mp_eval",
     "mp_function",
     "step",
+    "textbook",
     "total",
     "vjp_check",
 ]
