@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
+from oracles import assert_close, mp_function
 
 import circuitc
 
@@ -83,6 +84,24 @@ def test_forward_is_exactly_the_numpy_paths(fast_module):
     module, names = fast_module
     for kw in points(names):
         assert same(module.forward(**kw), numpy_path(module.forward, **kw)), kw
+
+
+def test_fast_path_against_mpmath(fast_module):
+    """The bit-for-bit tests above compare two circuitc paths; this one checks the numbers."""
+    module, names = fast_module
+    expr, wrt = FAST[module.NAME]
+    value_of = mp_function(expr, wrt)
+    slope_of = {s.name: mp_function(sp.diff(expr, s), wrt) for s in wrt}
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        kw = {n: float(v) for n, v in zip(names, rng.uniform(0.2, 3.0, len(names)), strict=True)}
+        if "y" in kw:
+            kw["y"] += 3.5  # keeps x - y away from 0 (powers divides by it)
+        value, grad = module.value_and_grad(**kw)
+        assert type(value) is float
+        assert_close(value, value_of(kw), "mpmath", f"{module.NAME} at {kw}")
+        for n in names:
+            assert_close(grad[n], slope_of[n](kw), "mpmath", f"d{module.NAME}/d{n} at {kw}")
 
 
 def test_floats_take_the_fast_path_and_overflow_falls_back(monkeypatch):
