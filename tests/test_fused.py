@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
+from oracles import assert_close, mp_function
 
 import circuitc
 
@@ -82,6 +83,22 @@ def test_floats_and_edges_match(pair):
         close(value, ref_value)
         for n in names:
             close(grad[n], ref_grad[n])
+
+
+def test_fused_circuits_against_mpmath(pair):
+    """The tests above compare the fused module with the NumPy one; this one checks the numbers."""
+    fused, _, names = pair
+    expr, wrt = CIRCUITS[fused.NAME]
+    value_of = mp_function(expr, wrt)
+    slope_of = {s.name: mp_function(sp.diff(expr, s), wrt) for s in wrt}
+    rng = np.random.default_rng(9)
+    kw = {n: rng.uniform(0.1, 2.0, 6) for n in names}
+    value, grad = fused.value_and_grad(**kw)
+    for i in range(6):
+        at = {n: float(v[i]) for n, v in kw.items()}
+        assert_close(value[i], value_of(at), "mpmath", f"{fused.NAME} at {at}")
+        for n in names:
+            assert_close(grad[n][i], slope_of[n](at), "mpmath", f"d{fused.NAME}/d{n} at {at}")
 
 
 def test_gradient_matches_central_differences():
