@@ -185,6 +185,17 @@ def _reserved_op_names() -> set[str]:
     return own | printed | set(LEAF_OPS) | set(COMPARISONS) | set(LOGIC)
 
 
+def local_partial(expr: sp.Function, argindex: int) -> sp.Expr:
+    """The rule of ``expr``'s head with g = 1 and ans = expr: d expr / d (argument ``argindex``).
+
+    SymPy's ``diff`` of circuitc's own functions (``sigmoid``, ``softplus``) uses this, so
+    their calculus is written once, here.
+    """
+    op = BY_HEAD[type(expr)]
+    partial = op.derivative(sp.Integer(1), expr, *expr.args)[argindex - 1]
+    return sp.Integer(0) if partial is None else partial
+
+
 def _nargs_of(function: type) -> int:
     nargs = getattr(function, "nargs", None)
     if isinstance(nargs, sp.FiniteSet) and len(nargs) == 1:
