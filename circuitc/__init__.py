@@ -4,19 +4,23 @@
 >>> x = sp.Symbol("x")
 >>> m = circuitc.compile(sp.cos(sp.sin(x**2) + 3*x**2), wrt=[x], name="small_example")
 >>> J, g = m.value_and_grad(x=0.5)
+
+The package is laid out by the compiler's stages (``docs/design.md``, "Layers"): ``core``
+(the IR and its vocabulary), ``front`` (SymPy in), ``calculus`` (the rule table and the
+sweeps), ``passes``, ``emit``, ``views``, ``training`` and ``cli``.
 """
 
-__version__ = "0.1.0"
-
-from .api import compile, source  # noqa: E402
-from .circuit import Circuit  # noqa: E402
-from .cost import CostReport, cost  # noqa: E402
-from .errors import CircuitError  # noqa: E402
-from .functions import sigmoid, softplus  # noqa: E402
-from .gradcheck import CheckReport, check  # noqa: E402
-from .graph import GraphView, graph  # noqa: E402
-from .report import TableReport, table  # noqa: E402
-from .rules import register  # noqa: E402
+from . import nn as nn  # circuitc.nn: the building blocks of the notes' networks
+from ._version import __version__
+from .api import compile, source
+from .calculus.rules import register  # also fills the op registries with the rule table's rows
+from .errors import CircuitError
+from .front.circuit import Circuit
+from .functions import sigmoid, softplus
+from .views.cost import CostReport, cost
+from .views.gradcheck import CheckReport, check
+from .views.graph import GraphView, graph
+from .views.table import TableReport, table
 
 __all__ = [
     "Circuit",

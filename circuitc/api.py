@@ -6,30 +6,13 @@ import os
 import types
 from collections.abc import Sequence
 
-import sympy as sp
-
-from .circuit import Circuit
-from .compiler import build
-from .emit import render
+from .emit.fused import render_numba
+from .emit.render import render
 from .errors import CircuitError
+from .front.circuit import as_circuit
 from .loader import load_source, write_atomic
-
-
-def as_circuit(expr_or_circuit, wrt: Sequence | None = None, name: str = "circuit") -> Circuit:
-    """A ``Circuit`` as given, or one made of a bare expression and ``wrt``."""
-    if isinstance(expr_or_circuit, Circuit):
-        if wrt is not None:
-            raise CircuitError("a Circuit carries its own wrt; do not pass wrt= as well")
-        return expr_or_circuit
-    if not isinstance(expr_or_circuit, (sp.Basic, int, float)):
-        raise CircuitError(
-            f"compile() takes a SymPy expression or a Circuit, got {type(expr_or_circuit).__name__}"
-        )
-    if wrt is None:
-        raise CircuitError(
-            "compile(expr) needs wrt=[...]: the parameters to differentiate with respect to"
-        )
-    return Circuit(name, expr_or_circuit, wrt)
+from .pipeline import build
+from .views.notebook import attach_views
 
 
 def source(
@@ -39,18 +22,16 @@ def source(
     return _render(build(as_circuit(expr_or_circuit, wrt, name)), backend)
 
 
-#: the backends ``compile``/``source`` know: "numpy" (the default) and the fused "numba"
-BACKENDS = ("numpy", "numba")
+#: the backends ``compile``/``source`` know, each the renderer of a compiled circuit:
+#: "numpy" (the default) and the fused "numba"
+BACKENDS = {"numpy": render, "numba": render_numba}
 
 
 def _render(compiled, backend: str) -> str:
-    if backend == "numpy":
-        return render(compiled)
-    if backend == "numba":
-        from .fused import render_numba
-
-        return render_numba(compiled)
-    raise CircuitError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    renderer = BACKENDS.get(backend)
+    if renderer is None:
+        raise CircuitError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return renderer(compiled)
 
 
 def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing users rely on
@@ -85,7 +66,5 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
     else:
         module = load_source(text, circuit.name)
     module.__circuit__ = circuit
-    from .report import attach_views
-
     attach_views(module)  # notebook views: the table and the code
     return module

@@ -67,6 +67,6 @@ class softplus(sp.Function):  # noqa: N801
 
 def _local_partial(expr: sp.Function, argindex: int) -> sp.Expr:
     """d expr / d (argument ``argindex``), from the rule table (imported late: it imports us)."""
-    from .rules import local_partial
+    from .core.ops import local_partial
 
     return local_partial(expr, argindex)

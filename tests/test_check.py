@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 import circuitc
-from circuitc import gradcheck
+from circuitc.views import gradcheck
 
 
 class off_sin(sp.Function):  # noqa: N801 - named like SymPy's functions

@@ -163,7 +163,7 @@ def test_check_fails_with_exit_1_on_a_wrong_derivative(capsys, tmp_path):
 
 
 def test_table_subcommand_prints_the_api_report(capsys):
-    report = pytest.importorskip("circuitc.report")
+    report = pytest.importorskip("circuitc.views.table")
     circuit = small_circuit()
     code, out, err = run(capsys, "table", SMALL)
     assert (code, err) == (0, "")

@@ -215,7 +215,7 @@ def _src(module) -> str:
 def test_replayed_rules_build_the_same_module_as_lowering_each_rule(monkeypatch):
     """The sweep lowers each scalar rule once and replays its builder calls per node; the
     emitted module must be byte-identical to lowering the rule's SymPy form at every node."""
-    from circuitc import reverse
+    from circuitc.calculus import reverse
 
     x, y, z = sp.symbols("x y z")
     exprs = [

@@ -13,7 +13,7 @@ import sympy as sp
 
 import circuitc
 from circuitc import cli
-from circuitc.cost import cost, expand_steps, naive_route, tree_ops
+from circuitc.views.cost import cost, expand_steps, naive_route, tree_ops
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "examples" / "small_example.py"

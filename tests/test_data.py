@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from circuitc import data
+from circuitc.training import data
 
 CSV = """a,b,label,c
 1,2,0,3

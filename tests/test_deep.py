@@ -18,7 +18,7 @@ import sympy as sp
 from oracles import assert_close, central_diff
 
 import circuitc
-from circuitc.compiler import build
+from circuitc.pipeline import build
 
 #: IR nodes per level of the DAG (forward and backward together) may not exceed this
 NODES_PER_LEVEL = 40

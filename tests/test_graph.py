@@ -17,8 +17,8 @@ import sympy as sp
 import circuitc
 from circuitc import cli
 from circuitc.errors import CircuitError
-from circuitc.graph import GraphView
-from circuitc.graph import graph as draw
+from circuitc.views.graph import GraphView
+from circuitc.views.graph import graph as draw
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "examples" / "small_example.py"

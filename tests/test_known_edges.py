@@ -274,7 +274,7 @@ def test_a_line_break_in_a_circuit_or_symbol_name_is_refused(brk):
 def test_one_line_leaves_no_line_break_of_any_unicode_character():
     import sys
 
-    from circuitc.emit import one_line
+    from circuitc.emit.layout import one_line
 
     every = "".join(chr(i) for i in range(sys.maxunicode + 1))
     safe = one_line(every)

@@ -9,8 +9,8 @@ import pytest
 import sympy as sp
 
 import circuitc
-from circuitc.compiler import build
-from circuitc.optimize import fold_seed
+from circuitc.passes.optimize import fold_seed
+from circuitc.pipeline import build
 
 x, y, a = sp.symbols("x y a")
 
@@ -28,7 +28,7 @@ def body(module, function: str = "value_and_grad") -> str:
 
 # -- fold_seed ---------------------------------------------------------------------------------------
 def test_seed_is_folded_when_J_is_a_function_of_one_value():
-    c = build(circuitc.api.as_circuit(sp.cos(sp.sin(x**2) + 3 * x**2), [x]))
+    c = build(circuitc.front.circuit.as_circuit(sp.cos(sp.sin(x**2) + 3 * x**2), [x]))
     assert c.seed_folded
     assert fold_seed(c) is False  # idempotent
     module = circuitc.compile(sp.cos(sp.sin(x**2) + 3 * x**2), wrt=[x])
@@ -57,7 +57,7 @@ def test_seed_is_kept_when_J_broadcasts_a_scalar():
     value, grad = module.value_and_grad(x=xs, y=2.0)
     assert grad["y"] == pytest.approx(float(np.sum(xs + 1)))
     np.testing.assert_allclose(grad["x"], np.full(7, 2.0))
-    c = build(circuitc.api.as_circuit(x * y + y, [x, y]))
+    c = build(circuitc.front.circuit.as_circuit(x * y + y, [x, y]))
     assert not c.seed_folded
 
 

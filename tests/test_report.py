@@ -18,7 +18,8 @@ import sympy as sp
 import circuitc
 from circuitc import cli
 from circuitc.errors import CircuitError
-from circuitc.report import NonFinite, first_nonfinite, latex_escape, table
+from circuitc.views.formats import latex_escape
+from circuitc.views.table import NonFinite, first_nonfinite, table
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "examples" / "small_example.py"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import circuitc
-from circuitc import checkpoint, data, sgd
+from circuitc.training import checkpoint, data, sgd
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -23,7 +23,11 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 #: scalar examples evaluated with ``table --at``: the value each argument gets
 _REGRESSION = [f"theta_{i}=0.{i + 1}" for i in range(5)] + [
-    "x_1=0.5", "x_2=-1.5", "x_3=2.0", "x_4=0.25", "y_star=1",
+    "x_1=0.5",
+    "x_2=-1.5",
+    "x_3=2.0",
+    "x_4=0.25",
+    "y_star=1",
 ]
 AT = {
     "small_example": ["x=0.5"],

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from circuitc import cli, cli_train
+from circuitc import cli
+from circuitc.cli import train as cli_train
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 LOGREG = str(EXAMPLES / "logistic_regression.py")

@@ -13,13 +13,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cost import DEFAULT_TIME_LIMIT
+from ..views.cost import DEFAULT_TIME_LIMIT
 
 
 def add_graph(p: argparse.ArgumentParser) -> None:
-    from .cli import _add_at, _add_file
+    from .common import add_at, add_file
 
-    _add_file(p)
+    add_file(p)
     p.add_argument("-o", "--out", metavar="OUT", help="write the graph here (default: print DOT)")
     p.add_argument(
         "--format",
@@ -27,13 +27,13 @@ def add_graph(p: argparse.ArgumentParser) -> None:
         help="dot (always), svg or png (need Graphviz's dot); default: from OUT's suffix, else dot",
     )
     p.add_argument("--backward", action="store_true", help="also draw the adjoint edges (red)")
-    _add_at(p, "show each node's value and adjoint at these argument values")
+    add_at(p, "show each node's value and adjoint at these argument values")
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
     """Draw each circuit of FILE as a graph (DOT text; SVG/PNG with Graphviz)."""
-    from .cli import CliError, at_for, load_circuits, parse_at
-    from .graph import graph
+    from ..views.graph import graph
+    from .common import CliError, at_for, load_circuits, parse_at
 
     circuits = load_circuits(args.file, args.circuit)
     ats = at_for(circuits, parse_at(args.at))
@@ -70,9 +70,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def add_cost(p: argparse.ArgumentParser) -> None:
-    from .cli import _add_file
+    from .common import add_file
 
-    _add_file(p)
+    add_file(p)
     p.add_argument(
         "--time-limit",
         type=float,
@@ -91,8 +91,8 @@ def add_cost(p: argparse.ArgumentParser) -> None:
 
 def cmd_cost(args: argparse.Namespace) -> int:
     """Op counts of the forward and backward passes, beside the naive sympy.diff route."""
-    from .cli import CliError, load_circuits
-    from .cost import cost
+    from ..views.cost import cost
+    from .common import CliError, load_circuits
 
     if not args.time_limit >= 0:
         raise CliError(f"--time-limit {args.time_limit:g}: must be a number of seconds >= 0")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import keyword
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .errors import CircuitError
-from .lower import check_name
+from ..errors import CircuitError
+from .names import check_name
+
+#: how a notebook shows a ``Circuit``: set by ``circuitc/views/notebook.py`` when it is imported
+#: (the front end never imports the views)
+MARKDOWN_VIEW: Callable[[Circuit], str] | None = None
 
 
 @dataclass
@@ -81,7 +85,23 @@ class Circuit:
             self.features = [self.features]
         self.features = list(self.features) if self.features is not None else None
 
-    def _repr_markdown_(self) -> str:
-        from .report import circuit_markdown
+    def _repr_markdown_(self) -> str | None:
+        # the Forward | Backward table and the emitted code (set by circuitc/views/notebook.py)
+        return MARKDOWN_VIEW(self) if MARKDOWN_VIEW is not None else None
 
-        return circuit_markdown(self)  # the Forward | Backward table and the emitted code
+
+def as_circuit(expr_or_circuit, wrt: Sequence | None = None, name: str = "circuit") -> Circuit:
+    """A ``Circuit`` as given, or one made of a bare expression and ``wrt``."""
+    if isinstance(expr_or_circuit, Circuit):
+        if wrt is not None:
+            raise CircuitError("a Circuit carries its own wrt; do not pass wrt= as well")
+        return expr_or_circuit
+    if not isinstance(expr_or_circuit, (sp.Basic, int, float)):
+        raise CircuitError(
+            f"compile() takes a SymPy expression or a Circuit, got {type(expr_or_circuit).__name__}"
+        )
+    if wrt is None:
+        raise CircuitError(
+            "compile(expr) needs wrt=[...]: the parameters to differentiate with respect to"
+        )
+    return Circuit(name, expr_or_circuit, wrt)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from . import rules
-from .ir import Graph
+from ..core import ops
+from ..core.ir import Graph
 
 ATOM, POW, NEG, MUL, ADD, CMP = 100, 60, 50, 40, 30, 20
 
@@ -46,9 +46,9 @@ class Printer:
         method = getattr(self, f"_print_{node.op}", None)
         if method is not None:
             return method(nid, depth + 1)
-        if node.op in rules.COMPARISONS:
+        if node.op in ops.COMPARISONS:
             a, b = (self._wrap(x, depth + 1, CMP + 1) for x in node.args)
-            return f"{a} {rules.COMPARISONS[node.op]} {b}", CMP
+            return f"{a} {ops.COMPARISONS[node.op]} {b}", CMP
         return self._print_call(nid, depth + 1)
 
     def _wrap(self, nid: int, depth: int, need: int) -> str:
@@ -209,10 +209,10 @@ class Printer:
         node = self.graph.nodes[nid]
         args = ", ".join(self.expr_at(a, depth) for a in node.args)
         op = node.op
-        if op in rules.OPS:
-            target = rules.OPS[op].numpy
-            if rules.OPS[op].leading:  # constants first: softplus is logaddexp(0.0, a)
-                consts = ", ".join(repr(c) for c in rules.OPS[op].leading)
+        if op in ops.OPS:
+            target = ops.OPS[op].numpy
+            if ops.OPS[op].leading:  # constants first: softplus is logaddexp(0.0, a)
+                consts = ", ".join(repr(c) for c in ops.OPS[op].leading)
                 args = f"{consts}, {args}"
             if target.startswith("_"):
                 self.helpers.add(target)
@@ -358,4 +358,4 @@ class MathPrinter(Printer):
         """``_math.sin(x)`` for the exact ops (``supports`` admitted no other call)."""
         node = self.graph.nodes[nid]
         args = ", ".join(self.expr_at(a, depth) for a in node.args)
-        return f"_math.{rules.OPS[node.op].math}({args})", ATOM
+        return f"_math.{ops.OPS[node.op].math}({args})", ATOM

@@ -10,12 +10,13 @@ equivalent, are fused; anything else is a ``CircuitError`` naming the op.
 
 from __future__ import annotations
 
-from . import rules
-from .compiler import Compiled
-from .emit import environment, plan, render_context
-from .errors import CircuitError
-from .ir import LEAF_OPS
+from ..core import ops
+from ..core.ir import LEAF_OPS
+from ..core.program import Compiled
+from ..errors import CircuitError
+from .plan import plan
 from .printer import ATOM, MathPrinter
+from .render import environment, render_context
 
 TEMPLATE = "numba.py.j2"
 
@@ -36,9 +37,9 @@ class LoopPrinter(MathPrinter):
                 return f"a matrix ({node.op})"
             if node.op in LEAF_OPS or node.op in ("add", "mul", "pow", "where"):
                 continue
-            if node.op in rules.COMPARISONS:
+            if node.op in ops.COMPARISONS:
                 continue
-            op = rules.OPS.get(node.op)
+            op = ops.OPS.get(node.op)
             if op is None or op.math is None:
                 return node.op
         return None
@@ -46,7 +47,7 @@ class LoopPrinter(MathPrinter):
     def _print_call(self, nid: int, depth: int) -> tuple[str, int]:
         node = self.graph.nodes[nid]
         args = ", ".join(self.expr_at(a, depth) for a in node.args)
-        return f"_math.{rules.OPS[node.op].math}({args})", 100
+        return f"_math.{ops.OPS[node.op].math}({args})", 100
 
     def _print_where(self, nid: int, depth: int) -> tuple[str, int]:
         """``where(c, a, b)`` on one element: ``(a if c else b)``."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .errors import CircuitError
+from ..errors import CircuitError
 
 #: ops whose node is a leaf (no arguments)
 LEAF_OPS = frozenset({"sym", "const", "adj", "dim", "ones", "zeros", "eye"})

@@ -35,9 +35,9 @@ DEFAULTS = dict(
 
 
 def _errors():
-    from .checkpoint import CheckpointError
-    from .cli import CliError
-    from .data import DataError
+    from ..training.checkpoint import CheckpointError
+    from ..training.data import DataError
+    from .common import CliError
 
     return CliError, (DataError, CheckpointError)
 
@@ -108,7 +108,7 @@ def add_predict(p: argparse.ArgumentParser) -> None:
 
 
 def _one_circuit(args, keep: dict):
-    from .cli import CliError, load_circuits
+    from .common import CliError, load_circuits
 
     circuits = load_circuits(args.file, args.circuit, keep)
     if len(circuits) > 1:
@@ -118,14 +118,14 @@ def _one_circuit(args, keep: dict):
 
 
 def _compile(circuit):
-    from .api import compile as compile_circuit
+    from ..api import compile as compile_circuit
 
     return compile_circuit(circuit)
 
 
 def _settings(args, file_train: dict, saved: dict) -> dict:
     """Flags, else the parameter file's settings, else the circuit file's TRAIN, else DEFAULTS."""
-    from .cli import CliError
+    from .common import CliError
 
     if not isinstance(file_train, dict):
         raise CliError(f"{args.file}: TRAIN must be a dict, e.g. TRAIN = dict(epochs=30, lr=0.5)")
@@ -147,7 +147,7 @@ def _check_writable(path, flag: str) -> None:
     import os
     import tempfile
 
-    from .cli import CliError
+    from .common import CliError
 
     p = Path(path)
     if p.is_dir():
@@ -185,7 +185,7 @@ def _epoch_line(h, epochs: int) -> str:
 
 
 def _write_log(path: str, history) -> None:
-    from .loader import write_atomic
+    from ..loader import write_atomic
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -225,7 +225,7 @@ def _plot(path: str, history, title: str) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a circuit's parameters with SGD on a data set and write them to an .npz."""
     CliError, bad_input = _errors()
-    from . import checkpoint, data, sgd
+    from ..training import checkpoint, data, sgd
 
     if args.plot:
         try:
@@ -366,7 +366,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _predict_data(args, ck, module):
     """(raw features, labels or None, name) for predict: every row of the data, no split."""
-    from . import data
+    from ..training import data
 
     source = args.data or ck.config.get("data") or data.DEFAULT
     target_column = args.target_column or ck.config.get("target_column")
@@ -387,8 +387,8 @@ def _predict_data(args, ck, module):
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict with trained parameters: one CSV row per data row (and the accuracy, if labelled)."""
     CliError, bad_input = _errors()
-    from . import checkpoint, data, sgd
-    from .loader import write_atomic
+    from ..loader import write_atomic
+    from ..training import checkpoint, data, sgd
 
     circuit = _one_circuit(args, {})
     module = _compile(circuit)

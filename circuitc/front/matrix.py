@@ -17,8 +17,9 @@ from sympy.matrices.expressions.matpow import MatPow
 from sympy.matrices.expressions.special import Identity, OneMatrix, ZeroMatrix
 from sympy.matrices.immutable import ImmutableDenseMatrix
 
-from . import nn
-from .errors import CircuitError
+from ..errors import CircuitError
+from . import nodes
+from .names import dim
 
 #: matrix heads that are leaves of the walk
 MATRIX_LEAVES = (ZeroMatrix, OneMatrix, Identity)
@@ -29,9 +30,8 @@ def _is_matrix(e) -> bool:
 
 
 def _shape(lw, e) -> tuple:
-    from .lower import _dim
 
-    return tuple(_dim(d) for d in e.shape)
+    return tuple(dim(d) for d in e.shape)
 
 
 def _fmt(shape: tuple) -> str:
@@ -89,7 +89,7 @@ def matrix_children(e: sp.Basic):
         return (e.parent,)
     if isinstance(e, ImmutableDenseMatrix):
         return tuple(e)
-    if isinstance(e, nn.AxisSum):
+    if isinstance(e, nodes.AxisSum):
         return (e.args[0],)
     return None
 
@@ -174,15 +174,15 @@ def build_matrix(lw, e: sp.Basic, args: list[int]) -> int | None:
             if g.nodes[a].shape != ():
                 raise CircuitError("an explicit Matrix must have scalar entries")
         return g.add_node("stack", tuple(args), (rows, cols), (rows, cols))
-    if isinstance(e, nn.MatrixSum):
+    if isinstance(e, nodes.MatrixSum):
         return g.reduce_sum(args[0], None)
-    if isinstance(e, nn.AxisSum):
+    if isinstance(e, nodes.AxisSum):
         return g.reduce_sum(args[0], int(e.args[1]))
-    if isinstance(e, nn.LogSoftmax):
+    if isinstance(e, nodes.LogSoftmax):
         return g.add(args[0], g.mul(g.const(-1), logsumexp(g, args[0])))
-    if isinstance(e, nn.Softmax):
+    if isinstance(e, nodes.Softmax):
         return g.call("exp", g.add(args[0], g.mul(g.const(-1), logsumexp(g, args[0]))))
-    if isinstance(e, nn.AddBias):
+    if isinstance(e, nodes.AddBias):
         a, b = args
         sa, sb = g.nodes[a].shape, g.nodes[b].shape
         if len(sa) != 2 or sb != (1, sa[1]):
@@ -252,9 +252,8 @@ def dimension_symbols(exprs) -> frozenset:
 
 def check_step_shape(g, sym: sp.MatrixSymbol, nid: int) -> None:
     """A step named by a MatrixSymbol must have that symbol's shape."""
-    from .lower import _dim
 
-    want = tuple(_dim(d) for d in sym.shape)
+    want = tuple(dim(d) for d in sym.shape)
     if g.nodes[nid].shape != want:
         raise CircuitError(
             f"step {sym.name!r} is declared {_fmt(want)} but its expression is {_fmt(g.nodes[nid].shape)}"

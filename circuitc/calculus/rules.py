@@ -18,33 +18,14 @@ from __future__ import annotations
 import keyword
 import math as _math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as _np
 import sympy as sp
 
-from .errors import CircuitError
-from .functions import sigmoid, softplus
-from .ir import LEAF_OPS, Graph
-
-
-@dataclass(frozen=True)
-class Op:
-    """One elementwise function: its SymPy head, how it prints, and its derivative.
-
-    ``numpy``/``math`` name an attribute of those modules (``"sin"`` prints ``_np.sin(x)``);
-    a name starting with ``_`` is a helper that the emitted module defines itself.
-    ``derivative(g, ans, *args)`` returns one SymPy expression (or ``None``) per argument.
-    """
-
-    name: str
-    head: type
-    numpy: str
-    math: str | None
-    derivative: Callable[..., tuple]
-    nargs: int = 1
-    #: constant arguments printed before the op's own (softplus as ``logaddexp(0.0, a)``)
-    leading: tuple[float, ...] = ()
+from ..core.ir import Graph
+from ..core.ops import BY_HEAD, COMPARISONS, LOGIC, MATRIX_OPS, OPS, RESERVED_OPS, Op
+from ..errors import CircuitError
+from ..functions import sigmoid, softplus
 
 
 def _no_derivative(g, ans, *args):
@@ -81,13 +62,9 @@ _BUILTIN = [
     Op("softplus", softplus, "_softplus", None, lambda g, ans, x: (g * sigmoid(x),)),
 ]
 
-#: IR op name -> Op, and SymPy head -> Op; ``register`` adds to both
-OPS: dict[str, Op] = {op.name: op for op in _BUILTIN}
-BY_HEAD: dict[type, Op] = {op.head: op for op in _BUILTIN}
-
-#: ops with a value but no derivative at all (conditions of a Piecewise)
-COMPARISONS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-LOGIC = ("and", "or", "not")
+# the rows fill the op registries (``register`` adds to both)
+OPS.update({op.name: op for op in _BUILTIN})
+BY_HEAD.update({op.head: op for op in _BUILTIN})
 
 
 def register(
@@ -144,7 +121,7 @@ def register(
         raise CircuitError(
             f"register(): {function.__name__} is built in; register a Function class of your own"
         )
-    if op_name in _reserved_op_names():
+    if op_name in RESERVED_OPS:
         raise CircuitError(
             f"register(): op name {op_name!r} is one of circuitc's own ops; pass another name="
         )
@@ -176,37 +153,11 @@ def _same_definition(old: type, new: type) -> bool:
     return old.__module__ == new.__module__ and old.__qualname__ == new.__qualname__
 
 
-def _reserved_op_names() -> set[str]:
-    """The IR's own op names (sums, products, where, comparisons, matrix ops...)."""
-    from .printer import Printer  # the printer imports this module: imported when needed
-
-    printed = {m[len("_print_") :] for m in dir(Printer) if m.startswith("_print_")}
-    own = {"add", "mul", "pow", "where", "maximum", "minimum", "bool", "call"}
-    return own | printed | set(LEAF_OPS) | set(COMPARISONS) | set(LOGIC)
-
-
-def local_partial(expr: sp.Function, argindex: int) -> sp.Expr:
-    """The rule of ``expr``'s head with g = 1 and ans = expr: d expr / d (argument ``argindex``).
-
-    SymPy's ``diff`` of circuitc's own functions (``sigmoid``, ``softplus``) uses this, so
-    their calculus is written once, here.
-    """
-    op = BY_HEAD[type(expr)]
-    partial = op.derivative(sp.Integer(1), expr, *expr.args)[argindex - 1]
-    return sp.Integer(0) if partial is None else partial
-
-
 def _nargs_of(function: type) -> int:
     nargs = getattr(function, "nargs", None)
     if isinstance(nargs, sp.FiniteSet) and len(nargs) == 1:
         return int(next(iter(nargs)))
     return 1
-
-
-def supported() -> list[str]:
-    """Names of every SymPy head circuitc compiles (for error messages and the docs)."""
-    heads = ["Add", "Mul", "Pow", "Max", "Min", "Piecewise"]
-    return heads + sorted(op.head.__name__ for op in BY_HEAD.values())
 
 
 # -- placeholders the SymPy rules are written in -------------------------------------------
@@ -303,10 +254,6 @@ def _symbolic_pow_vjp(graph: Graph, nid: int, g: int) -> list[int]:
 
 
 # -- matrices ----------------------------------------------------------------------------------
-#: the ops that are not elementwise; every other op broadcasts its arguments like NumPy
-MATRIX_OPS = frozenset(
-    {"matmul", "transpose", "sum", "broadcast", "element", "trace", "rowmax", "logsumexp", "stack"}
-)
 
 
 def _matrix_vjp(graph: Graph, nid: int, g: int) -> list[int | None]:

@@ -8,18 +8,16 @@ that SymPy shares is lowered once (the DAG is never expanded into a tree).
 
 from __future__ import annotations
 
-import keyword
-import unicodedata
-
 import sympy as sp
 from sympy.core.relational import Relational
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from . import rules
-from .errors import CircuitError
-from .functions import sigmoid, softplus
-from .ir import Graph
+from ..core import ops
+from ..core.ir import Graph
+from ..errors import CircuitError
+from ..functions import sigmoid, softplus
 from .matrix import MATRIX_LEAVES, build_matrix, lambda_parts, matrix_children, scalar_args
+from .names import check_name, dim
 
 _RELATIONS = {
     sp.StrictLessThan: "lt",
@@ -31,20 +29,6 @@ _RELATIONS = {
 }
 # ITE(c, a, b) is the boolean if-then-else SymPy makes of a Piecewise inside a condition
 _LOGIC = {sp.And: "and", sp.Or: "or", sp.Not: "not", sp.ITE: "where"}
-
-
-def check_name(name: str) -> None:
-    """Refuse a symbol name that is not a plain, public Python identifier (it becomes code)."""
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise CircuitError(f"symbol name {name!r} is not a Python identifier")
-    if unicodedata.normalize("NFKC", name) != name:
-        # Python reads the identifier as its NFKC form ('ﬁ' is 'fi'): two names could become one
-        raise CircuitError(
-            f"symbol name {name!r} is not in NFKC normal form; Python would read it as "
-            f"{unicodedata.normalize('NFKC', name)!r}"
-        )
-    if name.startswith("_"):
-        raise CircuitError(f"symbol name {name!r} starts with '_', which circuitc keeps for itself")
 
 
 class Lowerer:
@@ -83,7 +67,7 @@ class Lowerer:
                     f"two different symbols are named {name!r} (their assumptions differ); "
                     "give them different names"
                 )
-            shape = tuple(_dim(d) for d in s.shape) if isinstance(s, sp.MatrixSymbol) else ()
+            shape = tuple(dim(d) for d in s.shape) if isinstance(s, sp.MatrixSymbol) else ()
             nid = self.graph.add_node("sym", (), (name,), shape)
             self.env[s] = nid
         if mask is not None:
@@ -213,10 +197,10 @@ class Lowerer:
                     out = g.call(_LOGIC[head], out, a)
                 return out
             return g.call(_LOGIC[head], *args)
-        op = rules.BY_HEAD.get(head)
+        op = ops.BY_HEAD.get(head)
         if op is None:
             for base in head.__mro__[1:]:
-                op = rules.BY_HEAD.get(base)
+                op = ops.BY_HEAD.get(base)
                 if op is not None:
                     break
         if op is None:
@@ -301,15 +285,6 @@ def _satisfying(cond) -> dict:
     return out
 
 
-def _dim(d) -> int | str:
-    if isinstance(d, (int, sp.Integer)):
-        return int(d)
-    if isinstance(d, sp.Symbol):
-        check_name(d.name)
-        return d.name
-    raise CircuitError(f"matrix dimension {d} must be an integer or a symbol")
-
-
 def _sigmoid_argument(e: sp.Basic):
     """For ``sigmoid(a)`` return ``(a, -1)``; for ``1 - sigmoid(a)`` return ``(a, +1)``; else None."""
     if isinstance(e, sigmoid):
@@ -350,7 +325,7 @@ def _unsupported(e: sp.Basic) -> str:
     if isinstance(e, Relational):
         return f"comparison '{name}' is only supported inside a Piecewise condition"
     return (
-        f"unsupported function '{name}' in the circuit; supported: {', '.join(rules.supported())} "
+        f"unsupported function '{name}' in the circuit; supported: {', '.join(ops.supported())} "
         "(add your own with circuitc.register)"
     )
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .ir import LEAF_OPS
-from .report import inspect
+from ..core.ir import LEAF_OPS
+from .trace import inspect_circuit
 
 DEFAULT_TIME_LIMIT = 10.0
 _WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
@@ -119,7 +119,7 @@ class CostReport:
             lines += [f"| {k} | {v.replace('|', chr(92) + '|')} |" for k, v in rows]
             return "\n".join(lines) + "\n"
         if fmt != "text":
-            from .errors import CircuitError
+            from ..errors import CircuitError
 
             raise CircuitError(f"unknown cost format {fmt!r}; use text or markdown")
         width = max(len(k) for k, _ in rows)
@@ -136,7 +136,7 @@ def cost(
             (then ``wrt`` is required).
         naive: also run the naive route (in a child process, at most ``time_limit`` seconds).
     """
-    ins = inspect(circuit, wrt, name)
+    ins = inspect_circuit(circuit, wrt, name)
     c, p = ins.compiled, ins.plan
     args = [n for n, _ in c.wrt] + list(c.inputs)
     fwd_names = [line.lhs for line in p.forward_full]
@@ -301,7 +301,7 @@ def _substitute(expr, steps: dict[str, sp.Basic]):
 def _opaque_to_sympy(expr) -> str:
     """The name of a node ``sympy.diff`` does not differentiate correctly, or "".
 
-    circuitc.nn's matrix nodes (``MatrixSum``, ``AddBias``…) are circuitc's own: SymPy treats
+    circuitc.nn's matrix nodes (``MatrixSum``, ``AddBias``…, in circuitc/front/nodes.py) are circuitc's own: SymPy treats
     them as constants and returns a wrong 0. An unevaluated ``Derivative`` is reported too.
     """
     seen: set[int] = set()
@@ -314,7 +314,7 @@ def _opaque_to_sympy(expr) -> str:
         if isinstance(e, sp.Derivative):
             return "Derivative"
         # nn's scalar functions (sp.Function subclasses) have their own fdiff
-        if type(e).__module__ == "circuitc.nn" and not isinstance(e, sp.Function):
+        if type(e).__module__ == "circuitc.front.nodes" and not isinstance(e, sp.Function):
             return type(e).__name__
         if not _is_leaf(e):
             stack.extend(e.args)

@@ -8,30 +8,12 @@ update uses it. Templates receive only pre-printed ``(lhs, rhs, comment)`` lines
 
 from __future__ import annotations
 
-import functools
-import textwrap
 from dataclasses import dataclass, field
 
-import jinja2
-import sympy as sp
-
-from . import __version__
-from .compiler import Compiled
-from .ir import LEAF_OPS
+from ..core.ir import LEAF_OPS
+from ..core.program import Compiled, fill_partial
+from .layout import condition, one_line, shape_tuple, wrapped
 from .printer import MathPrinter, Printer
-from .reverse import fill_partial
-
-TEMPLATE = "module.py.j2"
-
-
-def one_line(text: str) -> str:
-    """User text (a registered class's name in a printed expression) made safe for a comment
-    of the emitted code: every character that is not printable written as its escape (``\r``
-    as backslash-r). That covers every line break ``str.splitlines`` knows (Python's tokenizer
-    ends a line at ``\r`` too), NUL (which no source may hold) and lone surrogates."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 @dataclass
@@ -297,7 +279,7 @@ def _shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
     dims = sorted({d for n in names for d in c.shapes.get(n, ()) if isinstance(d, str)})
     names = "".join(f'"{d}", ' for d in dims).rstrip(" ")
     target = "" if not dims else (f"({dims[0]},) = " if len(dims) == 1 else f"{', '.join(dims)} = ")
-    call = _wrapped(f"{target}_bind(", [f"({names})", *specs], ")", indent=8)
+    call = wrapped(f"{target}_bind(", [f"({names})", *specs], ")", indent=8)
     return call.split("\n")
 
 
@@ -314,11 +296,11 @@ def _prologue(c: Compiled, names: list[str]) -> list[str]:
     them; ``_bind`` (which words the error) runs only when that comparison fails.
     """
     fast = 0 < len(names) <= FAST_ARGS_MAX
-    dtype_call = _wrapped("_dt = _dtype(", names, ")", indent=8 if fast else 4)
+    dtype_call = wrapped("_dt = _dtype(", names, ")", indent=8 if fast else 4)
     convert = dtype_call.split("\n") + [f'{a} = _arg({a}, _dt, "{a}")' for a in names]
     if fast:
         tests = [f"_type({a}) is _ndarray and {a}.dtype is _float64" for a in names]
-        lines = _condition(tests, "and")
+        lines = condition(tests, "and")
         lines += ["    _dt = _float64  # float64 arrays: nothing to convert", "else:"]
         lines += ["    " + line for line in convert]
     else:
@@ -331,30 +313,16 @@ def _prologue(c: Compiled, names: list[str]) -> list[str]:
     for d in dims:
         name, shape = next((n, s) for n, s in specs if d in s)
         lines.append(f"{d} = {name}.shape[{shape.index(d)}] if {name}.ndim == {len(shape)} else -1")
-    lines += _condition([f"{n}.shape != {_shape_tuple(s)}" for n, s in specs], "or")
+    lines += condition([f"{n}.shape != {shape_tuple(s)}" for n, s in specs], "or")
     lines += ["    " + line for line in bind]
     return lines
 
 
-def _output_display(p: Plan) -> str:
+def output_display(p: Plan) -> str:
     """What forward()'s docstring says J is, beside its name."""
     if p.output_constant:
         return f"the constant {p.output_constant}, a float of the arguments' dtype"
     return "J" if p.output == "_J" else p.output
-
-
-def _condition(tests: list[str], joiner: str) -> list[str]:
-    """``if a and b:`` on one line, or one test a line inside parentheses when that is long."""
-    one = f"if {f' {joiner} '.join(tests)}:"
-    if len(one) <= 96:
-        return [one]
-    return ["if (", f"    {tests[0]}"] + [f"    {joiner} {t}" for t in tests[1:]] + ["):"]
-
-
-def _shape_tuple(shape: tuple) -> str:
-    """A shape as a tuple expression of ints and dimension names: (N, 31) or (N,)."""
-    items = [str(d) for d in shape]
-    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 #: circuits with more nodes than this get no ``math`` fast path: it would double a long module
@@ -463,160 +431,3 @@ def _inline_ops(c: Compiled, expr: int, names, fwd_set) -> int:
         count += 1
         stack.extend(g.nodes[v].args)
     return count
-
-
-# -- rendering -------------------------------------------------------------------------------------
-def templates_dir():
-    """The folder of the Jinja templates: the ``circuitc.templates`` package when installed
-    (editable or wheel), else the repository's top-level ``templates/`` (a plain checkout)."""
-    import importlib.resources
-    from pathlib import Path
-
-    try:
-        return Path(str(importlib.resources.files("circuitc.templates")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "templates"
-
-
-@functools.lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
-    """The one Jinja environment: templates from the ``circuitc.templates`` package."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-
-
-def short_text(expr: sp.Basic, limit: int = 40) -> str | None:
-    """``str(expr)`` when the expression has at most ``limit`` nodes (counted without recursion)."""
-    count, stack = 0, [expr]
-    while stack:
-        e = stack.pop()
-        count += 1
-        if count > limit:
-            return None
-        stack.extend(e.args)
-    text = one_line(str(expr))
-    return text if len(text) <= 100 else None
-
-
-def _signature(required: list[str], optional: list[str]) -> list[str]:
-    """Keyword-only parameters: ``*``, ``w: _Arg``, ``x: _Arg``, ``y: _Arg = None``."""
-    params = [f"{a}: _Arg" for a in required] + [f"{a}: _Arg = None" for a in optional]
-    return ["*", *params]
-
-
-#: the emitted code keeps to this many columns (ruff's line length for the project)
-WIDTH = 100
-
-
-def _wrapped(head: str, items: list[str], tail: str, indent: int = 0) -> str:
-    """``head item, item tail`` on one line, or one item a line (ruff's layout) when too long.
-
-    The result's lines after the first are indented for a statement at column ``indent``.
-    """
-    one = f"{head}{', '.join(items)}{tail}"
-    if indent + len(one) <= WIDTH:
-        return one
-    pad = " " * (indent + 4)
-    body = "".join(f"{pad}{item},\n" for item in items)
-    return f"{head}\n{body}{' ' * indent}{tail}"
-
-
-def _prose(text: str) -> str:
-    """A docstring paragraph wrapped to the emitted code's width."""
-    return textwrap.fill(text, WIDTH, break_on_hyphens=False, break_long_words=False)
-
-
-def _tuple_text(names: list[str], label: str = "") -> str:
-    """A tuple of strings as ruff would format it after ``label`` (``WRT = ``): ("a", "b"),
-    ("a",), or one name a line when that is too long."""
-    if len(names) == 1:
-        return f'("{names[0]}",)'
-    return _wrapped(f"{label}(", [f'"{n}"' for n in names], ")")[len(label) :]
-
-
-def _shapes_text(args: list[str], shapes: dict[str, tuple]) -> str:
-    """``{name: shape}`` for every argument, one entry a line (ruff's layout, trailing comma)."""
-    if not args:
-        return "{}"
-    lines = ["{"]
-    for a in args:
-        items = [f'"{d}"' if isinstance(d, str) else str(int(d)) for d in shapes.get(a, ())]
-        tail = "," if len(items) == 1 else ""
-        lines.append(f'    "{a}": ({", ".join(items)}{tail}),')
-    lines.append("}")
-    return "\n".join(lines)
-
-
-def render(c: Compiled) -> str:
-    """The module's source text."""
-    return environment().get_template(TEMPLATE).render(**render_context(c))
-
-
-def render_context(c: Compiled) -> dict:
-    """What the module template is given (``fused.py`` renders its own template from it too)."""
-    p = plan(c)
-    fast = plan(c, math=True) if has_math_path(c) else None
-    circuit = c.circuit
-    args = [name for name, _ in c.wrt] + c.inputs
-    source = short_text(circuit.output)
-    if source == "J":
-        source = None  # the output is the step J, listed with the steps: no '# J = J'
-    if circuit.steps and source is not None:
-        source = None if len(circuit.steps) > 12 else source
-    steps_text = []
-    if circuit.steps and len(circuit.steps) <= 12:
-        for sym, expr in circuit.steps:
-            text = short_text(expr)
-            if text is None:
-                steps_text = []
-                break
-            steps_text.append(f"{sym.name} = {text}")
-    context = dict(
-        version=__version__,
-        template=TEMPLATE,
-        name=circuit.name,
-        digest=c.digest,
-        source=source,
-        steps=steps_text,
-        wrt=[name for name, _ in c.wrt],
-        inputs=c.inputs,
-        args=args,
-        forward_def=_wrapped("def forward(", _signature(args, []), ") -> _Arg:"),
-        value_and_grad_def=_wrapped(
-            "def value_and_grad(", _signature(args, []), ") -> tuple[_Arg, dict[str, _Arg]]:"
-        ),
-        grad_def=_wrapped("def grad(", _signature(args, []), ") -> dict[str, _Arg]:"),
-        grad_call=_wrapped("return _value_and_grad(", [f"{a}={a}" for a in args], ")[1]", indent=4),
-        predict_def=_wrapped(
-            "def predict(",
-            _signature(p.predict_args, [a for a in args if a not in p.predict_args]),
-            ") -> _Arg:",
-        ),
-        wrt_text=_prose(
-            f"Parameters (the gradient is taken with respect to these): {', '.join(n for n, _ in c.wrt)}."
-        ),
-        inputs_text=_prose(f"Data inputs: {', '.join(c.inputs)}."),
-        features=[f.name for f in circuit.features] if circuit.features else [],
-        target=circuit.target.name if circuit.target is not None else None,
-        plan=p,
-        wrt_tuple=_tuple_text([name for name, _ in c.wrt], "WRT = "),
-        inputs_tuple=_tuple_text(c.inputs, "INPUTS = "),
-        shapes_dict=_shapes_text(args, c.shapes),
-        features_tuple=_tuple_text(
-            [f.name for f in circuit.features] if circuit.features else [], "FEATURES = "
-        ),
-        uses_math=p.uses_math or fast is not None,
-        fast=fast,
-        float_guard=_condition([f"_type({a}) is _float" for a in args], "and"),
-        helpers=[name.lstrip("_") for name in p.helpers],
-        output_display=_output_display(p),
-        # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
-        output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose"),
-    )
-    return context

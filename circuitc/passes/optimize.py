@@ -19,13 +19,10 @@ Every pass leaves the ``Compiled`` as the emitter expects it; ``optimize`` runs 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from . import rules
-from .ir import Graph
-
-if TYPE_CHECKING:
-    from .compiler import Compiled
+from ..core import ops
+from ..core.ir import Graph
+from ..core.program import Compiled
 
 
 def optimize(c: Compiled) -> Compiled:
@@ -72,9 +69,7 @@ def _unary(g: Graph, v: int) -> bool:
     node = g.nodes[v]
     if node.op == "pow":
         return g.is_const(node.args[1]) and not g.is_const(node.args[0])
-    return (
-        node.op in rules.OPS and len(node.args) == 1 and node.shape == g.nodes[node.args[0]].shape
-    )
+    return node.op in ops.OPS and len(node.args) == 1 and node.shape == g.nodes[node.args[0]].shape
 
 
 def _rebuild(g: Graph, root: int, old: int, new: int) -> int | None:
@@ -96,7 +91,7 @@ def _rebuild(g: Graph, root: int, old: int, new: int) -> int | None:
             built[v] = g.mul(*args)
         elif node.op == "pow":
             built[v] = g.pow(*args)
-        elif node.op in rules.OPS:
+        elif node.op in ops.OPS:
             built[v] = g.call(node.op, *args, attrs=node.attrs)
         else:
             return None

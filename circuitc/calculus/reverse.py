@@ -8,30 +8,14 @@ Only nodes on a path from a ``wrt`` parameter to J get an adjoint.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import sympy as sp
 
+from ..core.ir import LEAF_OPS, Graph, broadcast_shapes
+from ..core.program import Update
+from ..front.lower import Lowerer
 from . import rules
-from .ir import LEAF_OPS, Graph, broadcast_shapes
-from .lower import Lowerer
-
-
-@dataclass(frozen=True)
-class Update:
-    """One backward line: ``adjoint(target) += expr``, contributed by the node ``source``.
-
-    ``partial`` is the local derivative d(source)/d(target) as text, written in the
-    placeholders ``_ans`` (the source's value) and ``_a0``, ``_a1``… (its arguments); the
-    emitter fills in the names.
-    """
-
-    target: int
-    source: int
-    expr: int
-    first: bool
-    partial: str
 
 
 def needs_adjoint(graph: Graph, output: int, wrt: list[int]) -> set[int]:
@@ -167,16 +151,3 @@ def _partial_text(op: str, consts: tuple, i: int, contribution) -> str:
         text = "0" if contribution is None else str(sp.sympify(contribution).xreplace({rules.G: 1}))
         _partial_cache[key] = text
     return text
-
-
-_PLACEHOLDER = re.compile(r"\b_(ans|a\d+)\b")
-
-
-def fill_partial(text: str, ans: str, args: list[str]) -> str:
-    """Put the display names of the node (``ans``) and its arguments into a partial's text."""
-
-    def name(m: re.Match) -> str:
-        word = m.group(1)
-        return ans if word == "ans" else args[int(word[1:])]
-
-    return _PLACEHOLDER.sub(name, text)

@@ -1,41 +1,19 @@
-"""The pipeline up to the IR: a ``Circuit`` is lowered, checked and swept backwards."""
+"""The driver: a ``Circuit`` is lowered (front end), swept backwards (calculus) and optimised
+(passes) into the ``Compiled`` record that the emitter and the views read."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-
 import sympy as sp
 
-from .circuit import Circuit
+from .calculus.reverse import sweep
+from .core.ir import LEAF_OPS, Graph
+from .core.ops import COMPARISONS, LOGIC
+from .core.program import Compiled, digest
 from .errors import CircuitError
-from .ir import LEAF_OPS, Graph
-from .lower import Lowerer
-from .matrix import check_step_shape, dimension_symbols
-from .optimize import optimize
-from .reverse import Update, sweep
-from .rules import COMPARISONS, LOGIC
-
-
-@dataclass
-class Compiled:
-    """Everything the emitter needs: the DAG, its names, and the backward updates."""
-
-    circuit: Circuit
-    graph: Graph
-    output: int
-    output_name: str
-    names: dict[int, str]  # node -> the circuit's own name (inputs and steps)
-    steps: list[tuple[str, int]]  # step name -> node, in the circuit's order
-    wrt: list[tuple[str, int | None]]  # parameter name -> its leaf (None: J does not use it)
-    inputs: list[str]  # data inputs, sorted by name
-    shapes: dict[str, tuple]  # argument name -> shape (() for a scalar)
-    dims: list[str]  # dimension symbols, bound from the arrays at call time
-    updates: list[Update] = field(default_factory=list)
-    adjoint: dict[int, int] = field(default_factory=dict)
-    prediction: int | None = None
-    digest: str = ""
-    seed_folded: bool = False  # optimize.fold_seed: no dJ/dJ line, J's op contributes directly
+from .front.circuit import Circuit
+from .front.lower import Lowerer
+from .front.matrix import check_step_shape, dimension_symbols
+from .passes.optimize import optimize
 
 
 def build(circuit: Circuit) -> Compiled:
@@ -148,18 +126,3 @@ def _shape_of(sym: sp.Basic) -> tuple:
     if isinstance(sym, sp.MatrixSymbol):
         return tuple(int(d) if isinstance(d, (int, sp.Integer)) else str(d) for d in sym.shape)
     return ()
-
-
-def digest(c: Compiled) -> str:
-    """A hash of the circuit computed over the DAG (never the expanded tree)."""
-    h = hashlib.sha256()
-    h.update(f"{c.circuit.name}|{c.output}|{c.output_name}|{c.prediction}\n".encode())
-    for name, nid in c.wrt:
-        h.update(f"wrt {name} {nid}\n".encode())
-    for name in c.inputs:
-        h.update(f"in {name} {c.shapes[name]}\n".encode())
-    for name, nid in c.steps:
-        h.update(f"step {name} {nid}\n".encode())
-    for node in c.graph.nodes:
-        h.update(f"{node.op} {node.args} {node.attrs} {node.shape}\n".encode())
-    return h.hexdigest()[:16]

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CircuitError
-from .loader import write_atomic
-from .report import _check_at, fmt_value, inspect, pretty, trace
-from .reverse import fill_partial
+from ..core.program import fill_partial
+from ..errors import CircuitError
+from ..loader import write_atomic
+from .formats import fmt_value, pretty
+from .trace import check_at, inspect_circuit, trace
 
 FORMATS = ("dot", "svg", "png")
 INSTALL_HINT = (
@@ -127,10 +128,10 @@ def graph(
         at: a value for every argument: each node then shows its value and dJ/dnode.
         backward: also draw the backward pass's adjoint edges (dashed, red).
     """
-    ins = inspect(circuit, wrt, name)
+    ins = inspect_circuit(circuit, wrt, name)
     c = ins.compiled
     g = c.graph
-    tr = trace(ins, _check_at(ins, at)) if at is not None else None
+    tr = trace(ins, check_at(ins, at)) if at is not None else None
     line_of = {v: line for v, line in ins.fwd_lines}
     wrt_nodes = {nid for _, nid in c.wrt if nid is not None}
     J = ins.output_display

@@ -1,0 +1,93 @@
+"""The ``circuitc`` command line: ``compile``, ``show``, ``table``, ``check`` (and more).
+
+Every subcommand is a pair in ``COMMANDS``: a function that adds its arguments to its
+subparser and a function that runs it and returns the exit status. To add one, write the
+two functions and add one line to ``COMMANDS``.
+
+Exit status: 0 success, 1 a check that failed, 2 bad input (one line on stderr, never a
+traceback), 3 an internal error of circuitc (one line; set ``CIRCUITC_TRACEBACK=1`` to see
+the traceback).
+
+Circuit files are the user's own trusted Python (like a ``conftest.py``): they are run and
+must define ``circuit = Circuit(...)`` or ``circuits = [...]``. Every other text from the
+command line is data: ``--at x=0.5`` is parsed with ``float`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from .._version import __version__
+from ..errors import CircuitError
+from . import compile as compile_cmds
+from . import train as train_cmds
+from . import views as view_cmds
+from .common import CliError, _Parser, describe, load_circuits
+
+__all__ = ["COMMANDS", "CliError", "build_parser", "load_circuits", "main"]
+
+
+# -- the parser and main ------------------------------------------------------------------
+
+#: subcommand -> (add its arguments, run it); the run function's docstring is its help
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[..., int]]] = {
+    "compile": (compile_cmds.add_compile, compile_cmds.cmd_compile),
+    "show": (compile_cmds.add_show, compile_cmds.cmd_show),
+    "table": (compile_cmds.add_table, compile_cmds.cmd_table),
+    "check": (compile_cmds.add_check, compile_cmds.cmd_check),
+    "train": (train_cmds.add_train, train_cmds.cmd_train),
+    "predict": (train_cmds.add_predict, train_cmds.cmd_predict),
+    "graph": (view_cmds.add_graph, view_cmds.cmd_graph),
+    "cost": (view_cmds.add_cost, view_cmds.cmd_cost),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``circuitc`` parser, one subparser per entry of ``COMMANDS``."""
+    parser = _Parser(
+        prog="circuitc",
+        description="Compile SymPy computational circuits into forward/backward NumPy code.",
+    )
+    parser.add_argument("--version", action="version", version=f"circuitc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (add, run) in COMMANDS.items():
+        doc = (run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None
+        p = sub.add_parser(name, help=doc, description=doc)
+        add(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 check failed, 2 bad input)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except (CliError, CircuitError) as exc:
+        print(f"circuitc: error: {_describe_message(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("CIRCUITC_TRACEBACK"):
+            traceback.print_exc()
+        else:
+            print(
+                f"circuitc: internal error: {describe(exc)} "
+                "(set CIRCUITC_TRACEBACK=1 for the traceback; please report it)",
+                file=sys.stderr,
+            )
+        return 3
+
+
+def _describe_message(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The subcommands that read a circuit file and print or write what circuitc makes of it:
+``compile``, ``show``, ``table`` and ``check``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..api import BACKENDS, source
+from .common import CliError, add_at, add_file, at_for, describe, load_circuits, parse_at
+
+# -- compile ------------------------------------------------------------------------------
+
+
+def add_compile(p: argparse.ArgumentParser) -> None:
+    add_file(p)
+    p.add_argument(
+        "-o",
+        "--out",
+        metavar="DIR",
+        default=".",
+        help="folder to write DIR/<circuit name>.py into (default: the current folder)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=sorted(BACKENDS),
+        default="numpy",
+        help="numpy (default), or numba: one @njit loop per element (elementwise circuits)",
+    )
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    """Write each circuit of FILE as a module DIR/<circuit name>.py."""
+    circuits = load_circuits(args.file, args.circuit)
+    texts = [
+        (c.name, source(c, backend=args.backend)) for c in circuits
+    ]  # every circuit compiles before any write
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"-o {args.out}: not a folder")
+    from ..loader import write_atomic
+
+    for name, text in texts:
+        path = out / f"{name}.py"
+        try:
+            write_atomic(path, text)
+        except OSError as exc:
+            raise CliError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        print(f"wrote {path}")
+    return 0
+
+
+# -- show ---------------------------------------------------------------------------------
+
+
+def add_show(p: argparse.ArgumentParser) -> None:
+    add_file(p)
+    p.add_argument(
+        "--backend",
+        choices=sorted(BACKENDS),
+        default="numpy",
+        help="numpy (default), or numba: one @njit loop per element (elementwise circuits)",
+    )
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print the module emitted for each circuit of FILE."""
+    circuits = load_circuits(args.file, args.circuit)
+    texts = [source(c, backend=args.backend) for c in circuits]
+    sys.stdout.write("\n\n".join(texts))
+    return 0
+
+
+# -- table --------------------------------------------------------------------------------
+
+
+def add_table(p: argparse.ArgumentParser) -> None:
+    add_file(p)
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown", "latex", "html"),
+        default="text",
+        help="how to print the table (default text)",
+    )
+    add_at(p, "evaluate the table at these argument values")
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    """Print the notes' Forward | Backward table of each circuit of FILE."""
+    from ..views.table import table
+
+    circuits = load_circuits(args.file, args.circuit)
+    ats = at_for(circuits, parse_at(args.at))
+    reports = [table(c, at=at or None) for c, at in zip(circuits, ats, strict=True)]
+    sys.stdout.write("\n".join(r.format(args.format) for r in reports))
+    return 0
+
+
+# -- check --------------------------------------------------------------------------------
+
+
+def add_check(p: argparse.ArgumentParser) -> None:
+    add_file(p)
+    add_at(p, "check at these argument values; the others are drawn at random")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="report format (default text)",
+    )
+    p.add_argument(
+        "--rtol", type=float, default=1e-5, help="relative tolerance of a probe (default 1e-5)"
+    )
+    p.add_argument(
+        "--atol",
+        type=float,
+        default=1e-7,
+        help="absolute tolerance, times max(1,|J|)/max(1,|argument|) (default 1e-7)",
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check each circuit's gradient against central differences; exit 1 on a failure.
+
+    FILE is a circuit file, or a module that ``circuitc compile`` generated.
+    """
+    from ..views.gradcheck import check
+
+    at = parse_at(args.at)
+    if _is_generated(args.file):
+        # a module circuitc generated: checked as it is, by the shapes it states
+        from ..loader import import_file
+
+        try:
+            targets, ats = [import_file(args.file)], [at]
+        except Exception as exc:
+            raise CliError(f"{args.file}: importing the module raised {describe(exc)}") from exc
+    else:
+        targets = load_circuits(args.file, args.circuit)
+        ats = at_for(targets, at)
+    reports = [
+        check(c, at=a, seed=args.seed, rtol=args.rtol, atol=args.atol)
+        for c, a in zip(targets, ats, strict=True)
+    ]
+    sys.stdout.write("\n".join(r.format(args.format) for r in reports))
+    return 0 if all(r.passed for r in reports) else 1
+
+
+def _is_generated(path: str) -> bool:
+    """True for a module circuitc wrote (its first line says so)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline().startswith("# Generated by circuitc")
+    except (OSError, UnicodeDecodeError):
+        return False  # load_circuits reports the problem

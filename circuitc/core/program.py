@@ -1,0 +1,82 @@
+"""The hand-off records: what the calculus gives the passes, and the pipeline gives the emitter.
+
+``Update`` is one backward line (``adjoint(target) += expr``); ``Compiled`` is a circuit after
+lowering, the reverse sweep and the passes: the DAG, its names and its updates. Every later
+stage (passes, emit, views, training) reads these records and none of them imports the stage
+that made them. ``fill_partial`` puts display names into a rule's partial, for the emitted
+comments and the views' tables alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .ir import Graph
+
+
+@dataclass(frozen=True)
+class Update:
+    """One backward line: ``adjoint(target) += expr``, contributed by the node ``source``.
+
+    ``partial`` is the local derivative d(source)/d(target) as text, written in the
+    placeholders ``_ans`` (the source's value) and ``_a0``, ``_a1``… (its arguments); the
+    emitter fills in the names.
+    """
+
+    target: int
+    source: int
+    expr: int
+    first: bool
+    partial: str
+
+
+@dataclass
+class Compiled:
+    """Everything the emitter needs: the DAG, its names, and the backward updates."""
+
+    circuit: Any  # the front end's Circuit (core imports nothing of the front end)
+    graph: Graph
+    output: int
+    output_name: str
+    names: dict[int, str]  # node -> the circuit's own name (inputs and steps)
+    steps: list[tuple[str, int]]  # step name -> node, in the circuit's order
+    wrt: list[tuple[str, int | None]]  # parameter name -> its leaf (None: J does not use it)
+    inputs: list[str]  # data inputs, sorted by name
+    shapes: dict[str, tuple]  # argument name -> shape (() for a scalar)
+    dims: list[str]  # dimension symbols, bound from the arrays at call time
+    updates: list[Update] = field(default_factory=list)
+    adjoint: dict[int, int] = field(default_factory=dict)
+    prediction: int | None = None
+    digest: str = ""
+    seed_folded: bool = False  # optimize.fold_seed: no dJ/dJ line, J's op contributes directly
+
+
+def digest(c: Compiled) -> str:
+    """A hash of the circuit computed over the DAG (never the expanded tree)."""
+    h = hashlib.sha256()
+    h.update(f"{c.circuit.name}|{c.output}|{c.output_name}|{c.prediction}\n".encode())
+    for name, nid in c.wrt:
+        h.update(f"wrt {name} {nid}\n".encode())
+    for name in c.inputs:
+        h.update(f"in {name} {c.shapes[name]}\n".encode())
+    for name, nid in c.steps:
+        h.update(f"step {name} {nid}\n".encode())
+    for node in c.graph.nodes:
+        h.update(f"{node.op} {node.args} {node.attrs} {node.shape}\n".encode())
+    return h.hexdigest()[:16]
+
+
+_PLACEHOLDER = re.compile(r"\b_(ans|a\d+)\b")
+
+
+def fill_partial(text: str, ans: str, args: list[str]) -> str:
+    """Put the display names of the node (``ans``) and its arguments into a partial's text."""
+
+    def name(m: re.Match) -> str:
+        word = m.group(1)
+        return ans if word == "ans" else args[int(word[1:])]
+
+    return _PLACEHOLDER.sub(name, text)

@@ -1,0 +1,1 @@
+"""The emitter: IR to module source text (printer, planner, layout, templates, backends)."""

@@ -1,0 +1,1 @@
+"""The front end: SymPy expressions and circuits in, IR out."""

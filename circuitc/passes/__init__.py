@@ -1,0 +1,1 @@
+"""Passes over the compiled IR (folding, dead code, reuse)."""

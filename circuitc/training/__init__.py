@@ -1,0 +1,1 @@
+"""Training compiled modules: data sets, SGD and friends, checkpoints."""
