@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import circuitc
-from circuitc import data, sgd
+from circuitc.training import data, sgd
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
