@@ -37,7 +37,7 @@ TOL: dict[str, tuple[float, float]] = {
 #: the digits mpmath works with
 MP_DPS = 30
 
-#: relative central-difference step (DESIGN.md: "ε ≈ 1e-6 × scale")
+#: relative central-difference step (docs/design.md: "ε ≈ 1e-6 × scale")
 EPS = 1e-6
 
 

@@ -1,4 +1,4 @@
-"""Broadcasting, reduction, dtypes and fresh arrays (DESIGN.md, Public contract).
+"""Broadcasting, reduction, dtypes and fresh arrays (docs/design.md, Public contract).
 
 Scalar symbols may be given arrays: the forward pass is elementwise, and each gradient is of
 sum(J), reduced back to its argument's shape. The oracles are NumPy written by hand here and

@@ -1,4 +1,4 @@
-"""Deep inputs (DESIGN.md, Deep inputs): a 1000-level DAG as one SymPy expression, and a
+"""Deep inputs (docs/design.md, Deep inputs): a 1000-level DAG as one SymPy expression, and a
 10,000-step ``Circuit``.
 
 Both compile without ``RecursionError`` (even with Python's recursion limit set far below their

@@ -1,4 +1,4 @@
-"""Byte-identical output whatever ``PYTHONHASHSEED`` is (DESIGN.md: the emitted module).
+"""Byte-identical output whatever ``PYTHONHASHSEED`` is (docs/design.md: the emitted module).
 
 Each circuit is emitted in fresh interpreters with different hash seeds; set and dict orders
 of strings change with the seed, so any order that leaks into the text shows up as a diff.

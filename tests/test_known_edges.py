@@ -79,7 +79,7 @@ def test_heaviside_gradient_in_its_value_at_zero_matches_mpmath():
         assert_close(value[i], f(mpmath.mpf(point["x"]), mpmath.mpf(point["y"])), "mpmath", "J")
         want = mp_derivative(f, point, ["x", "y"], "y")
         assert_close(grad["y"][i], want, "mpmath", f"dJ/dy at {point}")
-        assert grad["x"][i] == 0.0  # DESIGN.md: Heaviside's derivative in x is 0, also at 0
+        assert grad["x"][i] == 0.0  # docs/design.md: Heaviside's derivative in x is 0, also at 0
     # at x == 0 the gradient in h0 is not zero: the bug this guards against
     assert grad["y"][2] != 0.0
 

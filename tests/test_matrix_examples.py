@@ -209,7 +209,7 @@ def test_generated_modules_have_no_element_loops(name):
 
 
 def test_examples_default_sizes():
-    """DESIGN.md's examples table: X N×31 for the two batch examples, 784-256-10 for the MLP."""
+    """docs/design.md's examples table: X N×31 for the two batch examples, 784-256-10 for the MLP."""
     lr = import_file(ROOT / "generated" / "logistic_regression_batch.py")
     nn2 = import_file(ROOT / "generated" / "two_layer_nn_batch.py")
     mlp = import_file(ROOT / "generated" / "mlp.py")

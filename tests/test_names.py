@@ -1,5 +1,5 @@
 """Names are data: hostile symbol and circuit names are refused and never run; errors name what
-went wrong (DESIGN.md, Public contract: Arguments, Errors).
+went wrong (docs/design.md, Public contract: Arguments, Errors).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each case is a small SymPy expression of one op. The value oracle is the express
 evaluated by mpmath; the gradient oracle is ``sympy.diff`` of that small expression evaluated
 by mpmath, and, separately, central differences of the compiled forward pass. The point grids
 hold the edge cases: 0, the kinks, ±large magnitudes and values near the ends of a domain.
-At a kink the derivative is the documented convention (DESIGN.md, Conventions), which the
+At a kink the derivative is the documented convention (docs/design.md, Conventions), which the
 test states by hand.
 """
 
@@ -294,7 +294,7 @@ def test_grad_against_central_differences(case_id, i):
         )
 
 
-# -- kinks: the conventions of DESIGN.md, stated by hand --------------------------------------------
+# -- kinks: the conventions of docs/design.md, stated by hand --------------------------------------------
 @pytest.mark.parametrize(
     ("case_id", "value", "slope"),
     [
@@ -409,7 +409,7 @@ def test_every_rule_table_op_has_a_case():
     assert not missing, f"rule-table ops without a test case: {missing}"
 
 
-# -- stable forms: log(sigmoid(a)) and log(1 - sigmoid(a)) (DESIGN.md, Conventions) ---------------
+# -- stable forms: log(sigmoid(a)) and log(1 - sigmoid(a)) (docs/design.md, Conventions) ---------------
 a_ = sp.Symbol("a", real=True)
 STABLE = {
     # expression, its limit for a → +large, for a → -large (value, slope)

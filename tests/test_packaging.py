@@ -1,4 +1,4 @@
-"""The templates load from a built wheel and from an editable install (DESIGN.md, emit.py row).
+"""The templates load from a built wheel and from an editable install (docs/design.md, the emit layer).
 
 Both tests build the package from this checkout with pip, so they need the network or pip's
 cache for setuptools; they skip when pip cannot build.

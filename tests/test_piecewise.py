@@ -1,4 +1,4 @@
-"""``Piecewise`` (DESIGN.md, Conventions): nested ``where`` with the double-``where`` pattern.
+"""``Piecewise`` (docs/design.md, Conventions): nested ``where`` with the double-``where`` pattern.
 
 Values and gradients are checked against mpmath (SymPy's own ``Piecewise`` and its
 ``sympy.diff``) and central differences away from the boundaries; at points where the branch

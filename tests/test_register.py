@@ -1,4 +1,4 @@
-"""Custom ops (DESIGN.md, Custom ops): ``circuitc.register`` feeds the same rule table.
+"""Custom ops (docs/design.md, Custom ops): ``circuitc.register`` feeds the same rule table.
 
 Each registered op is checked against mpmath (its own definition at 30 digits, derivative by
 ``mpmath.diff``) and against central differences; registering a name that is not a plain

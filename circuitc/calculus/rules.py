@@ -9,7 +9,7 @@ sub-expression the forward pass already computed (``ans`` itself, ``sin(x)`` nex
 expressions of that kind (n-ary sums and products, ``where``, ``maximum``/``minimum``) are
 written against the IR builder in ``structural_vjp``.
 
-Kinks follow DESIGN.md: ``Abs``, ``sign`` and ``Heaviside`` have derivative 0 at 0, and at a
+Kinks follow docs/design.md (Conventions): ``Abs``, ``sign`` and ``Heaviside`` have derivative 0 at 0, and at a
 tie ``Max``/``Min`` give the whole gradient to the first argument.
 """
 
@@ -75,7 +75,7 @@ def register(
     name: str | None = None,
     leading: tuple[float, ...] = (),
 ) -> None:
-    """Teach circuitc a new elementwise function (DESIGN.md, Custom ops).
+    """Teach circuitc a new elementwise function (docs/design.md, Custom ops).
 
     Args:
         function: the SymPy ``Function`` subclass that appears in circuits.
@@ -231,7 +231,7 @@ def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
         return [None, graph.call("where", graph.call("eq", x, zero), g, zero)]
     if op in ("maximum", "minimum"):
         a, b = args
-        # the first argument wins a tie (DESIGN.md, Conventions)
+        # the first argument wins a tie (docs/design.md, Conventions)
         first = graph.call("ge" if op == "maximum" else "le", a, b)
         zero = graph.const(0)
         return [graph.call("where", first, g, zero), graph.call("where", first, zero, g)]

@@ -317,7 +317,7 @@ class Printer:
 class MathPrinter(Printer):
     """Prints the scalar fast path: ``_math`` calls for Python floats, where they are exact.
 
-    The fast path must give exactly the NumPy path's results (DESIGN.md, Conventions), so
+    The fast path must give exactly the NumPy path's results (docs/design.md, Conventions), so
     it covers only what is bit-identical on NumPy float64 scalars: ``+ - * /``, integer
     powers (both end in the C library's ``pow``), square roots (correctly rounded in IEEE
     754), ``abs``, and ``sin``/``cos`` (NumPy calls the C library for float64). NumPy's
