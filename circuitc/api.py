@@ -10,7 +10,7 @@ from .emit.fused import render_numba
 from .emit.render import render
 from .errors import CircuitError
 from .front.circuit import as_circuit
-from .loader import load_source, write_atomic
+from .loader import check_target, is_generated_module, load_source, write_atomic
 from .pipeline import build
 from .views.notebook import attach_views
 
@@ -40,6 +40,8 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
     name: str = "circuit",
     out: str | os.PathLike | None = None,
     backend: str = "numpy",
+    *,
+    force: bool = False,
 ) -> types.ModuleType:
     """Compile a circuit into a module with ``forward``, ``value_and_grad`` and ``grad``.
 
@@ -47,7 +49,8 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
         expr_or_circuit: a SymPy expression (the output J) or a ``Circuit``.
         wrt: the parameters, for a bare expression (a ``Circuit`` carries its own).
         name: the module's name, for a bare expression.
-        out: a file path; when given, the module is also written there (atomically).
+        out: a file path; when given, the module is also written there (atomically). A
+            file that circuitc did not generate is never overwritten unless ``force``.
         backend: "numpy" (plain NumPy, the default) or "numba": forward and backward of an
             elementwise circuit fused into one ``@numba.njit`` loop (the ``numba`` extra).
 
@@ -55,12 +58,14 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
         The imported module. It does not import circuitc.
 
     Raises:
-        CircuitError: an unsupported function, a bad symbol name, shapes that disagree.
+        CircuitError: an unsupported function, a bad symbol name, shapes that disagree;
+            ``out`` is a folder, or a file circuitc did not generate (without ``force``).
     """
     circuit = as_circuit(expr_or_circuit, wrt, name)
     compiled = build(circuit)
     text = _render(compiled, backend)
     if out is not None:
+        check_target(out, is_generated_module, force=force, force_hint="force=True")
         path = write_atomic(out, text)
         module = load_source(text, circuit.name, str(path))
     else:

@@ -546,7 +546,6 @@ def test_check_still_fails_a_wrong_gradient_near_a_singularity():
     assert not circuitc.check(BadLog(x), wrt=[x], at={"x": 1e-7}).passed
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.15")
 def test_compile_out_a_folder_is_a_circuit_error(tmp_path):
     x = sp.Symbol("x")
     with pytest.raises(circuitc.CircuitError, match=r"is a folder"):

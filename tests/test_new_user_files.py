@@ -91,7 +91,6 @@ def train(capsys, tiny: Path, *extra) -> tuple[int, str, str]:
 # -- compile: where it writes, and what it refuses to write over ---------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.1")
 def test_compile_in_the_circuit_files_folder_keeps_the_circuit_file(capsys, tmp_path, monkeypatch):
     """The README's first command, run where the circuit file is: the source survives."""
     shutil.copy(SMALL, tmp_path / "small_example.py")
@@ -105,7 +104,6 @@ def test_compile_in_the_circuit_files_folder_keeps_the_circuit_file(capsys, tmp_
     assert str(Path("generated") / "small_example.py") in out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.1")
 @pytest.mark.parametrize("force", [False, True])
 def test_compile_never_writes_over_the_circuit_file_it_reads(capsys, tmp_path, force):
     circuit_file = tmp_path / "small_example.py"
@@ -118,7 +116,6 @@ def test_compile_never_writes_over_the_circuit_file_it_reads(capsys, tmp_path, f
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small_example.py"]  # no temp file
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.1")
 def test_compile_refuses_to_overwrite_a_file_it_did_not_generate(capsys, tmp_path):
     out = tmp_path / "gen"
     out.mkdir()
@@ -132,7 +129,6 @@ def test_compile_refuses_to_overwrite_a_file_it_did_not_generate(capsys, tmp_pat
     assert stdout == ""
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.1")
 def test_compile_checks_every_target_before_writing_any(capsys, tmp_path):
     """Two circuits, the second's file is the user's: nothing is written at all."""
     out = tmp_path / "gen"
@@ -143,7 +139,6 @@ def test_compile_checks_every_target_before_writing_any(capsys, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["logistic_regression_cross_entropy.py"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.1")
 def test_compile_force_overwrites_on_purpose(capsys, tmp_path):
     mine = tmp_path / "small_example.py"
     mine.write_text(USER_TEXT, encoding="utf-8")
@@ -171,7 +166,6 @@ def circuitc_small() -> circuitc.Circuit:
 # -- the Python API's out= ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.1")
 def test_api_compile_refuses_to_overwrite_a_file_it_did_not_generate(tmp_path):
     x = sp.Symbol("x")
     mine = tmp_path / "notes.py"
