@@ -202,7 +202,7 @@ def forward(
         x_3 = _arg(x_3, _dt, "x_3")
         x_4 = _arg(x_4, _dt, "x_4")
         y_star = _arg(y_star, _dt, "y_star")
-    # forward (ops: 9)
+    # forward (ops: 12)
     _t0 = theta_1 * x_1
     _t1 = theta_2 * x_2
     _t2 = theta_3 * x_3
@@ -298,7 +298,7 @@ def value_and_grad(
         x_3 = _arg(x_3, _dt, "x_3")
         x_4 = _arg(x_4, _dt, "x_4")
         y_star = _arg(y_star, _dt, "y_star")
-    # forward (ops: 9)
+    # forward (ops: 12)
     _t0 = theta_1 * x_1
     _t1 = theta_2 * x_2
     _t2 = theta_3 * x_3
@@ -307,7 +307,7 @@ def value_and_grad(
     _t4 = a - y_star
     _t5 = _t4**2
     J = _t5 / 2
-    # backward (ops: 6)
+    # backward (ops: 7)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t5 = _d_J / 2  # dJ/d_t5 += dJ/dJ * dJ/d_t5,  dJ/d_t5 = 1/2
     _d_t4 = _d_t5 * 2 * _t4  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 2*_t4

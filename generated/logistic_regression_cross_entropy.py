@@ -186,7 +186,7 @@ def forward(
         x_3 = _arg(x_3, _dt, "x_3")
         x_4 = _arg(x_4, _dt, "x_4")
         y_star = _arg(y_star, _dt, "y_star")
-    # forward (ops: 13)
+    # forward (ops: 16)
     _t0 = theta_1 * x_1
     _t1 = theta_2 * x_2
     _t2 = theta_3 * x_3
@@ -241,7 +241,7 @@ def value_and_grad(
         x_3 = _arg(x_3, _dt, "x_3")
         x_4 = _arg(x_4, _dt, "x_4")
         y_star = _arg(y_star, _dt, "y_star")
-    # forward (ops: 13)
+    # forward (ops: 16)
     _t0 = theta_1 * x_1
     _t1 = theta_2 * x_2
     _t2 = theta_3 * x_3

@@ -203,7 +203,7 @@ def forward(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg
                     ("X", X, ("N", 784)),
                     ("Y", Y, ("N", 10)),
                 )
-    # forward (ops: 13)
+    # forward (ops: 14)
     _t0 = X @ W1
     _t1 = _t0 + b1
     Z = _np.maximum(0, _t1)
@@ -265,7 +265,7 @@ def value_and_grad(
                     ("X", X, ("N", 784)),
                     ("Y", Y, ("N", 10)),
                 )
-    # forward (ops: 13)
+    # forward (ops: 14)
     _t0 = X @ W1
     _t1 = _t0 + b1
     Z = _np.maximum(0, _t1)
@@ -280,7 +280,7 @@ def value_and_grad(
     _t9 = _np.add.reduce(_t8, axis=None)
     J = -_t3 * _t9
     _t10 = _np.exp(_t7)
-    # backward (ops: 16)
+    # backward (ops: 17)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t9 = -_d_J * _t3  # dJ/d_t9 += dJ/dJ * dJ/d_t9,  dJ/d_t9 = -_t3
     _d_t8 = _d_t9  # dJ/d_t8 += dJ/d_t9 * d_t9/d_t8,  d_t9/d_t8 = 1, broadcast over the summed axis

@@ -210,7 +210,7 @@ def forward(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
                     ("X", X, ("N", 65)),
                     ("Y", Y, ("N", 10)),
                 )
-    # forward (ops: 12)
+    # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
     _t1 = Z @ W2
@@ -266,7 +266,7 @@ def value_and_grad(
                     ("X", X, ("N", 65)),
                     ("Y", Y, ("N", 10)),
                 )
-    # forward (ops: 12)
+    # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
     _t1 = Z @ W2
@@ -280,7 +280,7 @@ def value_and_grad(
     _t8 = _np.add.reduce(_t7, axis=None)
     J = -_t2 * _t8
     _t9 = _np.exp(_t6)
-    # backward (ops: 16)
+    # backward (ops: 18)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t8 = -_d_J * _t2  # dJ/d_t8 += dJ/dJ * dJ/d_t8,  dJ/d_t8 = -_t2
     _d_t7 = _d_t8  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = 1, broadcast over the summed axis

@@ -187,7 +187,7 @@ def value_and_grad(*, x: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
     u2 = 3 * t
     u = u1 + u2
     J = _np.cos(u)
-    # backward (ops: 7)
+    # backward (ops: 8)
     _d_u = -_np.sin(u)  # dJ/du += dJ/dJ * dJ/du,  dJ/du = -sin(u)
     _d_u1 = _d_u  # dJ/du1 += dJ/du * du/du1,  du/du1 = 1
     _d_u2 = _d_u  # dJ/du2 += dJ/du * du/du2,  du/du2 = 1

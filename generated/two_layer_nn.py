@@ -269,7 +269,7 @@ def forward(
     x_2 = _arg(x_2, _dt, "x_2")
     x_3 = _arg(x_3, _dt, "x_3")
     y_star = _arg(y_star, _dt, "y_star")
-    # forward (ops: 30)
+    # forward (ops: 41)
     _t0 = alpha_1_1 * x_1
     _t1 = alpha_1_2 * x_2
     _t2 = alpha_1_3 * x_3
@@ -383,7 +383,7 @@ def value_and_grad(
     x_2 = _arg(x_2, _dt, "x_2")
     x_3 = _arg(x_3, _dt, "x_3")
     y_star = _arg(y_star, _dt, "y_star")
-    # forward (ops: 30)
+    # forward (ops: 41)
     _t0 = alpha_1_1 * x_1
     _t1 = alpha_1_2 * x_2
     _t2 = alpha_1_3 * x_3
@@ -413,7 +413,7 @@ def value_and_grad(
     _t16 = y - y_star
     _t17 = _t16**2
     J = _t17 / 2
-    # backward (ops: 37)
+    # backward (ops: 43)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t17 = _d_J / 2  # dJ/d_t17 += dJ/dJ * dJ/d_t17,  dJ/d_t17 = 1/2
     _d_t16 = _d_t17 * 2 * _t16  # dJ/d_t16 += dJ/d_t17 * d_t17/d_t16,  d_t17/d_t16 = 2*_t16

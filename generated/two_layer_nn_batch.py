@@ -212,7 +212,7 @@ def forward(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
                     ("X", X, ("N", 31)),
                     ("y", y, ("N", 1)),
                 )
-    # forward (ops: 11)
+    # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
     _t0 = Z @ beta
@@ -266,7 +266,7 @@ def value_and_grad(
                     ("X", X, ("N", 31)),
                     ("y", y, ("N", 1)),
                 )
-    # forward (ops: 11)
+    # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
     _t0 = Z @ beta
@@ -277,7 +277,7 @@ def value_and_grad(
     _t3 = _t2**2
     _t4 = _np.add.reduce(_t3, axis=None)
     J = _t1 * _t4 / 2
-    # backward (ops: 15)
+    # backward (ops: 19)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t4 = _d_J * _t1 / 2  # dJ/d_t4 += dJ/dJ * dJ/d_t4,  dJ/d_t4 = _t1/2
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1, broadcast over the summed axis

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ir import Graph
+from .ir import LEAF_OPS, Graph
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,45 @@ class Compiled:
     prediction: int | None = None
     digest: str = ""
     seed_folded: bool = False  # optimize.fold_seed: no dJ/dJ line, J's op contributes directly
+
+
+def _op_weight(node) -> int:
+    """Arithmetic ops of one IR node: an n-ary sum or product is n - 1 binary operations."""
+    if node.op in ("add", "mul"):
+        return max(1, len(node.args) - 1)
+    return 1
+
+
+def op_counts(c: Compiled) -> tuple[int, int]:
+    """The arithmetic ops of the forward pass and of the backward pass: the one op count of
+    circuitc (the emitted ``# forward (ops: N)``/``# backward (ops: N)`` and ``circuitc cost``).
+
+    Every non-leaf IR node counts once, except an n-ary sum or product of n terms, which
+    counts its n - 1 binary operations; the backward pass also counts one addition per
+    contribution that accumulates into an adjoint (every update but an adjoint's first).
+    Read off the IR alone, so the count does not move when the emitter inlines a node or
+    gives it a line, and it is counted as ``circuitc cost`` counts the naive ``sympy.diff``
+    route (a k-term ``Add``/``Mul`` is k - 1 ops); docs/design.md says why this one won.
+    """
+    g = c.graph
+    leaves = LEAF_OPS | {"bool"}
+    forward = sum(_op_weight(g.nodes[v]) for v in g.cone([c.output]) if g.nodes[v].op not in leaves)
+    roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
+    fwd_set = set(g.cone(roots))  # the backward pass reads these, it does not compute them
+    seen: set[int] = set()
+    stack = [u.expr for u in c.updates]
+    backward = 0
+    while stack:
+        v = stack.pop()
+        if v in seen or v in fwd_set:
+            continue
+        seen.add(v)
+        node = g.nodes[v]
+        if node.op not in leaves:
+            backward += _op_weight(node)
+        stack.extend(node.args)
+    backward += sum(1 for u in c.updates if not u.first)
+    return forward, backward
 
 
 def digest(c: Compiled) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..core.ir import LEAF_OPS
-from ..core.program import Compiled, fill_partial
+from ..core.program import Compiled, fill_partial, op_counts
 from .layout import condition, one_line, shape_tuple, wrapped
 from .printer import MathPrinter, Printer
 
@@ -157,12 +157,11 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
         out.output = f"{const_type}({out.output})"
     if c.prediction is not None and g.nodes[c.prediction].op == "const":
         out.prediction = f"{const_type}({out.prediction})"
-    out.forward_ops = sum(1 for v in g.cone([c.output]) if g.nodes[v].op not in LEAF_OPS | {"bool"})
+    out.forward_ops, out.backward_ops = op_counts(c)
 
     # backward: the seed, then the updates, each preceded by the shared temporaries it needs
     J = display(c.output)
     emitted: set[int] = set()
-    bwd_ops = 0
     if c.output in c.adjoint and not c.seed_folded:
         seed = names[c.adjoint[c.output]]
         one = "1.0" if math else f"_ones_like({out.output})"
@@ -173,8 +172,6 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
             names[v] = fresh()
             out.backward.append(Line(names[v], _rhs(printer, v)))
             emitted.add(v)
-            bwd_ops += 1
-        bwd_ops += _inline_ops(c, u.expr, names, fwd_set)
         target = names[c.adjoint[u.target]]
         src, tgt = display(u.source), display(u.target)
         args = [display(a) for a in g.nodes[u.source].args]
@@ -190,11 +187,8 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
             # the first contribution was another adjoint, a view or a smaller (broadcast)
             # value: never add into it in place
             out.backward.append(Line(target, f"{target} {sign} {term}", "=", comment))
-            bwd_ops += 1
         else:
             out.backward.append(Line(target, rhs if neg is None else term, f"{sign}=", comment))
-            bwd_ops += 1
-    out.backward_ops = bwd_ops
     for name, leaf in c.wrt:
         if leaf is not None and leaf in c.adjoint:
             adj = c.adjoint[leaf]
@@ -419,15 +413,3 @@ def _backward_uses(c: Compiled) -> dict[int, int]:
             stack.append(a)
     c._bwd_uses = uses
     return uses
-
-
-def _inline_ops(c: Compiled, expr: int, names, fwd_set) -> int:
-    g = c.graph
-    count, stack = 0, [expr]
-    while stack:
-        v = stack.pop()
-        if v in fwd_set or g.nodes[v].op in LEAF_OPS or (v in names and v != expr):
-            continue
-        count += 1
-        stack.extend(g.nodes[v].args)
-    return count

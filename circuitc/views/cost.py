@@ -1,9 +1,9 @@
 """What reverse mode costs, beside the naive route it avoids.
 
 circuitc's side is read off the compiled circuit: the arithmetic ops of its forward and
-backward passes (one per IR node, except that an n-ary sum or product of n terms counts its
-n - 1 binary operations; one more per ``+=`` accumulation), their ratio, which forward values the backward pass reads (they stay alive until it ends)
-and the peak number of values alive at once in ``value_and_grad``.
+backward passes (``core.program.op_counts``, the numbers the emitted ``# forward (ops: N)``
+comments print), their ratio, which forward values the backward pass reads (they stay alive
+until it ends) and the peak number of values alive at once in ``value_and_grad``.
 
 The naive route is what a SymPy user does without circuitc: expand the circuit into one
 expression, call ``sympy.diff`` on it once per parameter, and print that, with or without
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..core.ir import LEAF_OPS
+from ..core.program import op_counts
 from .trace import inspect_circuit
 
 DEFAULT_TIME_LIMIT = 10.0
@@ -146,7 +146,7 @@ def cost(
     for line in p.backward[1 if ins.seeded else 0 :]:
         read_by_backward.update(w for w in _WORD.findall(line.rhs) if w in fwd_set)
     kept = [n for n in fwd_names if n in read_by_backward]
-    forward_ops, backward_ops = ir_ops(ins)
+    forward_ops, backward_ops = op_counts(c)
     report = CostReport(
         c.circuit.name,
         [n for n, _ in c.wrt],
@@ -158,40 +158,6 @@ def cost(
     if naive:
         report.naive = naive_route(c.circuit, time_limit)
     return report
-
-
-def _ir_weight(node) -> int:
-    if node.op in ("add", "mul"):
-        return max(1, len(node.args) - 1)
-    return 1
-
-
-def ir_ops(ins) -> tuple[int, int]:
-    """Arithmetic ops of ``forward`` and of the backward pass, from the IR.
-
-    Every non-leaf node counts once, except an n-ary sum or product, which counts n - 1
-    (the binary operations it performs); the backward pass also counts one addition per
-    ``+=`` where an adjoint accumulates a second contribution.
-    """
-    c = ins.compiled
-    g = c.graph
-    leaves = LEAF_OPS | {"bool"}
-    forward = sum(_ir_weight(g.nodes[v]) for v in g.cone([c.output]) if g.nodes[v].op not in leaves)
-    fwd_all = set(ins.fwd_cone)
-    seen: set[int] = set()
-    stack = [u.expr for u in c.updates]
-    backward = 0
-    while stack:
-        v = stack.pop()
-        if v in seen or v in fwd_all:
-            continue
-        seen.add(v)
-        node = g.nodes[v]
-        if node.op not in leaves:
-            backward += _ir_weight(node)
-        stack.extend(node.args)
-    backward += sum(1 for u in c.updates if not u.first)
-    return forward, backward
 
 
 def _peak_live(p, args: list[str]) -> int:
