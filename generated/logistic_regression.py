@@ -157,16 +157,26 @@ def forward(
 ) -> _Arg:
     """Return J, the circuit's output."""
     if (
-        _type(theta_0) is _ndarray and theta_0.dtype is _float64
-        and _type(theta_1) is _ndarray and theta_1.dtype is _float64
-        and _type(theta_2) is _ndarray and theta_2.dtype is _float64
-        and _type(theta_3) is _ndarray and theta_3.dtype is _float64
-        and _type(theta_4) is _ndarray and theta_4.dtype is _float64
-        and _type(x_1) is _ndarray and x_1.dtype is _float64
-        and _type(x_2) is _ndarray and x_2.dtype is _float64
-        and _type(x_3) is _ndarray and x_3.dtype is _float64
-        and _type(x_4) is _ndarray and x_4.dtype is _float64
-        and _type(y_star) is _ndarray and y_star.dtype is _float64
+        _type(theta_0) is _ndarray
+        and theta_0.dtype is _float64
+        and _type(theta_1) is _ndarray
+        and theta_1.dtype is _float64
+        and _type(theta_2) is _ndarray
+        and theta_2.dtype is _float64
+        and _type(theta_3) is _ndarray
+        and theta_3.dtype is _float64
+        and _type(theta_4) is _ndarray
+        and theta_4.dtype is _float64
+        and _type(x_1) is _ndarray
+        and x_1.dtype is _float64
+        and _type(x_2) is _ndarray
+        and x_2.dtype is _float64
+        and _type(x_3) is _ndarray
+        and x_3.dtype is _float64
+        and _type(x_4) is _ndarray
+        and x_4.dtype is _float64
+        and _type(y_star) is _ndarray
+        and y_star.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -209,16 +219,26 @@ def value_and_grad(
 ) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
     if (
-        _type(theta_0) is _ndarray and theta_0.dtype is _float64
-        and _type(theta_1) is _ndarray and theta_1.dtype is _float64
-        and _type(theta_2) is _ndarray and theta_2.dtype is _float64
-        and _type(theta_3) is _ndarray and theta_3.dtype is _float64
-        and _type(theta_4) is _ndarray and theta_4.dtype is _float64
-        and _type(x_1) is _ndarray and x_1.dtype is _float64
-        and _type(x_2) is _ndarray and x_2.dtype is _float64
-        and _type(x_3) is _ndarray and x_3.dtype is _float64
-        and _type(x_4) is _ndarray and x_4.dtype is _float64
-        and _type(y_star) is _ndarray and y_star.dtype is _float64
+        _type(theta_0) is _ndarray
+        and theta_0.dtype is _float64
+        and _type(theta_1) is _ndarray
+        and theta_1.dtype is _float64
+        and _type(theta_2) is _ndarray
+        and theta_2.dtype is _float64
+        and _type(theta_3) is _ndarray
+        and theta_3.dtype is _float64
+        and _type(theta_4) is _ndarray
+        and theta_4.dtype is _float64
+        and _type(x_1) is _ndarray
+        and x_1.dtype is _float64
+        and _type(x_2) is _ndarray
+        and x_2.dtype is _float64
+        and _type(x_3) is _ndarray
+        and x_3.dtype is _float64
+        and _type(x_4) is _ndarray
+        and x_4.dtype is _float64
+        and _type(y_star) is _ndarray
+        and y_star.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -318,15 +338,24 @@ def predict(
     Data inputs it does not read (the target) may be left out.
     """
     if (
-        _type(theta_0) is _ndarray and theta_0.dtype is _float64
-        and _type(theta_1) is _ndarray and theta_1.dtype is _float64
-        and _type(theta_2) is _ndarray and theta_2.dtype is _float64
-        and _type(theta_3) is _ndarray and theta_3.dtype is _float64
-        and _type(theta_4) is _ndarray and theta_4.dtype is _float64
-        and _type(x_1) is _ndarray and x_1.dtype is _float64
-        and _type(x_2) is _ndarray and x_2.dtype is _float64
-        and _type(x_3) is _ndarray and x_3.dtype is _float64
-        and _type(x_4) is _ndarray and x_4.dtype is _float64
+        _type(theta_0) is _ndarray
+        and theta_0.dtype is _float64
+        and _type(theta_1) is _ndarray
+        and theta_1.dtype is _float64
+        and _type(theta_2) is _ndarray
+        and theta_2.dtype is _float64
+        and _type(theta_3) is _ndarray
+        and theta_3.dtype is _float64
+        and _type(theta_4) is _ndarray
+        and theta_4.dtype is _float64
+        and _type(x_1) is _ndarray
+        and x_1.dtype is _float64
+        and _type(x_2) is _ndarray
+        and x_2.dtype is _float64
+        and _type(x_3) is _ndarray
+        and x_3.dtype is _float64
+        and _type(x_4) is _ndarray
+        and x_4.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:

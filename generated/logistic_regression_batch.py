@@ -182,9 +182,12 @@ def _softplus(a):
 def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
     """Return J, the circuit's output."""
     if (
-        _type(theta) is _ndarray and theta.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
-        and _type(y) is _ndarray and y.dtype is _float64
+        _type(theta) is _ndarray
+        and theta.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(y) is _ndarray
+        and y.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -210,9 +213,12 @@ def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
 def value_and_grad(*, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
     if (
-        _type(theta) is _ndarray and theta.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
-        and _type(y) is _ndarray and y.dtype is _float64
+        _type(theta) is _ndarray
+        and theta.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(y) is _ndarray
+        and y.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -264,8 +270,10 @@ def predict(*, theta: _Arg, X: _Arg, y: _Arg = None) -> _Arg:
     Data inputs it does not read (the target) may be left out.
     """
     if (
-        _type(theta) is _ndarray and theta.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
+        _type(theta) is _ndarray
+        and theta.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:

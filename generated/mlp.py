@@ -169,12 +169,18 @@ def _own(grad, like):
 def forward(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
     """Return J, the circuit's output."""
     if (
-        _type(W1) is _ndarray and W1.dtype is _float64
-        and _type(b1) is _ndarray and b1.dtype is _float64
-        and _type(W2) is _ndarray and W2.dtype is _float64
-        and _type(b2) is _ndarray and b2.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
-        and _type(Y) is _ndarray and Y.dtype is _float64
+        _type(W1) is _ndarray
+        and W1.dtype is _float64
+        and _type(b1) is _ndarray
+        and b1.dtype is _float64
+        and _type(W2) is _ndarray
+        and W2.dtype is _float64
+        and _type(b2) is _ndarray
+        and b2.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(Y) is _ndarray
+        and Y.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -195,14 +201,14 @@ def forward(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg
         or Y.shape != (N, 10)
     ):
         (N,) = _bind(
-                    ("N",),
-                    ("W1", W1, (784, 256)),
-                    ("b1", b1, (1, 256)),
-                    ("W2", W2, (256, 10)),
-                    ("b2", b2, (1, 10)),
-                    ("X", X, ("N", 784)),
-                    ("Y", Y, ("N", 10)),
-                )
+            ("N",),
+            ("W1", W1, (784, 256)),
+            ("b1", b1, (1, 256)),
+            ("W2", W2, (256, 10)),
+            ("b2", b2, (1, 10)),
+            ("X", X, ("N", 784)),
+            ("Y", Y, ("N", 10)),
+        )
     # forward (ops: 14)
     _t0 = X @ W1
     _t1 = _t0 + b1
@@ -231,12 +237,18 @@ def value_and_grad(
 ) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
     if (
-        _type(W1) is _ndarray and W1.dtype is _float64
-        and _type(b1) is _ndarray and b1.dtype is _float64
-        and _type(W2) is _ndarray and W2.dtype is _float64
-        and _type(b2) is _ndarray and b2.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
-        and _type(Y) is _ndarray and Y.dtype is _float64
+        _type(W1) is _ndarray
+        and W1.dtype is _float64
+        and _type(b1) is _ndarray
+        and b1.dtype is _float64
+        and _type(W2) is _ndarray
+        and W2.dtype is _float64
+        and _type(b2) is _ndarray
+        and b2.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(Y) is _ndarray
+        and Y.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -257,14 +269,14 @@ def value_and_grad(
         or Y.shape != (N, 10)
     ):
         (N,) = _bind(
-                    ("N",),
-                    ("W1", W1, (784, 256)),
-                    ("b1", b1, (1, 256)),
-                    ("W2", W2, (256, 10)),
-                    ("b2", b2, (1, 10)),
-                    ("X", X, ("N", 784)),
-                    ("Y", Y, ("N", 10)),
-                )
+            ("N",),
+            ("W1", W1, (784, 256)),
+            ("b1", b1, (1, 256)),
+            ("W2", W2, (256, 10)),
+            ("b2", b2, (1, 10)),
+            ("X", X, ("N", 784)),
+            ("Y", Y, ("N", 10)),
+        )
     # forward (ops: 14)
     _t0 = X @ W1
     _t1 = _t0 + b1
@@ -321,11 +333,16 @@ def predict(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) 
     Data inputs it does not read (the target) may be left out.
     """
     if (
-        _type(W1) is _ndarray and W1.dtype is _float64
-        and _type(b1) is _ndarray and b1.dtype is _float64
-        and _type(W2) is _ndarray and W2.dtype is _float64
-        and _type(b2) is _ndarray and b2.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
+        _type(W1) is _ndarray
+        and W1.dtype is _float64
+        and _type(b1) is _ndarray
+        and b1.dtype is _float64
+        and _type(W2) is _ndarray
+        and W2.dtype is _float64
+        and _type(b2) is _ndarray
+        and b2.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -344,13 +361,13 @@ def predict(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) 
         or X.shape != (N, 784)
     ):
         (N,) = _bind(
-                    ("N",),
-                    ("W1", W1, (784, 256)),
-                    ("b1", b1, (1, 256)),
-                    ("W2", W2, (256, 10)),
-                    ("b2", b2, (1, 10)),
-                    ("X", X, ("N", 784)),
-                )
+            ("N",),
+            ("W1", W1, (784, 256)),
+            ("b1", b1, (1, 256)),
+            ("W2", W2, (256, 10)),
+            ("b2", b2, (1, 10)),
+            ("X", X, ("N", 784)),
+        )
     _t0 = X @ W1
     _t1 = _t0 + b1
     Z = _np.maximum(0, _t1)

@@ -180,11 +180,16 @@ def _sigmoid(a):
 def forward(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
     """Return J, the circuit's output."""
     if (
-        _type(W1) is _ndarray and W1.dtype is _float64
-        and _type(W2) is _ndarray and W2.dtype is _float64
-        and _type(b2) is _ndarray and b2.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
-        and _type(Y) is _ndarray and Y.dtype is _float64
+        _type(W1) is _ndarray
+        and W1.dtype is _float64
+        and _type(W2) is _ndarray
+        and W2.dtype is _float64
+        and _type(b2) is _ndarray
+        and b2.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(Y) is _ndarray
+        and Y.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -203,13 +208,13 @@ def forward(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
         or Y.shape != (N, 10)
     ):
         (N,) = _bind(
-                    ("N",),
-                    ("W1", W1, (65, 64)),
-                    ("W2", W2, (64, 10)),
-                    ("b2", b2, (1, 10)),
-                    ("X", X, ("N", 65)),
-                    ("Y", Y, ("N", 10)),
-                )
+            ("N",),
+            ("W1", W1, (65, 64)),
+            ("W2", W2, (64, 10)),
+            ("b2", b2, (1, 10)),
+            ("X", X, ("N", 65)),
+            ("Y", Y, ("N", 10)),
+        )
     # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
@@ -236,11 +241,16 @@ def value_and_grad(
 ) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
     if (
-        _type(W1) is _ndarray and W1.dtype is _float64
-        and _type(W2) is _ndarray and W2.dtype is _float64
-        and _type(b2) is _ndarray and b2.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
-        and _type(Y) is _ndarray and Y.dtype is _float64
+        _type(W1) is _ndarray
+        and W1.dtype is _float64
+        and _type(W2) is _ndarray
+        and W2.dtype is _float64
+        and _type(b2) is _ndarray
+        and b2.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(Y) is _ndarray
+        and Y.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -259,13 +269,13 @@ def value_and_grad(
         or Y.shape != (N, 10)
     ):
         (N,) = _bind(
-                    ("N",),
-                    ("W1", W1, (65, 64)),
-                    ("W2", W2, (64, 10)),
-                    ("b2", b2, (1, 10)),
-                    ("X", X, ("N", 65)),
-                    ("Y", Y, ("N", 10)),
-                )
+            ("N",),
+            ("W1", W1, (65, 64)),
+            ("W2", W2, (64, 10)),
+            ("b2", b2, (1, 10)),
+            ("X", X, ("N", 65)),
+            ("Y", Y, ("N", 10)),
+        )
     # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
@@ -318,10 +328,14 @@ def predict(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> _Arg:
     Data inputs it does not read (the target) may be left out.
     """
     if (
-        _type(W1) is _ndarray and W1.dtype is _float64
-        and _type(W2) is _ndarray and W2.dtype is _float64
-        and _type(b2) is _ndarray and b2.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
+        _type(W1) is _ndarray
+        and W1.dtype is _float64
+        and _type(W2) is _ndarray
+        and W2.dtype is _float64
+        and _type(b2) is _ndarray
+        and b2.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -333,12 +347,12 @@ def predict(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> _Arg:
     N = X.shape[0] if X.ndim == 2 else -1
     if W1.shape != (65, 64) or W2.shape != (64, 10) or b2.shape != (1, 10) or X.shape != (N, 65):
         (N,) = _bind(
-                    ("N",),
-                    ("W1", W1, (65, 64)),
-                    ("W2", W2, (64, 10)),
-                    ("b2", b2, (1, 10)),
-                    ("X", X, ("N", 65)),
-                )
+            ("N",),
+            ("W1", W1, (65, 64)),
+            ("W2", W2, (64, 10)),
+            ("b2", b2, (1, 10)),
+            ("X", X, ("N", 65)),
+        )
     _t0 = X @ W1
     Z = _sigmoid(_t0)
     _t1 = Z @ W2

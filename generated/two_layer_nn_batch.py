@@ -182,11 +182,16 @@ def _sigmoid(a):
 def forward(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
     """Return J, the circuit's output."""
     if (
-        _type(alpha) is _ndarray and alpha.dtype is _float64
-        and _type(beta) is _ndarray and beta.dtype is _float64
-        and _type(beta_0) is _ndarray and beta_0.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
-        and _type(y) is _ndarray and y.dtype is _float64
+        _type(alpha) is _ndarray
+        and alpha.dtype is _float64
+        and _type(beta) is _ndarray
+        and beta.dtype is _float64
+        and _type(beta_0) is _ndarray
+        and beta_0.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(y) is _ndarray
+        and y.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -205,13 +210,13 @@ def forward(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
         or y.shape != (N, 1)
     ):
         (N,) = _bind(
-                    ("N",),
-                    ("alpha", alpha, (31, 32)),
-                    ("beta", beta, (32, 1)),
-                    ("beta_0", beta_0, (1, 1)),
-                    ("X", X, ("N", 31)),
-                    ("y", y, ("N", 1)),
-                )
+            ("N",),
+            ("alpha", alpha, (31, 32)),
+            ("beta", beta, (32, 1)),
+            ("beta_0", beta_0, (1, 1)),
+            ("X", X, ("N", 31)),
+            ("y", y, ("N", 1)),
+        )
     # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
@@ -236,11 +241,16 @@ def value_and_grad(
 ) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
     if (
-        _type(alpha) is _ndarray and alpha.dtype is _float64
-        and _type(beta) is _ndarray and beta.dtype is _float64
-        and _type(beta_0) is _ndarray and beta_0.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
-        and _type(y) is _ndarray and y.dtype is _float64
+        _type(alpha) is _ndarray
+        and alpha.dtype is _float64
+        and _type(beta) is _ndarray
+        and beta.dtype is _float64
+        and _type(beta_0) is _ndarray
+        and beta_0.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(y) is _ndarray
+        and y.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -259,13 +269,13 @@ def value_and_grad(
         or y.shape != (N, 1)
     ):
         (N,) = _bind(
-                    ("N",),
-                    ("alpha", alpha, (31, 32)),
-                    ("beta", beta, (32, 1)),
-                    ("beta_0", beta_0, (1, 1)),
-                    ("X", X, ("N", 31)),
-                    ("y", y, ("N", 1)),
-                )
+            ("N",),
+            ("alpha", alpha, (31, 32)),
+            ("beta", beta, (32, 1)),
+            ("beta_0", beta_0, (1, 1)),
+            ("X", X, ("N", 31)),
+            ("y", y, ("N", 1)),
+        )
     # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
@@ -313,10 +323,14 @@ def predict(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg = None) -
     Data inputs it does not read (the target) may be left out.
     """
     if (
-        _type(alpha) is _ndarray and alpha.dtype is _float64
-        and _type(beta) is _ndarray and beta.dtype is _float64
-        and _type(beta_0) is _ndarray and beta_0.dtype is _float64
-        and _type(X) is _ndarray and X.dtype is _float64
+        _type(alpha) is _ndarray
+        and alpha.dtype is _float64
+        and _type(beta) is _ndarray
+        and beta.dtype is _float64
+        and _type(beta_0) is _ndarray
+        and beta_0.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
     ):
         _dt = _float64  # float64 arrays: nothing to convert
     else:
@@ -333,12 +347,12 @@ def predict(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg = None) -
         or X.shape != (N, 31)
     ):
         (N,) = _bind(
-                    ("N",),
-                    ("alpha", alpha, (31, 32)),
-                    ("beta", beta, (32, 1)),
-                    ("beta_0", beta_0, (1, 1)),
-                    ("X", X, ("N", 31)),
-                )
+            ("N",),
+            ("alpha", alpha, (31, 32)),
+            ("beta", beta, (32, 1)),
+            ("beta_0", beta_0, (1, 1)),
+            ("X", X, ("N", 31)),
+        )
     A = X @ alpha
     Z = _sigmoid(A)
     _t0 = Z @ beta

@@ -57,6 +57,14 @@ def wrapped(head: str, items: list[str], tail: str, indent: int = 0) -> str:
     return f"{head}\n{body}{' ' * indent}{tail}"
 
 
+def wrapped_lines(head: str, items: list[str], tail: str, indent: int) -> list[str]:
+    """``wrapped`` for a statement at column ``indent`` whose lines the caller indents itself
+    (a prologue line): the lines after the first are relative to the statement (the items at
+    4 columns, the tail at 0), so the caller's indentation is added once, not twice."""
+    lines = wrapped(head, items, tail, indent).split("\n")
+    return lines[:1] + [line[indent:] for line in lines[1:]]
+
+
 def prose(text: str) -> str:
     """A docstring paragraph wrapped to the emitted code's width."""
     return textwrap.fill(text, WIDTH, break_on_hyphens=False, break_long_words=False)

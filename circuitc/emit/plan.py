@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..core.ir import LEAF_OPS
 from ..core.program import Compiled, fill_partial, op_counts
-from .layout import condition, one_line, shape_tuple, wrapped
+from .layout import condition, one_line, shape_tuple, wrapped_lines
 from .printer import MathPrinter, Printer
 
 
@@ -273,8 +273,7 @@ def _shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
     dims = sorted({d for n in names for d in c.shapes.get(n, ()) if isinstance(d, str)})
     names = "".join(f'"{d}", ' for d in dims).rstrip(" ")
     target = "" if not dims else (f"({dims[0]},) = " if len(dims) == 1 else f"{', '.join(dims)} = ")
-    call = wrapped(f"{target}_bind(", [f"({names})", *specs], ")", indent=8)
-    return call.split("\n")
+    return wrapped_lines(f"{target}_bind(", [f"({names})", *specs], ")", indent=8)
 
 
 #: up to this many arguments, a call whose arguments are all float64 arrays skips ``_dtype`` and
@@ -290,10 +289,11 @@ def _prologue(c: Compiled, names: list[str]) -> list[str]:
     them; ``_bind`` (which words the error) runs only when that comparison fails.
     """
     fast = 0 < len(names) <= FAST_ARGS_MAX
-    dtype_call = wrapped("_dt = _dtype(", names, ")", indent=8 if fast else 4)
-    convert = dtype_call.split("\n") + [f'{a} = _arg({a}, _dt, "{a}")' for a in names]
+    dtype_call = wrapped_lines("_dt = _dtype(", names, ")", indent=8 if fast else 4)
+    convert = dtype_call + [f'{a} = _arg({a}, _dt, "{a}")' for a in names]
     if fast:
-        tests = [f"_type({a}) is _ndarray and {a}.dtype is _float64" for a in names]
+        # one test a line when they do not fit on one: ruff's layout of a long `and` chain
+        tests = [t for a in names for t in (f"_type({a}) is _ndarray", f"{a}.dtype is _float64")]
         lines = condition(tests, "and")
         lines += ["    _dt = _float64  # float64 arrays: nothing to convert", "else:"]
         lines += ["    " + line for line in convert]
