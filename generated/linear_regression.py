@@ -329,7 +329,7 @@ def value_and_grad(
     J = _t5 / 2
     # backward (ops: 7)
     _d_J = _ones_like(J)  # dJ/dJ = 1
-    _d_t5 = _d_J / 2  # dJ/d_t5 += dJ/dJ * dJ/d_t5,  dJ/d_t5 = 1/2
+    _d_t5 = _d_J / 2  # dJ/d_t5 = 1/2
     _d_t4 = _d_t5 * 2 * _t4  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 2*_t4
     _d_a = _d_t4  # dJ/da += dJ/d_t4 * d_t4/da,  d_t4/da = 1
     _d_theta_0 = _d_a  # dJ/dtheta_0 += dJ/da * da/dtheta_0,  da/dtheta_0 = 1

@@ -265,7 +265,7 @@ def value_and_grad(
     J = _t5 / 2
     # backward (ops: 11)
     _d_J = _ones_like(J)  # dJ/dJ = 1
-    _d_t5 = _d_J / 2  # dJ/d_t5 += dJ/dJ * dJ/d_t5,  dJ/d_t5 = 1/2
+    _d_t5 = _d_J / 2  # dJ/d_t5 = 1/2
     _d_t4 = _d_t5 * 2 * _t4  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 2*_t4
     _d_y = _d_t4  # dJ/dy += dJ/d_t4 * d_t4/dy,  d_t4/dy = 1
     _d_a = _d_y * y * (1 - y)  # dJ/da += dJ/dy * dy/da,  dy/da = y*(1 - y)

@@ -241,7 +241,7 @@ def value_and_grad(*, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, dict[str, _A
     _t6 = _sigmoid(a)
     # backward (ops: 7)
     _d_J = _ones_like(J)  # dJ/dJ = 1
-    _d_t5 = _d_J * _t0  # dJ/d_t5 += dJ/dJ * dJ/d_t5,  dJ/d_t5 = _t0
+    _d_t5 = _d_J * _t0  # dJ/d_t5 = _t0
     _d_t4 = _d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 1, broadcast over the summed axis
     _d_t2 = _d_t4  # dJ/d_t2 += dJ/d_t4 * d_t4/d_t2,  d_t4/d_t2 = 1
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1

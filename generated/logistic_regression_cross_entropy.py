@@ -277,8 +277,8 @@ def value_and_grad(
     J = _t6 + _t9
     # backward (ops: 11)
     _d_J = _ones_like(J)  # dJ/dJ = 1
-    _d_t6 = _d_J  # dJ/d_t6 += dJ/dJ * dJ/d_t6,  dJ/d_t6 = 1
-    _d_t9 = _d_J  # dJ/d_t9 += dJ/dJ * dJ/d_t9,  dJ/d_t9 = 1
+    _d_t6 = _d_J  # dJ/d_t6 = 1
+    _d_t9 = _d_J  # dJ/d_t9 = 1
     _d_t8 = _d_t9 * _t7  # dJ/d_t8 += dJ/d_t9 * d_t9/d_t8,  d_t9/d_t8 = _t7
     _d_a = _d_t8 * y  # dJ/da += dJ/d_t8 * d_t8/da,  d_t8/da = sigmoid(a)
     _d_t5 = _d_t6 * y_star  # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = y_star

@@ -294,7 +294,7 @@ def value_and_grad(
     _t10 = _np.exp(_t7)
     # backward (ops: 17)
     _d_J = _ones_like(J)  # dJ/dJ = 1
-    _d_t9 = -_d_J * _t3  # dJ/d_t9 += dJ/dJ * dJ/d_t9,  dJ/d_t9 = -_t3
+    _d_t9 = -_d_J * _t3  # dJ/d_t9 = -_t3
     _d_t8 = _d_t9  # dJ/d_t8 += dJ/d_t9 * d_t9/d_t8,  d_t9/d_t8 = 1, broadcast over the summed axis
     _d_t7 = _d_t8 * Y  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = Y
     _d_A = _d_t7  # dJ/dA += dJ/d_t7 * d_t7/dA,  d_t7/dA = 1

@@ -292,7 +292,7 @@ def value_and_grad(
     _t9 = _np.exp(_t6)
     # backward (ops: 18)
     _d_J = _ones_like(J)  # dJ/dJ = 1
-    _d_t8 = -_d_J * _t2  # dJ/d_t8 += dJ/dJ * dJ/d_t8,  dJ/d_t8 = -_t2
+    _d_t8 = -_d_J * _t2  # dJ/d_t8 = -_t2
     _d_t7 = _d_t8  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = 1, broadcast over the summed axis
     _d_t6 = _d_t7 * Y  # dJ/d_t6 += dJ/d_t7 * d_t7/d_t6,  d_t7/d_t6 = Y
     _d_A = _d_t6  # dJ/dA += dJ/d_t6 * d_t6/dA,  d_t6/dA = 1

@@ -188,7 +188,7 @@ def value_and_grad(*, x: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
     u = u1 + u2
     J = _np.cos(u)
     # backward (ops: 8)
-    _d_u = -_np.sin(u)  # dJ/du += dJ/dJ * dJ/du,  dJ/du = -sin(u)
+    _d_u = -_np.sin(u)  # dJ/du = -sin(u)
     _d_u1 = _d_u  # dJ/du1 += dJ/du * du/du1,  du/du1 = 1
     _d_u2 = _d_u  # dJ/du2 += dJ/du * du/du2,  du/du2 = 1
     _d_t = _d_u2 * 3  # dJ/dt += dJ/du2 * du2/dt,  du2/dt = 3

@@ -415,7 +415,7 @@ def value_and_grad(
     J = _t17 / 2
     # backward (ops: 43)
     _d_J = _ones_like(J)  # dJ/dJ = 1
-    _d_t17 = _d_J / 2  # dJ/d_t17 += dJ/dJ * dJ/d_t17,  dJ/d_t17 = 1/2
+    _d_t17 = _d_J / 2  # dJ/d_t17 = 1/2
     _d_t16 = _d_t17 * 2 * _t16  # dJ/d_t16 += dJ/d_t17 * d_t17/d_t16,  d_t17/d_t16 = 2*_t16
     _d_y = _d_t16  # dJ/dy += dJ/d_t16 * d_t16/dy,  d_t16/dy = 1
     _d_b = _d_y * y * (1 - y)  # dJ/db += dJ/dy * dy/db,  dy/db = y*(1 - y)

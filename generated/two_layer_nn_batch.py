@@ -289,7 +289,7 @@ def value_and_grad(
     J = _t1 * _t4 / 2
     # backward (ops: 19)
     _d_J = _ones_like(J)  # dJ/dJ = 1
-    _d_t4 = _d_J * _t1 / 2  # dJ/d_t4 += dJ/dJ * dJ/d_t4,  dJ/d_t4 = _t1/2
+    _d_t4 = _d_J * _t1 / 2  # dJ/d_t4 = _t1/2
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1, broadcast over the summed axis
     _d_t2 = _d_t3 * 2 * _t2  # dJ/d_t2 += dJ/d_t3 * d_t3/d_t2,  d_t3/d_t2 = 2*_t2
     _d_y_hat = _d_t2  # dJ/dy_hat += dJ/d_t2 * d_t2/dy_hat,  d_t2/dy_hat = 1

@@ -41,3 +41,20 @@ def test_many_arguments_are_laid_out_one_a_line():
     point = {n: float(i) for i, n in enumerate(names)}
     # oracle: d/dw of sum(w_i**2) is 2*w_i, by hand
     assert m.grad(**point) == {n: 2.0 * v for n, v in point.items()}
+
+
+def test_a_contribution_from_J_is_commented_as_its_local_partial():
+    t, u1, u2, u = sp.symbols("t u1 u2 u")
+    x = sp.Symbol("x")
+    steps = [(t, x**2), (u1, sp.sin(t)), (u2, 3 * t), (u, u1 + u2)]
+    circuit = circuitc.Circuit("small", sp.cos(u), wrt=[x], steps=steps)
+    text = circuitc.source(circuit)
+    # d cos(u)/du = -sin(u), by hand; the seed's factor dJ/dJ = 1 is not written out
+    assert "_d_u = -_np.sin(u)  # dJ/du = -sin(u)\n" in text
+    x, y, z = sp.symbols("x y z")
+    for path in GENERATED:
+        assert "dJ/dJ *" not in path.read_text(), path.name
+    # J of several arguments keeps its seed line; J's contributions still name the partial only
+    text = circuitc.source(x * y * z, wrt=[x, y, z], name="product")
+    assert "# dJ/dJ = 1" in text and "dJ/dJ *" not in text
+    assert "# dJ/dx = y*z\n" in text

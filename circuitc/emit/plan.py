@@ -176,7 +176,10 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
         src, tgt = display(u.source), display(u.target)
         args = [display(a) for a in g.nodes[u.source].args]
         partial = fill_partial(u.partial, src, args)
-        comment = f"d{J}/d{tgt} += d{J}/d{src} * d{src}/d{tgt},  d{src}/d{tgt} = {partial}"
+        if u.source == c.output:  # a contribution from J itself: its local partial alone
+            comment = f"d{J}/d{tgt} = {partial}"
+        else:
+            comment = f"d{J}/d{tgt} += d{J}/d{src} * d{src}/d{tgt},  d{src}/d{tgt} = {partial}"
         rhs = printer.expr(u.expr)
         # a negated contribution is subtracted: `_d_y -= _d_t * x`, not `_d_y += -_d_t * x`
         neg = None if u.first else printer._negated(u.expr)
