@@ -10,6 +10,7 @@ import tempfile
 import types
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import CircuitError
 
@@ -35,12 +36,26 @@ def load_source(source: str, name: str, filename: str | None = None) -> types.Mo
 
 def write_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+
+    def write(f) -> None:
+        f.write(text.encode("utf-8"))
+
+    return write_atomic_with(path, write)
+
+
+def write_atomic_with(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """``write(f)`` into a temporary file beside ``path``, then rename it to ``path``.
+
+    The file gets the mode an ordinary new file gets (the umask's), not ``mkstemp``'s 0600.
+    Whatever happens before the rename (an error, Ctrl-C, SIGTERM turned into an exception by
+    the command line), the temporary file is removed and ``path`` is untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
         # mkstemp makes the file private (0600); give it the mode an ordinary file would get
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)

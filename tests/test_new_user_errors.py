@@ -356,7 +356,6 @@ def test_a_huge_loss_prints_in_scientific_notation(capsys, tmp_path):
     assert "e+159" in epoch
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.14")
 def test_parameter_files_get_the_mode_every_other_file_gets(capsys, tiny):
     old = os.umask(0o022)
     try:
@@ -433,7 +432,6 @@ def test_predict_with_a_missing_data_file(capsys, tiny):
     assert "missing.csv" in one_line_error(code, err)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.15")
 @pytest.mark.parametrize("command", ["predict", "resume"])
 def test_a_corrupt_parameter_file_is_bad_input(capsys, tiny, command):
     folder = tiny.parent

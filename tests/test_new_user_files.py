@@ -183,7 +183,6 @@ def test_api_compile_refuses_to_overwrite_a_file_it_did_not_generate(tmp_path):
 # -- train: parameter files ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.1")
 def test_train_refuses_to_overwrite_a_file_that_is_not_a_parameter_file(capsys, tiny):
     mine = tiny.parent / "weights.npz"
     np.savez(mine, w=np.arange(3.0))
@@ -197,7 +196,6 @@ def test_train_refuses_to_overwrite_a_file_that_is_not_a_parameter_file(capsys, 
     assert "_circuit_hash" in np.load(mine).files
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.1")
 def test_train_never_writes_over_the_circuit_file(capsys, tiny):
     before = tiny.read_bytes()
     code, _, err = train(capsys, tiny, "--out", tiny, "--force")
@@ -213,7 +211,6 @@ def test_train_rewrites_its_own_parameter_file(capsys, tiny):
         assert (code, err) == (0, "")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.1")
 def test_new_parameter_files_carry_the_marker_key(capsys, tiny):
     out = tiny.parent / "m.npz"
     code, _, err = train(capsys, tiny, "--out", out)
@@ -225,7 +222,6 @@ def test_new_parameter_files_carry_the_marker_key(capsys, tiny):
 # -- --resume keeps writing the file it resumed from -----------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.7")
 def test_resume_writes_the_file_it_resumed_from(capsys, tiny, monkeypatch):
     monkeypatch.chdir(tiny.parent)
     code, _, err = train(capsys, tiny, "--out", "int.npz")
@@ -246,7 +242,6 @@ def test_resume_writes_the_file_it_resumed_from(capsys, tiny, monkeypatch):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.7")
 def test_resume_with_out_writes_there_and_says_so(capsys, tiny, monkeypatch):
     monkeypatch.chdir(tiny.parent)
     assert train(capsys, tiny, "--out", "a.npz")[0] == 0

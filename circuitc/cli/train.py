@@ -92,9 +92,18 @@ def add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--momentum", type=float, help="SGD momentum (default 0)")
     p.add_argument("--seed", type=int, help="seeds the split, initialisation and order (default 0)")
     p.add_argument(
-        "--out", metavar="PATH", help="parameter file to write (default <circuit name>.npz)"
+        "--out",
+        metavar="PATH",
+        help="parameter file to write (default: the --resume file, else <circuit name>.npz)",
     )
-    p.add_argument("--resume", metavar="PATH", help="continue from this parameter file")
+    p.add_argument(
+        "--resume", metavar="PATH", help="continue from this parameter file (and write it)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="let --out replace a file that is not a circuitc parameter file",
+    )
     p.add_argument("--log", metavar="CSV", help="write the per-epoch metrics to this CSV")
     p.add_argument("--plot", metavar="PNG", help="draw the loss and accuracy curves (matplotlib)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no epoch lines")
@@ -235,10 +244,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     namespace: dict = {}
     circuit = _one_circuit(args, namespace)
     module = _compile(circuit)
-    out = Path(args.out or f"{circuit.name}.npz")
+    # resuming goes on writing the file it resumed from, unless --out says otherwise
+    out = Path(args.out or args.resume or f"{circuit.name}.npz")
     for path, flag in ((out, "--out"), (args.log, "--log"), (args.plot, "--plot")):
         if path:
             _check_writable(path, flag)
+    from ..loader import check_target
+
+    check_target(out, checkpoint.is_parameter_file, force=args.force, reading=[args.file])
     file_train = namespace.get("TRAIN", {})
     file_data = None
     if isinstance(file_train, dict) and "data" in file_train:
@@ -282,7 +295,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{args.resume} has already trained {state.epoch} epochs; pass --epochs N to go on")
         return 0
     if not quiet and (state.epoch or state.step):
-        print(f"resuming {args.resume} at epoch {state.epoch + 1}, step {state.step + 1}")
+        print(
+            f"resuming {args.resume} at epoch {state.epoch + 1}, step {state.step + 1}; "
+            f"writing {out}"
+        )
 
     interrupted = []
     bar = _progress_bar((epochs - state.epoch) * steps_per_epoch - state.step, quiet)

@@ -6,13 +6,16 @@ never loaded into another circuit), the data's standardisation (so ``predict`` s
 as training did), the training settings, and the resumable state (next epoch and step, the
 optimizer's buffers, the history). Files are written atomically (temporary file + rename) and
 read with ``allow_pickle=False``.
+
+Every file ``save`` writes has the marker key ``_circuitc_format`` (``FORMAT``), by which
+``circuitc train`` knows a file it may replace; files written before the marker existed are
+known by their ``_circuit_hash`` and load as before. A file whose members fail their
+checksums is refused whole.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
+from ..loader import write_atomic_with
 from .data import DataError, Dataset
 from .sgd import History, Optimizer, State
+
+#: the marker key's value in every parameter file this version writes
+FORMAT = "circuitc parameters 1"
 
 
 class CheckpointError(ValueError):
@@ -53,6 +60,7 @@ def save(
 ) -> Path:
     """Write ``params`` (and the state, standardisation and settings) to ``path`` atomically."""
     arrays: dict[str, np.ndarray] = {w: np.asarray(params[w]) for w in module.WRT}
+    arrays["_circuitc_format"] = np.array(FORMAT)
     arrays["_circuit_name"] = np.array(module.NAME)
     arrays["_circuit_hash"] = np.array(module.CIRCUIT_HASH)
     arrays["_circuitc_version"] = np.array(__version__)
@@ -78,17 +86,27 @@ def save(
         for k in History.FIELDS:
             values = [np.nan if v is None else v for v in getattr(h, k)]
             arrays[f"_history_{k}"] = np.array(values, dtype=np.float64)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    return write_atomic_with(path, lambda f: np.savez(f, **arrays))
+
+
+def is_parameter_file(path) -> bool:
+    """True for an ``.npz`` that circuitc wrote: it has the marker key (or, written before the
+    marker existed, ``_circuit_hash``). Read from the zip's directory, nothing loaded."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return "_circuitc_format.npy" in names or "_circuit_hash.npy" in names
+
+
+def _damaged_member(path) -> str | None:
+    """The first member of the zip at ``path`` whose bytes fail their checksum, else None."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        return str(e) or type(e).__name__
 
 
 def _text(f, key: str, default: str | None = None) -> str | None:
@@ -106,6 +124,12 @@ def load(path, module) -> Checkpoint:
         raise CheckpointError(f"{path} is not a circuitc parameter file (.npz)") from None
     if not isinstance(f, np.lib.npyio.NpzFile):
         raise CheckpointError(f"{path} is not a circuitc parameter file (.npz)")
+    damaged = _damaged_member(path)
+    if damaged is not None:
+        f.close()
+        raise CheckpointError(
+            f"{path} is damaged ({damaged} fails its checksum); retrain or restore it"
+        )
     with f:
         if "_circuit_hash" not in f.files:
             raise CheckpointError(f"{path} is not a circuitc parameter file")
