@@ -203,7 +203,8 @@ def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
     _t0 = 1 / N
     _t1 = a * y
     _t2 = -_t1
-    _t3 = _softplus(a)  # stable: log(1+exp(a)) = softplus(a)
+    # stable: log(1+exp(a)) = softplus(a)
+    _t3 = _softplus(a)
     _t4 = _t2 + _t3
     _t5 = _np.add.reduce(_t4, axis=None)
     J = _t0 * _t5
@@ -234,7 +235,8 @@ def value_and_grad(*, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, dict[str, _A
     _t0 = 1 / N
     _t1 = a * y
     _t2 = -_t1
-    _t3 = _softplus(a)  # stable: log(1+exp(a)) = softplus(a)
+    # stable: log(1+exp(a)) = softplus(a)
+    _t3 = _softplus(a)
     _t4 = _t2 + _t3
     _t5 = _np.add.reduce(_t4, axis=None)
     J = _t0 * _t5

@@ -203,10 +203,12 @@ def forward(
     _t3 = theta_4 * x_4
     a = theta_0 + _t0 + _t1 + _t2 + _t3
     _t4 = -a
-    _t5 = _softplus(_t4)  # stable: log(sigmoid(a)) = -softplus(-a)
+    # stable: log(sigmoid(a)) = -softplus(-a)
+    _t5 = _softplus(_t4)
     _t6 = y_star * _t5
     _t7 = 1 - y_star
-    _t8 = _softplus(a)  # stable: log(1 - sigmoid(a)) = -softplus(a)
+    # stable: log(1 - sigmoid(a)) = -softplus(a)
+    _t8 = _softplus(a)
     _t9 = _t7 * _t8
     J = _t6 + _t9
     return _value(J)
@@ -269,10 +271,12 @@ def value_and_grad(
     a = theta_0 + _t0 + _t1 + _t2 + _t3
     y = _sigmoid(a)
     _t4 = -a
-    _t5 = _softplus(_t4)  # stable: log(sigmoid(a)) = -softplus(-a)
+    # stable: log(sigmoid(a)) = -softplus(-a)
+    _t5 = _softplus(_t4)
     _t6 = y_star * _t5
     _t7 = 1 - y_star
-    _t8 = _softplus(a)  # stable: log(1 - sigmoid(a)) = -softplus(a)
+    # stable: log(1 - sigmoid(a)) = -softplus(a)
+    _t8 = _softplus(a)
     _t9 = _t7 * _t8
     J = _t6 + _t9
     # backward (ops: 11)

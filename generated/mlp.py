@@ -217,7 +217,8 @@ def forward(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg
     A = _t2 + b2
     _t3 = 1 / N
     _t4 = _np.max(A, axis=1, keepdims=True)
-    _t5 = _t4 + _np.log(_np.sum(_np.exp(A - _t4), axis=1, keepdims=True))  # stable: log-sum-exp, the row max subtracted before exp
+    # stable: log-sum-exp, the row max subtracted before exp
+    _t5 = _t4 + _np.log(_np.sum(_np.exp(A - _t4), axis=1, keepdims=True))
     _t6 = -_t5
     _t7 = A + _t6
     _t8 = Y * _t7
@@ -285,7 +286,8 @@ def value_and_grad(
     A = _t2 + b2
     _t3 = 1 / N
     _t4 = _np.max(A, axis=1, keepdims=True)
-    _t5 = _t4 + _np.log(_np.sum(_np.exp(A - _t4), axis=1, keepdims=True))  # stable: log-sum-exp, the row max subtracted before exp
+    # stable: log-sum-exp, the row max subtracted before exp
+    _t5 = _t4 + _np.log(_np.sum(_np.exp(A - _t4), axis=1, keepdims=True))
     _t6 = -_t5
     _t7 = A + _t6
     _t8 = Y * _t7
@@ -298,16 +300,19 @@ def value_and_grad(
     _d_t8 = _d_t9  # dJ/d_t8 += dJ/d_t9 * d_t9/d_t8,  d_t9/d_t8 = 1, broadcast over the summed axis
     _d_t7 = _d_t8 * Y  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = Y
     _d_A = _d_t7  # dJ/dA += dJ/d_t7 * d_t7/dA,  d_t7/dA = 1
-    _d_t6 = _np.add.reduce(_d_t7, axis=1, keepdims=True)  # dJ/d_t6 += dJ/d_t7 * d_t7/d_t6,  d_t7/d_t6 = 1
+    # dJ/d_t6 += dJ/d_t7 * d_t7/d_t6,  d_t7/d_t6 = 1
+    _d_t6 = _np.add.reduce(_d_t7, axis=1, keepdims=True)
     _d_t5 = -_d_t6  # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = -1
     _d_A = _d_A + (_d_t5 * _t10)  # dJ/dA += dJ/d_t5 * d_t5/dA,  d_t5/dA = softmax = exp(A - _t5)
     _d_t2 = _d_A  # dJ/d_t2 += dJ/dA * dA/d_t2,  dA/d_t2 = 1
     _d_b2 = _np.add.reduce(_d_A, axis=0, keepdims=True)  # dJ/db2 += dJ/dA * dA/db2,  dA/db2 = 1
     _d_Z = _d_t2 @ W2.T  # dJ/dZ += dJ/d_t2 * d_t2/dZ,  d_t2/dZ = (·) @ W2.T
     _d_W2 = Z.T @ _d_t2  # dJ/dW2 += dJ/d_t2 * d_t2/dW2,  d_t2/dW2 = Z.T @ (·)
-    _d_t1 = _np.where(0 >= _t1, 0, _d_Z)  # dJ/d_t1 += dJ/dZ * dZ/d_t1,  dZ/d_t1 = 0 where 0 >= _t1 else 1
+    # dJ/d_t1 += dJ/dZ * dZ/d_t1,  dZ/d_t1 = 0 where 0 >= _t1 else 1
+    _d_t1 = _np.where(0 >= _t1, 0, _d_Z)
     _d_t0 = _d_t1  # dJ/d_t0 += dJ/d_t1 * d_t1/d_t0,  d_t1/d_t0 = 1
-    _d_b1 = _np.add.reduce(_d_t1, axis=0, keepdims=True)  # dJ/db1 += dJ/d_t1 * d_t1/db1,  d_t1/db1 = 1
+    # dJ/db1 += dJ/d_t1 * d_t1/db1,  d_t1/db1 = 1
+    _d_b1 = _np.add.reduce(_d_t1, axis=0, keepdims=True)
     _d_W1 = X.T @ _d_t0  # dJ/dW1 += dJ/d_t0 * d_t0/dW1,  d_t0/dW1 = X.T @ (·)
     _grad = {
         "W1": _own(_d_W1, W1),
@@ -374,7 +379,8 @@ def predict(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) 
     _t2 = Z @ W2
     A = _t2 + b2
     _t4 = _np.max(A, axis=1, keepdims=True)
-    _t5 = _t4 + _np.log(_np.sum(_np.exp(A - _t4), axis=1, keepdims=True))  # stable: log-sum-exp, the row max subtracted before exp
+    # stable: log-sum-exp, the row max subtracted before exp
+    _t5 = _t4 + _np.log(_np.sum(_np.exp(A - _t4), axis=1, keepdims=True))
     _t6 = -_t5
     _t7 = A + _t6
     _t10 = _np.exp(_t7)

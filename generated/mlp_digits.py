@@ -222,7 +222,8 @@ def forward(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
     A = _t1 + b2
     _t2 = 1 / N
     _t3 = _np.max(A, axis=1, keepdims=True)
-    _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))  # stable: log-sum-exp, the row max subtracted before exp
+    # stable: log-sum-exp, the row max subtracted before exp
+    _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
     _t5 = -_t4
     _t6 = A + _t5
     _t7 = Y * _t6
@@ -283,7 +284,8 @@ def value_and_grad(
     A = _t1 + b2
     _t2 = 1 / N
     _t3 = _np.max(A, axis=1, keepdims=True)
-    _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))  # stable: log-sum-exp, the row max subtracted before exp
+    # stable: log-sum-exp, the row max subtracted before exp
+    _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
     _t5 = -_t4
     _t6 = A + _t5
     _t7 = Y * _t6
@@ -296,7 +298,8 @@ def value_and_grad(
     _d_t7 = _d_t8  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = 1, broadcast over the summed axis
     _d_t6 = _d_t7 * Y  # dJ/d_t6 += dJ/d_t7 * d_t7/d_t6,  d_t7/d_t6 = Y
     _d_A = _d_t6  # dJ/dA += dJ/d_t6 * d_t6/dA,  d_t6/dA = 1
-    _d_t5 = _np.add.reduce(_d_t6, axis=1, keepdims=True)  # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = 1
+    # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = 1
+    _d_t5 = _np.add.reduce(_d_t6, axis=1, keepdims=True)
     _d_t4 = -_d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = -1
     _d_A = _d_A + (_d_t4 * _t9)  # dJ/dA += dJ/d_t4 * d_t4/dA,  d_t4/dA = softmax = exp(A - _t4)
     _d_t1 = _d_A  # dJ/d_t1 += dJ/dA * dA/d_t1,  dA/d_t1 = 1
@@ -358,7 +361,8 @@ def predict(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> _Arg:
     _t1 = Z @ W2
     A = _t1 + b2
     _t3 = _np.max(A, axis=1, keepdims=True)
-    _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))  # stable: log-sum-exp, the row max subtracted before exp
+    # stable: log-sum-exp, the row max subtracted before exp
+    _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
     _t5 = -_t4
     _t6 = A + _t5
     _t9 = _np.exp(_t6)

@@ -440,8 +440,10 @@ def value_and_grad(
     _d_t9 = _d_a_4  # dJ/d_t9 += dJ/da_4 * da_4/d_t9,  da_4/d_t9 = 1
     _d_t10 = _d_a_4  # dJ/d_t10 += dJ/da_4 * da_4/d_t10,  da_4/d_t10 = 1
     _d_t11 = _d_a_4  # dJ/d_t11 += dJ/da_4 * da_4/d_t11,  da_4/d_t11 = 1
-    _d_alpha_4_3 = _d_t11 * x_3  # dJ/dalpha_4_3 += dJ/d_t11 * d_t11/dalpha_4_3,  d_t11/dalpha_4_3 = x_3
-    _d_alpha_4_2 = _d_t10 * x_2  # dJ/dalpha_4_2 += dJ/d_t10 * d_t10/dalpha_4_2,  d_t10/dalpha_4_2 = x_2
+    # dJ/dalpha_4_3 += dJ/d_t11 * d_t11/dalpha_4_3,  d_t11/dalpha_4_3 = x_3
+    _d_alpha_4_3 = _d_t11 * x_3
+    # dJ/dalpha_4_2 += dJ/d_t10 * d_t10/dalpha_4_2,  d_t10/dalpha_4_2 = x_2
+    _d_alpha_4_2 = _d_t10 * x_2
     _d_alpha_4_1 = _d_t9 * x_1  # dJ/dalpha_4_1 += dJ/d_t9 * d_t9/dalpha_4_1,  d_t9/dalpha_4_1 = x_1
     _d_alpha_3_0 = _d_a_3  # dJ/dalpha_3_0 += dJ/da_3 * da_3/dalpha_3_0,  da_3/dalpha_3_0 = 1
     _d_t6 = _d_a_3  # dJ/d_t6 += dJ/da_3 * da_3/d_t6,  da_3/d_t6 = 1

@@ -293,9 +293,11 @@ def value_and_grad(
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1, broadcast over the summed axis
     _d_t2 = _d_t3 * 2 * _t2  # dJ/d_t2 += dJ/d_t3 * d_t3/d_t2,  d_t3/d_t2 = 2*_t2
     _d_y_hat = _d_t2  # dJ/dy_hat += dJ/d_t2 * d_t2/dy_hat,  d_t2/dy_hat = 1
-    _d_b = _d_y_hat * y_hat * (1 - y_hat)  # dJ/db += dJ/dy_hat * dy_hat/db,  dy_hat/db = y_hat*(1 - y_hat)
+    # dJ/db += dJ/dy_hat * dy_hat/db,  dy_hat/db = y_hat*(1 - y_hat)
+    _d_b = _d_y_hat * y_hat * (1 - y_hat)
     _d_t0 = _d_b  # dJ/d_t0 += dJ/db * db/d_t0,  db/d_t0 = 1
-    _d_beta_0 = _np.add.reduce(_d_b, axis=0, keepdims=True)  # dJ/dbeta_0 += dJ/db * db/dbeta_0,  db/dbeta_0 = 1
+    # dJ/dbeta_0 += dJ/db * db/dbeta_0,  db/dbeta_0 = 1
+    _d_beta_0 = _np.add.reduce(_d_b, axis=0, keepdims=True)
     _d_Z = _d_t0 @ beta.T  # dJ/dZ += dJ/d_t0 * d_t0/dZ,  d_t0/dZ = (·) @ beta.T
     _d_beta = Z.T @ _d_t0  # dJ/dbeta += dJ/d_t0 * d_t0/dbeta,  d_t0/dbeta = Z.T @ (·)
     _d_A = _d_Z * Z * (1 - Z)  # dJ/dA += dJ/dZ * dZ/dA,  dZ/dA = Z*(1 - Z)

@@ -3,7 +3,7 @@
 The plan decides which nodes get a line of their own: every forward node does (the
 notes' tables give each value a name), except single-use cosmetic ones such as ``-y`` or a
 comparison, which read better inline; a backward node gets a line when more than one
-update uses it. Templates receive only pre-printed ``(lhs, rhs, comment)`` lines.
+update uses it. Templates receive only pre-printed ``(lhs, rhs, comment, note)`` lines.
 """
 
 from __future__ import annotations
@@ -18,15 +18,19 @@ from .printer import MathPrinter, Printer
 
 @dataclass
 class Line:
-    """One line of generated code: ``lhs op rhs  # comment`` (the comment kept on its line)."""
+    """One statement of generated code, ``lhs op rhs``, and what the reader is told about it:
+    ``comment``, the chain rule of a backward line, and ``note``, why a forward line is written
+    the way it is (a stable form). ``layout.statement_lines`` lays them out in 100 columns."""
 
     lhs: str
     rhs: str
     op: str = "="
     comment: str = ""
+    note: str = ""
 
     def __post_init__(self):
         self.comment = one_line(self.comment)
+        self.note = one_line(self.note)
 
 
 @dataclass
@@ -138,7 +142,7 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
         lines = []
         for v in cone_nodes:
             if v in names and g.nodes[v].op not in LEAF_OPS and g.nodes[v].op != "bool":
-                lines.append(Line(names[v], _rhs(printer, v), comment=_note(c, printer, v)))
+                lines.append(Line(names[v], _rhs(printer, v), note=_note(c, printer, v)))
         return lines
 
     out.forward = forward_lines(g.cone([c.output]))

@@ -15,6 +15,42 @@ from ..core.ir import Graph
 
 ATOM, POW, NEG, MUL, ADD, CMP = 100, 60, 50, 40, 30, 20
 
+
+def negative(text: str, prec: int) -> str:
+    """``-text`` for a printed product or factor of precedence ``prec``, as ``ruff format``
+    writes it: a power the minus sign applies to in parentheses (``-(x**2) * y``, which is
+    what ``-x**2 * y`` means), anything looser than a product in parentheses."""
+    if prec < MUL:
+        return f"-({text})"
+    head = text[: _first_factor_end(text)]
+    if _top_level_power(head):
+        return f"-({head}){text[len(head) :]}"
+    return "-" + text
+
+
+def _first_factor_end(text: str) -> int:
+    """Where the first factor of a printed product ends: its first top-level `` * ``, `` / ``
+    or `` @ `` (the printer spaces those), or the end of the text."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and ch == " " and text[i + 1 : i + 3] in ("* ", "/ ", "@ "):
+            return i
+    return len(text)
+
+
+def _top_level_power(text: str) -> bool:
+    """True when ``text`` has a ``**`` outside every bracket."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and text.startswith("**", i):
+            return True
+    return False
+
+
 #: an inlined expression is at most this deep (keeps printing bounded on any input)
 MAX_INLINE_DEPTH = 6
 
@@ -102,7 +138,7 @@ class Printer:
         if not plus:  # all terms negative: -a - b
             coeff, factors = minus.pop(0)
             first, prec = self._product(coeff, factors, depth)
-            text = "-" + (first if prec >= MUL else f"({first})")
+            text = negative(first, prec)
         else:
             text = " + ".join(self._wrap(a, depth, ADD) for a in plus)
         for m in minus:
@@ -135,7 +171,7 @@ class Printer:
             coeff, factors = g.values[args[0]], args[1:]
         if coeff.is_negative:
             text, prec = self._product(-coeff, factors, depth)
-            return "-" + (text if prec >= MUL else f"({text})"), NEG
+            return negative(text, prec), NEG
         return self._product(coeff, factors, depth)
 
     def _product(self, coeff, factors, depth: int) -> tuple[str, int]:

@@ -12,7 +12,17 @@ import jinja2
 
 from .._version import __version__
 from ..core.program import Compiled
-from .layout import condition, prose, shapes_text, short_text, signature, tuple_text, wrapped
+from .layout import (
+    WIDTH,
+    condition,
+    prose,
+    shapes_text,
+    short_text,
+    signature,
+    statement_lines,
+    tuple_text,
+    wrapped,
+)
 from .plan import has_math_path, output_display, plan
 
 TEMPLATE = "module.py.j2"
@@ -32,8 +42,9 @@ def templates_dir():
 
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The one Jinja environment: templates from the ``circuitc.templates`` package."""
-    return jinja2.Environment(
+    """The one Jinja environment: templates from the ``circuitc.templates`` package, with the
+    filter ``lines | statements(indent, comments)`` that lays out a list of plan lines."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -41,6 +52,21 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["statements"] = statements
+    return env
+
+
+def statements(lines, indent: int = 4, comments: bool = True) -> list[str]:
+    """The text lines of a list of plan ``Line`` objects in a body at column ``indent`` (without
+    it), their comments and notes laid out, or left out when not ``comments``."""
+    out = []
+    for line in lines:
+        code = (line.lhs, line.op, line.rhs)
+        if comments:
+            out += statement_lines(code, line.comment, line.note, indent)
+        else:
+            out += statement_lines(code, indent=indent)
+    return out
 
 
 def render(c: Compiled) -> str:
@@ -55,6 +81,8 @@ def render_context(c: Compiled) -> dict:
     circuit = c.circuit
     args = [name for name, _ in c.wrt] + c.inputs
     source = short_text(circuit.output)
+    if source is not None and len(f"# J = {source}") > WIDTH:
+        source = None
     if source == "J":
         source = None  # the output is the step J, listed with the steps: no '# J = J'
     if circuit.steps and source is not None:
@@ -63,7 +91,7 @@ def render_context(c: Compiled) -> dict:
     if circuit.steps and len(circuit.steps) <= 12:
         for sym, expr in circuit.steps:
             text = short_text(expr)
-            if text is None:
+            if text is None or len(f"#   {sym.name} = {text}") > WIDTH:
                 steps_text = []
                 break
             steps_text.append(f"{sym.name} = {text}")
