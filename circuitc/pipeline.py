@@ -17,12 +17,56 @@ from .passes.optimize import optimize
 
 
 def build(circuit: Circuit) -> Compiled:
-    """Lower ``circuit`` into one DAG and derive its backward pass."""
+    """Lower ``circuit`` into one DAG and derive its backward pass: lower the steps, the
+    output and the prediction; check the parameters, dimensions and data inputs; name the
+    output; sweep backwards; optimise; hash."""
     graph = Graph()
     exprs = [circuit.output, circuit.prediction, *circuit.wrt]
     for sym, expr in circuit.steps:
         exprs += [sym, expr]
     lowerer = Lowerer(graph, dims=dimension_symbols(exprs))
+    names, steps = _lower_steps(circuit, lowerer)
+    output = lowerer.lower(circuit.output)
+    prediction = lowerer.lower(circuit.prediction) if circuit.prediction is not None else None
+    for what, nid in (("output", output), ("prediction", prediction)):
+        _check_is_a_number(circuit, graph, what, nid)
+    _check_parameters(circuit, lowerer, {name for name, _ in steps})
+    wrt = [(w.name, lowerer.env.get(w)) for w in circuit.wrt]
+    for name, sym in lowerer.symbols.items():
+        names.setdefault(lowerer.env[sym], name)
+    wrt_names = [w.name for w in circuit.wrt]
+    inputs = sorted(n for n in lowerer.symbols if n not in wrt_names)
+    dims = _dimensions(circuit, lowerer, inputs)
+    _check_data_inputs(circuit, inputs)
+    shapes = {w.name: _shape_of(w) for w in circuit.wrt}
+    for name in inputs:
+        shapes[name] = _shape_of(lowerer.symbols[name])
+    output_name = _name_output(graph, output, names)
+    updates, adjoint = sweep(graph, output, [nid for _, nid in wrt])
+    compiled = Compiled(
+        circuit,
+        graph,
+        output,
+        output_name,
+        names,
+        steps,
+        wrt,
+        inputs,
+        shapes,
+        dims,
+        updates,
+        adjoint,
+        prediction,
+    )
+    optimize(compiled)
+    compiled.digest = digest(compiled)
+    return compiled
+
+
+def _lower_steps(circuit: Circuit, lowerer: Lowerer) -> tuple[dict[int, str], list]:
+    """Lower the steps in order, each bound to its symbol: the nodes' names (a step's node is
+    named after the step) and the ``(step name, node)`` list."""
+    graph = lowerer.graph
     names: dict[int, str] = {}
     steps: list[tuple[str, int]] = []
     step_names: set[str] = set()
@@ -43,17 +87,21 @@ def build(circuit: Circuit) -> Compiled:
             # a step that is just an input or a constant (t = x, t = 3) has no line of its own:
             # the code reads x or 3 where the circuit says t
             names.setdefault(nid, sym.name)
-    output = lowerer.lower(circuit.output)
-    prediction = lowerer.lower(circuit.prediction) if circuit.prediction is not None else None
-    for what, nid in (("output", output), ("prediction", prediction)):
-        op = graph.nodes[nid].op if nid is not None else None
-        if op in COMPARISONS or op in LOGIC or op == "bool":
-            raise CircuitError(
-                f"circuit {circuit.name!r}: the {what} is a condition, not a number "
-                "(conditions belong in a Piecewise)"
-            )
+    return names, steps
 
-    wrt_names = [w.name for w in circuit.wrt]
+
+def _check_is_a_number(circuit: Circuit, graph: Graph, what: str, nid: int | None) -> None:
+    """The output and the prediction are numbers, never a bare condition."""
+    op = graph.nodes[nid].op if nid is not None else None
+    if op in COMPARISONS or op in LOGIC or op == "bool":
+        raise CircuitError(
+            f"circuit {circuit.name!r}: the {what} is a condition, not a number "
+            "(conditions belong in a Piecewise)"
+        )
+
+
+def _check_parameters(circuit: Circuit, lowerer: Lowerer, step_names: set[str]) -> None:
+    """Each parameter is an input, not a step, and the only symbol of its name."""
     for w in circuit.wrt:
         if w.name in step_names:
             raise CircuitError(f"circuit {circuit.name!r}: {w.name!r} is a step, not a parameter")
@@ -62,14 +110,17 @@ def build(circuit: Circuit) -> Compiled:
             raise CircuitError(
                 f"two different symbols are named {w.name!r} (their assumptions differ)"
             )
-    wrt = [(w.name, lowerer.env.get(w)) for w in circuit.wrt]
-    for name, sym in lowerer.symbols.items():
-        names.setdefault(lowerer.env[sym], name)
+
+
+def _dimensions(circuit: Circuit, lowerer: Lowerer, inputs: list[str]) -> list[str]:
+    """The matrix dimensions bound at call time: none is also an argument's name, and each is
+    the size of some argument (so a call can bind it)."""
+    graph = lowerer.graph
+    wrt_names = [w.name for w in circuit.wrt]
     dims = sorted({d for n in graph.nodes if n.op == "sym" for d in n.shape if isinstance(d, str)})
     clash = [d for d in dims if d in lowerer.symbols or d in wrt_names]
     if clash:
         raise CircuitError(f"{clash[0]!r} is a matrix dimension and cannot also be a circuit input")
-    inputs = sorted(n for n in lowerer.symbols if n not in wrt_names)
     bound = {
         d
         for w in list(circuit.wrt) + [lowerer.symbols[n] for n in inputs]
@@ -81,45 +132,28 @@ def build(circuit: Circuit) -> Compiled:
         raise CircuitError(
             f"circuit {circuit.name!r}: matrix dimension {unbound[0]!r} is not the size of any argument"
         )
-    for extra in (circuit.features or []) + (
-        [circuit.target] if circuit.target is not None else []
-    ):
+    return dims
+
+
+def _check_data_inputs(circuit: Circuit, inputs: list[str]) -> None:
+    """The features and the target a data set binds are inputs the circuit uses."""
+    target = [circuit.target] if circuit.target is not None else []
+    for extra in (circuit.features or []) + target:
         if extra.name not in inputs:
             raise CircuitError(
                 f"circuit {circuit.name!r}: data input {extra.name!r} is not used by the circuit"
             )
-    shapes = {}
-    for w in circuit.wrt:
-        shapes[w.name] = _shape_of(w)
-    for name in inputs:
-        shapes[name] = _shape_of(lowerer.symbols[name])
 
+
+def _name_output(graph: Graph, output: int, names: dict[int, str]) -> str:
+    """J's name in the code: the step's own name, ``J`` for a constant (printed as its value),
+    else ``_J`` (recorded in ``names``)."""
     if output in names:
-        output_name = names[output]
-    elif graph.nodes[output].op in LEAF_OPS:
-        output_name = "J"  # a constant J: printed as its value, no line of its own
-    else:
-        output_name = "_J"
-        names[output] = output_name
-    updates, adjoint = sweep(graph, output, [nid for _, nid in wrt])
-    compiled = Compiled(
-        circuit,
-        graph,
-        output,
-        output_name,
-        names,
-        steps,
-        wrt,
-        inputs,
-        shapes,
-        dims,
-        updates,
-        adjoint,
-        prediction,
-    )
-    optimize(compiled)
-    compiled.digest = digest(compiled)
-    return compiled
+        return names[output]
+    if graph.nodes[output].op in LEAF_OPS:
+        return "J"
+    names[output] = "_J"
+    return "_J"
 
 
 def _shape_of(sym: sp.Basic) -> tuple:

@@ -24,7 +24,6 @@ STILL_LONG: dict[str, int] = {
     "training/sgd.py": 418,
     "emit/plan.py:plan": 166,
     "cli/train.py:cmd_train": 147,
-    "pipeline.py:build": 104,
     "training/sgd.py:_loop": 103,
     "views/gradcheck.py:check": 84,
     "front/matrix.py:build_matrix": 82,
