@@ -26,7 +26,6 @@ STILL_LONG: dict[str, int] = {
     "cli/train.py:cmd_train": 147,
     "training/sgd.py:_loop": 103,
     "views/gradcheck.py:check": 84,
-    "front/matrix.py:build_matrix": 82,
     "calculus/rules.py:register": 79,
     "training/sgd.py:train": 77,
     "training/data.py:split": 74,

@@ -110,87 +110,144 @@ def _square(g, a: int, what: str) -> tuple:
 
 
 def build_matrix(lw, e: sp.Basic, args: list[int]) -> int | None:
-    """The node of the matrix head ``e`` from its lowered children, or None for another head."""
-    g = lw.graph
-    if isinstance(e, OneMatrix):
-        return g.leaf("ones", (_shape(lw, e),), _shape(lw, e))
-    if isinstance(e, ZeroMatrix):
-        return g.leaf("zeros", (_shape(lw, e),), _shape(lw, e))
-    if isinstance(e, Identity):
-        n = _shape(lw, e)[0]
-        return g.leaf("eye", (n,), (n, n))
-    if isinstance(e, sp.Add) and not isinstance(e, sp.MatrixExpr):
-        entry = matmul_entry(e)
-        if entry is None:
-            return None
-        return g.element(g.matmul(args[0], args[1]), entry[2], entry[3])
-    if isinstance(e, sp.MatMul):
-        mats = [a for a in args if g.nodes[a].shape != ()]
-        scalars = [a for a in args if g.nodes[a].shape == ()]
-        if not mats:  # 1×1 factors that became scalars (sqrt(w.T*w) * (v.T*v)**-1)
-            return g.mul(*scalars)
-        out = mats[0]
-        for m in mats[1:]:
-            out = g.matmul(out, m)
-        return g.mul(*scalars, out) if scalars else out
-    if isinstance(e, sp.MatAdd):
-        _same_shapes(g, args, "a matrix sum")
-        return g.add(*args)
-    if isinstance(e, HadamardProduct):
-        _same_shapes(g, args, "a Hadamard product")
-        return g.mul(*args)
-    if isinstance(e, HadamardPower):
-        if g.nodes[args[1]].shape != ():
-            raise CircuitError("HadamardPower needs a scalar exponent")
-        return g.pow(args[0], args[1])
-    if isinstance(e, MatPow):  # Inverse too
-        exp = e.args[1]
-        if g.nodes[args[0]].shape == (1, 1):
-            # a 1×1 matrix counts as a scalar: sqrt(w.T*w), (w.T*w)**-1
-            return g.pow(g.element(args[0], 0, 0), args[1])
-        if not (isinstance(exp, sp.Integer) and exp > 0):
-            raise CircuitError(
-                f"matrix power with exponent {exp} is not supported; for an elementwise power "
-                "use HadamardPower(A, p) or A.applyfunc(lambda t: t**p)"
-            )
-        _square(g, args[0], "a matrix power (A @ A)")
-        out = args[0]
-        for _ in range(int(exp) - 1):
-            out = g.matmul(out, args[0])
-        return out
-    if isinstance(e, sp.Transpose):
-        return g.transpose(args[0])
-    if isinstance(e, sp.Trace):
-        _square(g, args[0], "Trace")
-        return g.add_node("trace", (args[0],), (), ())
-    if isinstance(e, MatrixElement):
-        i, j = e.args[1], e.args[2]
-        if not (isinstance(i, sp.Integer) and isinstance(j, sp.Integer)):
-            raise CircuitError("a matrix element needs constant integer indices, like X[0, 0]")
-        return g.element(args[0], int(i), int(j))
-    if isinstance(e, ImmutableDenseMatrix):
-        rows, cols = e.shape
-        for a in args:
-            if g.nodes[a].shape != ():
-                raise CircuitError("an explicit Matrix must have scalar entries")
-        return g.add_node("stack", tuple(args), (rows, cols), (rows, cols))
-    if isinstance(e, nodes.MatrixSum):
-        return g.reduce_sum(args[0], None)
-    if isinstance(e, nodes.AxisSum):
-        return g.reduce_sum(args[0], int(e.args[1]))
-    if isinstance(e, nodes.LogSoftmax):
-        return g.add(args[0], g.mul(g.const(-1), logsumexp(g, args[0])))
-    if isinstance(e, nodes.Softmax):
-        return g.call("exp", g.add(args[0], g.mul(g.const(-1), logsumexp(g, args[0]))))
-    if isinstance(e, nodes.AddBias):
-        a, b = args
-        sa, sb = g.nodes[a].shape, g.nodes[b].shape
-        if len(sa) != 2 or sb != (1, sa[1]):
-            raise CircuitError(
-                f"add_bias: the bias must be a 1×{sa[1] if sa else '?'} row, got shape {_fmt(sb)}"
-            )
-        return g.add(a, b)
+    """The node of the matrix head ``e`` from its lowered children, or None for another head.
+
+    ``_BUILDERS`` is the table, one row per head, tried in order (a subclass before its base:
+    ``MatAdd`` is also an ``Add``)."""
+    for head, builder in _BUILDERS:
+        if isinstance(e, head):
+            return builder(lw.graph, lw, e, args)
     return None
+
+
+def _ones(g, lw, e, args):
+    return g.leaf("ones", (_shape(lw, e),), _shape(lw, e))
+
+
+def _zeros(g, lw, e, args):
+    return g.leaf("zeros", (_shape(lw, e),), _shape(lw, e))
+
+
+def _eye(g, lw, e, args):
+    n = _shape(lw, e)[0]
+    return g.leaf("eye", (n,), (n, n))
+
+
+def _entry_of_product(g, lw, e, args):
+    """A scalar sum that is one entry of a matrix product (SymPy's expanded ``(A*B)[i, j]``)."""
+    entry = None if isinstance(e, sp.MatrixExpr) else matmul_entry(e)
+    if entry is None:
+        return None
+    return g.element(g.matmul(args[0], args[1]), entry[2], entry[3])
+
+
+def _matmul(g, lw, e, args):
+    mats = [a for a in args if g.nodes[a].shape != ()]
+    scalars = [a for a in args if g.nodes[a].shape == ()]
+    if not mats:  # 1×1 factors that became scalars (sqrt(w.T*w) * (v.T*v)**-1)
+        return g.mul(*scalars)
+    out = mats[0]
+    for m in mats[1:]:
+        out = g.matmul(out, m)
+    return g.mul(*scalars, out) if scalars else out
+
+
+def _matadd(g, lw, e, args):
+    _same_shapes(g, args, "a matrix sum")
+    return g.add(*args)
+
+
+def _hadamard_product(g, lw, e, args):
+    _same_shapes(g, args, "a Hadamard product")
+    return g.mul(*args)
+
+
+def _hadamard_power(g, lw, e, args):
+    if g.nodes[args[1]].shape != ():
+        raise CircuitError("HadamardPower needs a scalar exponent")
+    return g.pow(args[0], args[1])
+
+
+def _matpow(g, lw, e, args):  # Inverse too
+    exp = e.args[1]
+    if g.nodes[args[0]].shape == (1, 1):
+        # a 1×1 matrix counts as a scalar: sqrt(w.T*w), (w.T*w)**-1
+        return g.pow(g.element(args[0], 0, 0), args[1])
+    if not (isinstance(exp, sp.Integer) and exp > 0):
+        raise CircuitError(
+            f"matrix power with exponent {exp} is not supported; for an elementwise power "
+            "use HadamardPower(A, p) or A.applyfunc(lambda t: t**p)"
+        )
+    _square(g, args[0], "a matrix power (A @ A)")
+    out = args[0]
+    for _ in range(int(exp) - 1):
+        out = g.matmul(out, args[0])
+    return out
+
+
+def _transpose(g, lw, e, args):
+    return g.transpose(args[0])
+
+
+def _trace(g, lw, e, args):
+    _square(g, args[0], "Trace")
+    return g.add_node("trace", (args[0],), (), ())
+
+
+def _element(g, lw, e, args):
+    i, j = e.args[1], e.args[2]
+    if not (isinstance(i, sp.Integer) and isinstance(j, sp.Integer)):
+        raise CircuitError("a matrix element needs constant integer indices, like X[0, 0]")
+    return g.element(args[0], int(i), int(j))
+
+
+def _explicit(g, lw, e, args):
+    rows, cols = e.shape
+    for a in args:
+        if g.nodes[a].shape != ():
+            raise CircuitError("an explicit Matrix must have scalar entries")
+    return g.add_node("stack", tuple(args), (rows, cols), (rows, cols))
+
+
+def _log_softmax(g, lw, e, args):
+    return g.add(args[0], g.mul(g.const(-1), logsumexp(g, args[0])))
+
+
+def _softmax(g, lw, e, args):
+    return g.call("exp", g.add(args[0], g.mul(g.const(-1), logsumexp(g, args[0]))))
+
+
+def _add_bias(g, lw, e, args):
+    a, b = args
+    sa, sb = g.nodes[a].shape, g.nodes[b].shape
+    if len(sa) != 2 or sb != (1, sa[1]):
+        raise CircuitError(
+            f"add_bias: the bias must be a 1×{sa[1] if sa else '?'} row, got shape {_fmt(sb)}"
+        )
+    return g.add(a, b)
+
+
+#: matrix head -> builder(graph, lowerer, expr, lowered args), tried in this order
+_BUILDERS = (
+    (OneMatrix, _ones),
+    (ZeroMatrix, _zeros),
+    (Identity, _eye),
+    (sp.MatAdd, _matadd),  # before sp.Add: a MatAdd is an Add too
+    (sp.Add, _entry_of_product),
+    (sp.MatMul, _matmul),
+    (HadamardProduct, _hadamard_product),
+    (HadamardPower, _hadamard_power),
+    (MatPow, _matpow),
+    (sp.Transpose, _transpose),
+    (sp.Trace, _trace),
+    (MatrixElement, _element),
+    (ImmutableDenseMatrix, _explicit),
+    (nodes.MatrixSum, lambda g, lw, e, args: g.reduce_sum(args[0], None)),
+    (nodes.AxisSum, lambda g, lw, e, args: g.reduce_sum(args[0], int(e.args[1]))),
+    (nodes.LogSoftmax, _log_softmax),
+    (nodes.Softmax, _softmax),
+    (nodes.AddBias, _add_bias),
+)
 
 
 def logsumexp(g, a: int) -> int:
