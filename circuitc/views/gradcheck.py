@@ -193,7 +193,20 @@ def check(
     """
     module, shapes, known_shapes = _module_and_shapes(circuit_or_module, wrt)
     params = list(module.WRT)
-    names = params + list(module.INPUTS)
+    given = _given(module, at)
+    shapes = _bind_dims(shapes, given)
+    rng = np.random.default_rng(seed)
+    point, value, probes = _probed_point(module, shapes, given, rng, (eps, samples), known_shapes)
+    rows = [_row(name, shapes[name], probes[name], value, rtol, atol) for name in params]
+    nonfinite = ""
+    if not math.isfinite(value) or any(not math.isfinite(r.max_abs_error) for r in rows):
+        nonfinite = _nonfinite_pointer(circuit_or_module, wrt, point)
+    return CheckReport(module.NAME, rows, point, value, seed, rtol, atol, nonfinite)
+
+
+def _given(module, at: Mapping[str, object] | None) -> dict[str, np.ndarray]:
+    """The values ``at`` gives, as float64 arrays; a name the module does not take is refused."""
+    names = list(module.WRT) + list(module.INPUTS)
     at = dict(at or {})
     unknown = sorted(set(at) - set(names))
     if unknown:
@@ -201,25 +214,20 @@ def check(
             f"check: {unknown[0]!r} is not an argument of '{module.NAME}' "
             f"(it takes {', '.join(names)})"
         )
-    given = {k: np.asarray(v, dtype=np.float64) for k, v in at.items()}
-    shapes = _bind_dims(shapes, given)
-    rng = np.random.default_rng(seed)
+    return {k: np.asarray(v, dtype=np.float64) for k, v in at.items()}
 
-    def total(point) -> float:
-        return float(np.sum(module.forward(**point)))
 
+def _probed_point(module, shapes, given, rng, probing: tuple[float, int], known_shapes: bool):
+    """The point of the check (``given`` completed at random) with J's value there and every
+    parameter's probes: the first of ``TRIES`` random draws where all of them are finite (or
+    the one point ``given`` when it names every argument)."""
+    names = list(module.WRT) + list(module.INPUTS)
     all_given = len(given) == len(names)
     problem = ""
     for attempt in range(1 if all_given else TRIES):
         point = _draw(rng, attempt, names, shapes, given)
         try:
-            with np.errstate(all="ignore"):
-                value, grads = module.value_and_grad(**point)
-                value = float(np.sum(value))
-                probes = {
-                    name: _probes(total, point, name, grads[name], rng, eps, samples)
-                    for name in params
-                }
+            value, probes = _probe(module, point, rng, probing)
         except ValueError as exc:
             # the module refused an argument (a shape): another random draw will not help
             hint = "" if known_shapes else "; this module carries no shapes: give arrays with at="
@@ -235,17 +243,27 @@ def check(
             for num, ana, _ in plist
         )
         if finite or all_given:
-            break
-    else:
-        raise CircuitError(
-            f"check: found no point where '{module.NAME}' and its gradient are finite "
-            f"in {TRIES} random draws{problem}; give one with at= (--at NAME=VALUE)"
-        )
-    rows = [_row(name, shapes[name], probes[name], value, rtol, atol) for name in params]
-    nonfinite = ""
-    if not math.isfinite(value) or any(not math.isfinite(r.max_abs_error) for r in rows):
-        nonfinite = _nonfinite_pointer(circuit_or_module, wrt, point)
-    return CheckReport(module.NAME, rows, point, value, seed, rtol, atol, nonfinite)
+            return point, value, probes
+    raise CircuitError(
+        f"check: found no point where '{module.NAME}' and its gradient are finite "
+        f"in {TRIES} random draws{problem}; give one with at= (--at NAME=VALUE)"
+    )
+
+
+def _probe(module, point, rng, probing: tuple[float, int]):
+    """sum(J) at ``point`` and, for each parameter, its probes against central differences."""
+    eps, samples = probing
+
+    def total(at) -> float:
+        return float(np.sum(module.forward(**at)))
+
+    with np.errstate(all="ignore"):
+        value, grads = module.value_and_grad(**point)
+        value = float(np.sum(value))
+        probes = {
+            name: _probes(total, point, name, grads[name], rng, eps, samples) for name in module.WRT
+        }
+    return value, probes
 
 
 def _nonfinite_pointer(obj, wrt, point) -> str:

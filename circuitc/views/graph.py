@@ -102,6 +102,56 @@ class GraphView:
         return bundle
 
 
+def _node_lines(ins, drawn: list[int], tr) -> list[str]:
+    """One DOT node a drawn IR node: its name, its line (or kind), shape and, with a trace,
+    its value and adjoint."""
+    c = ins.compiled
+    g = c.graph
+    line_of = {v: line for v, line in ins.fwd_lines}
+    wrt_nodes = {nid for _, nid in c.wrt if nid is not None}
+    J = ins.output_display
+    out = []
+    for v in drawn:
+        node = g.nodes[v]
+        shown = ins.display[v]
+        if node.op == "sym":
+            lines = [shown, "parameter" if v in wrt_nodes else "input"]
+        elif v in line_of:
+            lines = [f"{shown} = {pretty(line_of[v].rhs, ins.plan.helpers)}", f"op {node.op}"]
+        else:
+            lines = [shown, f"op {node.op}"]
+        if node.shape:
+            lines.append(f"shape {_shape_text(node.shape)}")
+        if tr is not None:
+            lines.append(f"value {fmt_value(tr.values.get(v))}")
+            if v in tr.adjoints:
+                lines.append(f"d{J}/d{shown} = {fmt_value(tr.adjoints[v])}")
+        attrs = [f"label={_quote(chr(10).join(lines))}"]
+        if node.op == "sym":
+            attrs.append("shape=ellipse")
+        elif node.shape:
+            attrs.append("shape=box3d")
+        if v == c.output:
+            attrs.append("peripheries=2")
+        out.append(f"  n{v} [{', '.join(attrs)}];")
+    return out
+
+
+def _backward_edges(ins) -> list[str]:
+    """The backward pass's adjoint edges, dashed and red, labelled with the local partial."""
+    g = ins.compiled.graph
+    out = []
+    for u in ins.compiled.updates:
+        args = [ins.display.get(a, "?") for a in g.nodes[u.source].args]
+        partial = fill_partial(u.partial, ins.display[u.source], args)
+        out.append(
+            f"  n{u.source} -> n{u.target} [color={_quote(BACKWARD_COLOUR)}, "
+            f"fontcolor={_quote(BACKWARD_COLOUR)}, style=dashed, constraint=false, "
+            f"label={_quote(partial)}];"
+        )
+    return out
+
+
 def _quote(text: str) -> str:
     """A DOT double-quoted string; newlines become DOT's centred line breaks."""
     text = text.replace("\\", "\\\\").replace('"', '\\"')
@@ -132,9 +182,6 @@ def graph(
     c = ins.compiled
     g = c.graph
     tr = trace(ins, check_at(ins, at)) if at is not None else None
-    line_of = {v: line for v, line in ins.fwd_lines}
-    wrt_nodes = {nid for _, nid in c.wrt if nid is not None}
-    J = ins.output_display
     drawn = [v for v in ins.fwd_cone if g.nodes[v].op not in ("const", "bool")]
     out = [
         f"digraph {_quote(c.circuit.name)} {{",
@@ -142,41 +189,12 @@ def graph(
         '  node [shape=box, style="rounded", fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
-    for v in drawn:
-        node = g.nodes[v]
-        shown = ins.display[v]
-        if node.op == "sym":
-            lines = [shown, "parameter" if v in wrt_nodes else "input"]
-        elif v in line_of:
-            lines = [f"{shown} = {pretty(line_of[v].rhs, ins.plan.helpers)}", f"op {node.op}"]
-        else:
-            lines = [shown, f"op {node.op}"]
-        if node.shape:
-            lines.append(f"shape {_shape_text(node.shape)}")
-        if tr is not None:
-            lines.append(f"value {fmt_value(tr.values.get(v))}")
-            if v in tr.adjoints:
-                lines.append(f"d{J}/d{shown} = {fmt_value(tr.adjoints[v])}")
-        attrs = [f"label={_quote(chr(10).join(lines))}"]
-        if node.op == "sym":
-            attrs.append("shape=ellipse")
-        elif node.shape:
-            attrs.append("shape=box3d")
-        if v == c.output:
-            attrs.append("peripheries=2")
-        out.append(f"  n{v} [{', '.join(attrs)}];")
+    out += _node_lines(ins, drawn, tr)
     for v in drawn:
         for a in g.nodes[v].args:
             if g.nodes[a].op not in ("const", "bool"):
                 out.append(f"  n{a} -> n{v};")
     if backward:
-        for u in c.updates:
-            args = [ins.display.get(a, "?") for a in g.nodes[u.source].args]
-            partial = fill_partial(u.partial, ins.display[u.source], args)
-            out.append(
-                f"  n{u.source} -> n{u.target} [color={_quote(BACKWARD_COLOUR)}, "
-                f"fontcolor={_quote(BACKWARD_COLOUR)}, style=dashed, constraint=false, "
-                f"label={_quote(partial)}];"
-            )
+        out += _backward_edges(ins)
     out.append("}")
     return GraphView(c.circuit.name, "\n".join(out) + "\n")

@@ -184,9 +184,29 @@ def table(
         A ``TableReport``; ``str()`` of it is the CLI's text.
     """
     ins = inspect_circuit(circuit, wrt, name)
+    rows_by_node, order = _rows(ins)
+    report = TableReport(
+        ins.compiled.circuit.name,
+        ins.output_display,
+        [rows_by_node[v] for v in reversed(order)],
+    )
+    if at is None:
+        return report
+    point = check_at(ins, at)
+    tr = trace(ins, point)
+    _fill_numbers(ins, tr, rows_by_node, order)
+    report.at = point
+    with np.errstate(all="ignore"):
+        report.value, report.gradient = ins.module.value_and_grad(**point)
+    report.first_nonfinite = _first_nonfinite(ins, tr, point, rows_by_node, report.rows)
+    return report
+
+
+def _rows(ins: Inspected) -> tuple[dict[int, Row], list[int]]:
+    """One row a forward line, in the order of the lines, with the contributions its node
+    sends backward (as emitted)."""
     c = ins.compiled
     g = c.graph
-    p = ins.plan
     rows_by_node: dict[int, Row] = {}
     order: list[int] = []
     for v, line in ins.fwd_lines:
@@ -195,7 +215,7 @@ def table(
         rows_by_node[v] = Row(
             node=shown,
             op=node.op,
-            forward=f"{shown} = {pretty(line.rhs, p.helpers)}",
+            forward=f"{shown} = {pretty(line.rhs, ins.plan.helpers)}",
             code=f"{line.lhs} {line.op} {line.rhs}",
             shape=node.shape,
         )
@@ -211,13 +231,12 @@ def table(
                 code=f"{line.lhs} {line.op} {line.rhs}",
             )
         )
-    report = TableReport(
-        c.circuit.name, ins.output_display, [rows_by_node[v] for v in reversed(order)]
-    )
-    if at is None:
-        return report
-    point = check_at(ins, at)
-    tr = trace(ins, point)
+    return rows_by_node, order
+
+
+def _fill_numbers(ins: Inspected, tr: Trace, rows_by_node: dict[int, Row], order) -> None:
+    """The traced values into the rows: each node's value and operands, each contribution's
+    local partial, incoming and accumulated adjoint."""
     for v in order:
         row = rows_by_node[v]
         row.value = tr.values.get(v)
@@ -226,16 +245,11 @@ def table(
     for k, _line in ins.bwd_lines:
         if k is None:
             continue
-        u = c.updates[k]
+        u = ins.compiled.updates[k]
         i = per_source.get(u.source, 0)
         per_source[u.source] = i + 1
         contrib = rows_by_node[u.source].backward[i]
         contrib.partial, contrib.incoming, contrib.accumulated = tr.updates[k]
-    report.at = point
-    with np.errstate(all="ignore"):
-        report.value, report.gradient = ins.module.value_and_grad(**point)
-    report.first_nonfinite = _first_nonfinite(ins, tr, point, rows_by_node, report.rows)
-    return report
 
 
 def _adj_display(ins: Inspected, target: int) -> str:
