@@ -26,6 +26,8 @@ def build(circuit: Circuit) -> Compiled:
         exprs += [sym, expr]
     lowerer = Lowerer(graph, dims=dimension_symbols(exprs))
     names, steps = _lower_steps(circuit, lowerer)
+    for what in ("output", "prediction"):
+        _check_defined(circuit, what, getattr(circuit, what), {name for name, _ in steps})
     output = lowerer.lower(circuit.output)
     prediction = lowerer.lower(circuit.prediction) if circuit.prediction is not None else None
     for what, nid in (("output", output), ("prediction", prediction)):
@@ -77,7 +79,18 @@ def _lower_steps(circuit: Circuit, lowerer: Lowerer) -> tuple[dict[int, str], li
             raise CircuitError(
                 f"circuit {circuit.name!r}: step {sym.name!r} is used before it is defined"
             )
+        if sym.name in lowerer.dims:
+            # the step would shadow the size bound from the arrays (a mean would divide by it)
+            raise CircuitError(
+                f"circuit {circuit.name!r}: step {sym.name!r} is named like the matrix dimension "
+                f"{sym.name}; give the step another name"
+            )
         nid = lowerer.lower(expr)
+        if sym.name in lowerer.symbols:
+            raise CircuitError(
+                f"circuit {circuit.name!r}: step {sym.name!r} reads its own symbol; a step may "
+                "use only the inputs and earlier steps"
+            )
         if isinstance(sym, sp.MatrixSymbol):
             check_step_shape(graph, sym, nid)
         lowerer.env[sym] = nid
@@ -88,6 +101,21 @@ def _lower_steps(circuit: Circuit, lowerer: Lowerer) -> tuple[dict[int, str], li
             # the code reads x or 3 where the circuit says t
             names.setdefault(nid, sym.name)
     return names, steps
+
+
+def _check_defined(circuit: Circuit, what: str, expr, step_names: set[str]) -> None:
+    """Refuse an output (or prediction) that is a bare symbol no step defines: it would become a
+    data input, and the module would return its argument with a zero gradient."""
+    if not isinstance(expr, (sp.Symbol, sp.MatrixSymbol)):
+        return
+    if expr.name in step_names or any(w.name == expr.name for w in circuit.wrt):
+        return
+    defined = ", ".join(sorted(step_names)) if step_names else "none"
+    raise CircuitError(
+        f"circuit {circuit.name!r}: the {what} {expr.name!r} is not defined by any step "
+        f"(steps: {defined}) and is not a parameter; add a step ({expr.name}, ...) or give "
+        f"the {what} as an expression"
+    )
 
 
 def _check_is_a_number(circuit: Circuit, graph: Graph, what: str, nid: int | None) -> None:
