@@ -197,7 +197,6 @@ def _const_body_cases():
     }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.9")
 @pytest.mark.parametrize("case", sorted(_const_body_cases()))
 @pytest.mark.parametrize("reduce", ["sum", "mean"])
 def test_applyfunc_with_a_constant_body_keeps_the_matrix_shape(case, reduce):
@@ -216,7 +215,6 @@ def test_applyfunc_with_a_constant_body_keeps_the_matrix_shape(case, reduce):
     assert grad["s"] == pytest.approx(6 * per * ds_per_element, rel=1e-14)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.9")
 def test_trace_of_a_constant_applyfunc_counts_the_diagonal():
     z, s = sp.symbols("z s")
     A = sp.MatrixSymbol("A", 3, 3)
@@ -226,7 +224,6 @@ def test_trace_of_a_constant_applyfunc_counts_the_diagonal():
     np.testing.assert_array_equal(grad["A"], np.zeros((3, 3)))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.9")
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(rows=st.integers(1, 4), cols=st.integers(1, 4), c=st.floats(-3, 3, allow_nan=False))
 def test_constant_applyfunc_agrees_with_central_differences(rows, cols, c):

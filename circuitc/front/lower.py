@@ -104,7 +104,7 @@ class Lowerer:
                     stack.append((body, 0, scope, None))
                 else:
                     var, saved, scope, body = extra
-                    memo[key] = scope[id(body)]
+                    memo[key] = self._elementwise_of(scope[id(body)], memo[id(e.expr)])
                     if saved is None:
                         self.env.pop(var, None)
                     else:
@@ -140,6 +140,15 @@ class Lowerer:
             keep.append(e)
             memo[key] = self.build(e, [memo[id(c)] for c in children])
         return top[id(expr)]
+
+    def _elementwise_of(self, body: int, matrix: int) -> int:
+        """The node of ``A.applyfunc(f)``: f's body, broadcast to A's shape when the body does
+        not read its variable (a constant or another symbol would otherwise be one scalar, and
+        a sum or trace over it would count one element instead of all)."""
+        shape = self.graph.nodes[matrix].shape
+        if self.graph.nodes[body].shape == shape:
+            return body
+        return self.graph.mul(body, self.graph.leaf("ones", (shape,), shape))
 
     def children(self, e: sp.Basic) -> tuple:
         """The sub-expressions lowered before ``e`` (with the log(sigmoid) rewrite's shortcut)."""
