@@ -51,12 +51,39 @@ def _arg(value, dtype=_float64, name="?"):
 
     A Python number becomes a NumPy scalar of ``dtype``, so that overflow and division by zero
     give inf/nan as in NumPy (Python floats would raise OverflowError/ZeroDivisionError).
-    A complex value is a TypeError naming the argument (NumPy would drop its imaginary part).
+    A subclass of ndarray (``np.matrix``, a masked array) becomes a plain ndarray of its data:
+    its own ``*`` and ``**`` are not elementwise (np.matrix) or carry a mask the code ignores.
     """
-    if isinstance(value, _np.floating) or (isinstance(value, _ndarray) and value.dtype.kind == "f"):
+    if value.__class__ is _ndarray:
+        if value.dtype.kind == "f":
+            return value
+    elif isinstance(value, _np.floating):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
         return dtype.type(value)
+    elif isinstance(value, _ndarray):
+        value = _np.asarray(value)
+        if value.dtype.kind == "f":
+            return value
+    return _convert(value, name)
+
+
+def _convert(value, name):
+    """Any other argument as float64 NumPy (lists, ints, bools, other libraries' arrays).
+
+    None, text and complex numbers are a TypeError naming the argument: NumPy would turn None
+    into nan, parse "1.5" as a number and drop an imaginary part, all without a word.
+    """
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"argument {name!r} is {_type(value).__name__}; expected real numbers")
+    if isinstance(value, (list, tuple, _ndarray)):
+        probe = _np.asarray(value)
+        if probe.dtype.kind in "USO":
+            for item in probe.flat:
+                if item is None or isinstance(item, (str, bytes)):
+                    raise TypeError(
+                        f"argument {name!r} holds {_type(item).__name__}; expected real numbers"
+                    )
     if _np.iscomplexobj(value):
         kind = _np.asarray(value).dtype
         raise TypeError(f"argument {name!r} is complex ({kind}); expected real numbers")
