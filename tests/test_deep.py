@@ -122,7 +122,9 @@ def test_deep_dag_compiles_with_linear_op_counts(deep_modules):
 def test_deep_dag_emitted_code_is_linear(deep_modules):
     small = deep_modules[500][1].__source__.count("\n")
     large = deep_modules[1000][1].__source__.count("\n")
-    assert large <= 2 * small
+    # twice the levels, twice the lines (5% for names one digit longer, whose chain-rule
+    # comments more often go on a line of their own); a quadratic emitter would give 4x
+    assert large <= 2.1 * small
     assert large <= 40 * 1000
 
 

@@ -107,8 +107,8 @@ def test_cross_entropy_is_emitted_in_the_stable_form():
     forward = text[text.index("def forward") : text.index("def value_and_grad")]
     assert "_softplus(" in forward
     assert "_np.log(" not in forward and "_math.log(" not in forward  # no log(sigmoid) left
-    # the rewrite says so on the line it produced
-    assert "_softplus(a)  # stable: log(1 - sigmoid(a)) = -softplus(a)" in forward
+    # the rewrite says so on a comment line just above the line it produced
+    assert "# stable: log(1 - sigmoid(a)) = -softplus(a)\n    _t8 = _softplus(a)" in forward
 
 
 def test_cross_entropy_gradient_is_prediction_minus_target():

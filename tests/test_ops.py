@@ -450,7 +450,11 @@ def test_stable_forms_against_mpmath(key):
 def test_stable_forms_say_so_in_the_emitted_line(key):
     text = circuitc.source(STABLE[key][0], wrt=[a_], name=key)
     forward = text.split("def forward", 1)[1].split("\ndef ", 1)[0]
-    marked = [ln for ln in forward.splitlines() if "# stable: " in ln]
+    lines = forward.splitlines()
+    # the note stands on its own comment line just above the statement it explains
+    marked = [
+        lines[i + 1] for i, ln in enumerate(lines[:-1]) if ln.strip().startswith("# stable: ")
+    ]
     # the line that computes softplus says so (the negation may be folded into a product)
     assert any("_softplus(" in ln for ln in marked), forward
     assert "_np.log(" not in forward
