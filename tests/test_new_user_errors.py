@@ -115,7 +115,6 @@ def _two_layer_numpy(at):
 # -- 10: table and graph at arrays on a batch circuit ----------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.10")
 def test_table_at_arrays_on_a_batch_circuit():
     circuit, at = _batch_point()
     report = circuitc.table(circuit, at=at)
@@ -126,7 +125,6 @@ def test_table_at_arrays_on_a_batch_circuit():
     assert "all values finite" in str(report)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.10")
 def test_graph_at_arrays_on_a_batch_circuit():
     circuit, at = _batch_point()
     view = circuitc.graph(circuit, at=at, backward=True)
@@ -311,7 +309,6 @@ def test_graphviz_runs_under_a_memory_bound(tmp_path, fake_dot):
 # -- 14: table --at, diverged loss, npz mode, check view, nn import *, --version ------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.14")
 def test_table_at_fills_the_other_arguments_like_check(capsys):
     logreg = EXAMPLES / "logistic_regression.py"
     code, out, err = run(
@@ -331,7 +328,6 @@ def test_table_at_fills_the_other_arguments_like_check(capsys):
     assert code == 0 and other != out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.14")
 def test_table_api_fills_the_missing_arguments_and_the_numbers_are_right():
     x, y = sp.symbols("x y")
     report = circuitc.table(x * sp.sin(y), at={"x": 2.0}, wrt=[x])

@@ -97,7 +97,10 @@ def add_table(p: argparse.ArgumentParser) -> None:
         default="text",
         help="how to print the table (default text)",
     )
-    add_at(p, "evaluate the table at these argument values")
+    add_at(p, "evaluate the table at these argument values; the others are drawn at random")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the values --at does not give (default 0)"
+    )
 
 
 def cmd_table(args: argparse.Namespace) -> int:
@@ -106,7 +109,11 @@ def cmd_table(args: argparse.Namespace) -> int:
 
     circuits = load_circuits(args.file, args.circuit)
     ats = at_for(circuits, parse_at(args.at))
-    reports = [table(c, at=at or None) for c, at in zip(circuits, ats, strict=True)]
+    given = args.at is not None
+    reports = [
+        table(c, at=at if given else None, seed=args.seed)
+        for c, at in zip(circuits, ats, strict=True)
+    ]
     sys.stdout.write("\n".join(r.format(args.format) for r in reports))
     return 0
 

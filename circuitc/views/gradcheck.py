@@ -38,6 +38,9 @@ from ..errors import CircuitError
 from ..front.circuit import as_circuit
 from ..loader import load_source
 from ..pipeline import build
+from .points import DIM_SIZES  # noqa: F401 - re-exported: the sizes check binds
+from .points import bind_dims as _bind_dims
+from .points import draw as _draw
 from .table import first_nonfinite
 
 #: entries probed one by one before an argument is probed by a random direction + samples
@@ -49,8 +52,6 @@ ATOL = 1e-7
 EPS = 1e-6
 #: random draws tried before giving up on finding a point inside the domain
 TRIES = 60
-#: size bound to each matrix dimension symbol (N, D, …) that no argument fixes, in order
-DIM_SIZES = (3, 4, 5, 6, 7)
 
 
 @dataclass(frozen=True)
@@ -292,54 +293,6 @@ def _module_and_shapes(obj, wrt) -> tuple[types.ModuleType, dict[str, tuple], bo
     compiled = build(circuit)
     module = load_source(render(compiled), circuit.name)
     return module, dict(compiled.shapes), True
-
-
-def _bind_dims(shapes: dict[str, tuple], given: dict[str, np.ndarray]) -> dict[str, tuple]:
-    """Concrete shapes: dimension symbols bound from the given arrays, else small sizes."""
-    bound: dict[str, int] = {}
-    for name, shape in shapes.items():
-        value = given.get(name)
-        if value is None or value.ndim == 0 or shape == ():
-            continue
-        if len(value.shape) != len(shape):
-            raise CircuitError(
-                f"check: {name!r} has shape {_shape_text(tuple(shape))}, "
-                f"got an array of shape {_shape_text(value.shape)}"
-            )
-        for dim, n in zip(shape, value.shape, strict=True):
-            if isinstance(dim, str):
-                bound.setdefault(dim, n)
-    free = sorted({d for s in shapes.values() for d in s if isinstance(d, str)} - set(bound))
-    for dim, size in zip(free, DIM_SIZES * (len(free) // len(DIM_SIZES) + 1), strict=False):
-        bound[dim] = size
-    out = {
-        n: tuple(bound[d] if isinstance(d, str) else int(d) for d in s) for n, s in shapes.items()
-    }
-    for name, value in given.items():
-        if out[name] == () and value.ndim > 0:
-            out[name] = value.shape  # a scalar symbol given an array: checked entry by entry
-    return out
-
-
-def _draw(rng, attempt: int, names, shapes, given) -> dict[str, float | np.ndarray]:
-    """One candidate point: entries of magnitude in [0.2, 1.2], signs by the attempt."""
-    point: dict[str, float | np.ndarray] = {}
-    for name in names:
-        shape = shapes[name]
-        if name in given:
-            value = given[name]
-            point[name] = (
-                float(value)
-                if value.ndim == 0 and shape == ()
-                else (np.broadcast_to(value, shape).astype(np.float64))
-            )
-            continue
-        magnitude = rng.uniform(0.2, 1.2, size=shape)
-        positive = 10 <= attempt < 20
-        sign = 1.0 if positive else rng.choice([-1.0, 1.0], size=shape)
-        value = magnitude * sign
-        point[name] = float(value) if shape == () else np.asarray(value, dtype=np.float64)
-    return point
 
 
 def _probes(total, point, name, grad, rng, eps, samples) -> list[tuple[float, float, float]]:

@@ -171,14 +171,21 @@ class TableReport:
 
 
 def table(
-    circuit, at: Mapping[str, Any] | None = None, *, wrt=None, name: str = "circuit"
+    circuit,
+    at: Mapping[str, Any] | None = None,
+    *,
+    wrt=None,
+    name: str = "circuit",
+    seed: int = 0,
 ) -> TableReport:
     """The notes' Forward | Backward table of ``circuit``, with numbers when ``at`` is given.
 
     Args:
         circuit: a ``Circuit``, a module from ``circuitc.compile``, or a SymPy expression
             (then ``wrt`` is required).
-        at: a value for every argument (``{"x": 0.5}``); floats or arrays.
+        at: values for some or all arguments (``{"x": 0.5}``); floats or arrays. The
+            others are drawn at random, seeded by ``seed``, as ``circuitc.check`` draws them.
+        seed: the seed of those random values.
 
     Returns:
         A ``TableReport``; ``str()`` of it is the CLI's text.
@@ -192,7 +199,7 @@ def table(
     )
     if at is None:
         return report
-    point = check_at(ins, at)
+    point = check_at(ins, at, seed)
     tr = trace(ins, point)
     _fill_numbers(ins, tr, rows_by_node, order)
     report.at = point

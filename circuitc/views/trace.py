@@ -28,6 +28,7 @@ from ..errors import CircuitError
 from ..front.circuit import as_circuit as _as_circuit
 from ..loader import load_source
 from ..pipeline import build
+from . import points
 from .formats import pretty
 
 
@@ -100,8 +101,12 @@ def inspect_circuit(obj, wrt=None, name: str = "circuit") -> Inspected:
     return Inspected(c, p, module, names, display, fwd_lines, bwd_lines, fwd_cone, seeded)
 
 
-def check_at(ins: Inspected, at: Mapping[str, Any]) -> dict[str, Any]:
-    """``at`` checked against the circuit's arguments and made ready to call the module with."""
+def check_at(ins: Inspected, at: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
+    """``at`` checked against the circuit's arguments and made ready to call the module with.
+
+    An argument ``at`` does not give is drawn at random, seeded by ``seed``, as ``circuitc
+    check`` draws it (``points.fill``): a table needs every value, a user types only some.
+    """
     c = ins.compiled
     args = [n for n, _ in c.wrt] + list(c.inputs)
     unknown = sorted(set(at) - set(args))
@@ -109,18 +114,7 @@ def check_at(ins: Inspected, at: Mapping[str, Any]) -> dict[str, Any]:
         raise CircuitError(
             f"circuit {c.circuit.name!r} has no argument {unknown[0]!r} (arguments: {', '.join(args)})"
         )
-    missing = [a for a in args if a not in at]
-    batched = [a for a in missing if not all(isinstance(d, int) for d in c.shapes.get(a, ()))]
-    if batched:  # a number cannot fill a matrix of a symbolic size (--at gives only numbers)
-        dims = "x".join(str(d) for d in c.shapes[batched[0]])
-        raise CircuitError(
-            f"no value given for {batched[0]!r}, a {dims} matrix: give it as an array "
-            f"(Python API: at={{{batched[0]!r}: array}})"
-        )
-    if missing:
-        raise CircuitError(
-            f"no value given for {missing[0]!r} (give every argument: {', '.join(args)})"
-        )
+    at = points.fill({a: c.shapes.get(a, ()) for a in args}, at, seed)
     out = {}
     for a in args:
         v = at[a]
@@ -173,8 +167,11 @@ def trace(ins: Inspected, at: Mapping[str, Any]) -> Trace:
     ns: dict[str, Any] = dict(vars(mod))
     values: dict[int, Any] = {}
     sym_nodes = {ins.names[v]: v for v in ins.fwd_cone if g.nodes[v].op == "sym" and v in ins.names}
-    for name, v in at.items():
-        ns[name] = mod._arg(v)
+    ns.update(at)
+    # the module's own prologue: converts the arguments, defines _dt and binds the dimensions
+    # (N, ...) that printed nodes read
+    exec("\n".join(ins.plan.prologue), ns)  # noqa: S102 - circuitc's own generated lines
+    for name in at:
         if name in sym_nodes:
             values[sym_nodes[name]] = ns[name]
     events: list[tuple[str, int]] = []
