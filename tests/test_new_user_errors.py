@@ -149,7 +149,6 @@ _LOGREG_BY_HAND = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.12")
 def test_the_pointer_names_the_step_and_its_expression_before_the_op(capsys, tmp_path):
     path = tmp_path / "by_hand.py"
     path.write_text(_LOGREG_BY_HAND, encoding="utf-8")
@@ -166,7 +165,6 @@ def test_the_pointer_names_the_step_and_its_expression_before_the_op(capsys, tmp
     assert "binary_cross_entropy_with_logits" in line
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.12")
 def test_the_pointer_in_the_python_api_has_the_step_fields():
     x, y, a, p, J = sp.symbols("x y a p J")
     circuit = circuitc.Circuit(
@@ -185,7 +183,6 @@ def test_the_pointer_in_the_python_api_has_the_step_fields():
     assert bad.op == "log" and "circuitc.sigmoid" in bad.hint
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.12")
 def test_a_step_that_is_itself_non_finite_is_named_once():
     x, y, d, L, J = sp.symbols("x y d L J")
     circuit = circuitc.Circuit(
@@ -196,7 +193,6 @@ def test_a_step_that_is_itself_non_finite_is_named_once():
     assert bad.hint == ""  # log(d) of a difference: no stable form to suggest
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.12")
 def test_exp_overflow_hints_at_softplus():
     x = sp.Symbol("x")
     bad = circuitc.table(sp.log(1 + sp.exp(x)), at={"x": 1000.0}, wrt=[x]).first_nonfinite

@@ -14,6 +14,7 @@ module's lines, and for local partials single IR nodes printed by the module's p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CircuitError
+from . import pointer
 from .formats import fmt_value, html_table, latex_table, markdown_table, pretty, text_table
 from .trace import Inspected, Trace, all_finite, check_at, inspect_circuit, trace
 
@@ -61,10 +63,16 @@ class Row:
 
 @dataclass
 class NonFinite:
-    """The first value or adjoint that is not finite, and where it came from."""
+    """The first value or adjoint that is not finite, and where it came from.
+
+    ``str()`` says it in the user's terms first: the step it belongs to (``step``) with the
+    step's SymPy expression (``step_expr``), the node as an expression over the circuit's own
+    names (``expr``), then the op and its operands, and a ``hint`` toward a stable form where
+    one exists (``views/pointer.py``).
+    """
 
     kind: str  # "input", "value" or "adjoint"
-    node: str  # the node whose value (or adjoint) is not finite
+    node: str  # the node whose value (or adjoint) is not finite, as the emitted code names it
     op: str  # the op that produced it (for an adjoint: the op of the contributing node)
     value: Any
     operands: list[tuple[str, Any]]
@@ -75,6 +83,10 @@ class NonFinite:
     output: str = "J"  # J's display name
     row: int = -1  # where the table marks it: the row's index in ``TableReport.rows``…
     entry: int = 0  # …and, for an adjoint, the contribution's index in ``row.backward``
+    step: str = ""  # the circuit's step (or J) the node belongs to
+    step_expr: str = ""  # that step's SymPy expression, as written ("" when too large)
+    expr: str = ""  # the node over the circuit's own names (log(1 - p) for _t8 = log(_t7))
+    hint: str = ""  # toward a numerically stable form, where one exists
 
     def __str__(self) -> str:
         ops = ", ".join(
@@ -82,15 +94,22 @@ class NonFinite:
         )
         if self.kind == "input":
             return f"first non-finite: the input {self.node} = {fmt_value(self.value)}"
+        where = "first non-finite: "
+        if self.step:
+            shown = f"{self.step} = {self.step_expr}" if self.step_expr else self.step
+            where += f"in step {shown}: "
+        tail = f"; hint: {self.hint}" if self.hint else ""
         if self.kind == "value":
+            emitted = f"; emitted as `{self.line}`" if self.expr else ""
             return (
-                f"first non-finite: {self.node} = {fmt_value(self.value)} at `{self.line}` "
-                f"(op {self.op}; operands: {ops or 'none'})"
+                f"{where}{self.expr or self.node} = {fmt_value(self.value)} (op {self.op}; "
+                f"operands: {ops or 'none'}{emitted}){tail}"
             )
         return (
-            f"first non-finite: the adjoint d{self.output}/d{self.node} = {fmt_value(self.value)} "
+            f"{where}the adjoint d{self.output}/d{self.node} = {fmt_value(self.value)} "
             f"at `{self.line}` (from {self.source}, op {self.op}; operands: {ops or 'none'}; "
             f"incoming {fmt_value(self.incoming)}, local partial {fmt_value(self.partial)})"
+            f"{tail}"
         )
 
 
@@ -279,16 +298,45 @@ def _operands(ins: Inspected, tr: Trace, v: int) -> list[tuple[str, Any]]:
 
 def _first_nonfinite(ins: Inspected, tr: Trace, point, rows_by_node, rows) -> NonFinite | None:
     """Inputs first, then the forward lines, then the backward lines, in execution order."""
+    found = _first_event(ins, tr, point, rows_by_node, rows)
+    if found is None or found[0].kind == "input":
+        return None if found is None else found[0]
+    bad, v = found
+    step = pointer.owners(ins).get(v, "")
+    bad.step, bad.step_expr = step, pointer.step_text(ins, step) if step else ""
+    if bad.kind == "value" and bad.node.startswith("_"):  # a temporary: say what it computes
+        bad.expr = pointer.user_expr(ins, v)
+    bad.operands = [
+        (pointer.user_expr(ins, a) if _INTERNAL.search(name) else name, value)
+        for a, (name, value) in zip(_operand_nodes(ins, v), bad.operands, strict=True)
+    ]
+    if bad.kind == "value":
+        bad.hint = pointer.hint(ins, v)
+    return bad
+
+
+#: a name the emitted code invented (``_t7``): shown to the user as what it computes
+_INTERNAL = re.compile(r"(?<![\w.])_\w")
+
+
+def _operand_nodes(ins: Inspected, v: int) -> list[int]:
+    """The arguments of ``v`` that ``_operands`` lists, in its order."""
+    g = ins.compiled.graph
+    return [a for a in g.nodes[v].args if g.nodes[a].op != "bool"]
+
+
+def _first_event(ins: Inspected, tr: Trace, point, rows_by_node, rows):
+    """``(NonFinite, node)`` of the first non-finite input, value or adjoint, else None."""
     c = ins.compiled
     J = ins.output_display
     for name, v in point.items():
         if not all_finite(v):
-            return NonFinite("input", name, "input", v, [], name, output=J)
+            return NonFinite("input", name, "input", v, [], name, output=J), -1
     for kind, ref in tr.events:
         if kind == "value":
             if not all_finite(tr.values[ref]):
                 row = rows_by_node[ref]
-                return NonFinite(
+                bad = NonFinite(
                     "value",
                     row.node,
                     row.op,
@@ -298,13 +346,14 @@ def _first_nonfinite(ins: Inspected, tr: Trace, point, rows_by_node, rows) -> No
                     output=J,
                     row=_index(rows, row),
                 )
+                return bad, ref
         else:
             partial, incoming, acc = tr.updates[ref]
             if not all_finite(acc):
                 u = c.updates[ref]
                 row = rows_by_node[u.source]
                 entry = sum(1 for k in range(ref) if c.updates[k].source == u.source)
-                return NonFinite(
+                bad = NonFinite(
                     "adjoint",
                     _adj_display(ins, u.target),
                     row.op,
@@ -318,6 +367,7 @@ def _first_nonfinite(ins: Inspected, tr: Trace, point, rows_by_node, rows) -> No
                     row=_index(rows, row),
                     entry=entry,
                 )
+                return bad, u.source
     return None
 
 
