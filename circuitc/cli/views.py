@@ -27,6 +27,13 @@ def add_graph(p: argparse.ArgumentParser) -> None:
         help="dot (always), svg or png (need Graphviz's dot); default: from OUT's suffix, else dot",
     )
     p.add_argument("--backward", action="store_true", help="also draw the adjoint edges (red)")
+    p.add_argument(
+        "--max-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the most nodes + edges handed to Graphviz for svg/png (default 300; dot has none)",
+    )
     add_at(p, "show each node's value and adjoint at these argument values")
 
 
@@ -53,8 +60,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
         raise CliError(
             f"{args.file} has {len(circuits)} circuits ({names}): pick one with --circuit"
         )
+    from ..views.graph import MAX_SIZE
+
+    limit = MAX_SIZE if args.max_size is None else args.max_size
+    if limit < 1:
+        raise CliError(f"--max-size {args.max_size}: must be at least 1")
     views = [
-        graph(c, at=at or None, backward=args.backward) for c, at in zip(circuits, ats, strict=True)
+        graph(c, at=at or None, backward=args.backward, max_size=limit)
+        for c, at in zip(circuits, ats, strict=True)
     ]
     if args.out is None:
         sys.stdout.write("\n".join(v.render(fmt).decode("utf-8") for v in views))

@@ -11,10 +11,18 @@ whose adjoint it updates, labelled with the local partial.
 DOT text never needs anything installed. SVG and PNG run the ``dot`` program when it is on
 the PATH (Debian/Ubuntu ``apt-get install graphviz``, macOS ``brew install graphviz``,
 conda ``conda install graphviz``); otherwise they raise ``CircuitError`` with that hint.
+
+Graphviz's layout time grows steeply with crossing edges: a circuit of 40 steps that all read
+``x`` (120 nodes, 197 edges) took 15 s, one of 60 steps ran past two minutes, and 3,000 steps
+grew ``dot`` to 23 GB. So a graph of more than ``MAX_SIZE`` nodes + edges is refused before
+``dot`` runs (``CircuitError`` naming its size; DOT text is always available, and
+``max_size=`` / ``--max-size`` raise the limit on purpose), and ``dot`` itself runs under a
+time bound (``DOT_TIMEOUT``) and, on POSIX, a memory bound (``DOT_MEMORY``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -24,7 +32,7 @@ from typing import Any
 
 from ..core.program import fill_partial
 from ..errors import CircuitError
-from ..loader import write_atomic
+from ..loader import write_atomic, write_atomic_with
 from .formats import fmt_value, pretty
 from .trace import check_at, inspect_circuit, trace
 
@@ -41,41 +49,103 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-def run_dot(dot: str, fmt: str, timeout: float = 120.0) -> bytes:
-    """Render DOT text to ``svg`` or ``png`` bytes with the ``dot`` program."""
+#: the largest graph (nodes + edges) handed to Graphviz unless asked otherwise: the examples'
+#: graphs have at most 167 (two_layer_nn with --backward), and 237 lays out in about 3 s
+MAX_SIZE = 300
+#: seconds the ``dot`` program may run
+DOT_TIMEOUT = 60.0
+#: bytes of address space the ``dot`` program may use (POSIX)
+DOT_MEMORY = 2 * 1024**3
+
+
+def run_dot(dot: str, fmt: str, timeout: float | None = None) -> bytes:
+    """Render DOT text to ``svg`` or ``png`` bytes with the ``dot`` program, under a time
+    bound (``DOT_TIMEOUT`` seconds unless ``timeout``) and a memory bound (``DOT_MEMORY``)."""
     exe = shutil.which("dot")
     if exe is None:
         raise CircuitError(INSTALL_HINT)
-    done = subprocess.run(
-        [exe, f"-T{fmt}"], input=dot.encode("utf-8"), capture_output=True, timeout=timeout
-    )
+    timeout = DOT_TIMEOUT if timeout is None else timeout
+    memory = DOT_MEMORY
+    try:
+        done = subprocess.run(
+            [exe, f"-T{fmt}"],
+            input=dot.encode("utf-8"),
+            capture_output=True,
+            timeout=timeout,
+            preexec_fn=_memory_bound(memory),  # only setrlimit: no locks taken
+        )
+    except subprocess.TimeoutExpired:
+        raise CircuitError(
+            f"Graphviz's dot did not finish within {timeout:g} s and was stopped; write the "
+            "graph with --format dot, or draw a smaller circuit (--circuit, fewer steps)"
+        ) from None
     if done.returncode != 0:
         err = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise CircuitError(f"dot failed: {err[0] if err else f'exit code {done.returncode}'}")
+        what = err[-1] if err else f"exit code {done.returncode}"
+        if done.returncode < 0 or "memory" in what.lower():
+            what += f" (dot may use at most {memory / 1024**3:g} GB of memory)"
+        raise CircuitError(f"Graphviz's dot failed: {what}")
     return done.stdout
+
+
+def _memory_bound(limit: int):
+    """A ``preexec_fn`` capping the child's address space at ``limit`` bytes (None off POSIX)."""
+    if os.name != "posix":
+        return None
+    import resource
+
+    def bound() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return bound
 
 
 @dataclass
 class GraphView:
-    """A circuit's graph. ``str()`` (and ``.dot``) is the DOT text; in Jupyter it shows as SVG."""
+    """A circuit's graph. ``str()`` (and ``.dot``) is the DOT text; in Jupyter it shows as SVG.
+
+    ``nodes`` and ``edges`` count what is drawn; SVG and PNG are refused (``CircuitError``)
+    when their sum exceeds ``max_size``, before Graphviz runs.
+    """
 
     name: str
     dot: str
+    nodes: int = 0
+    edges: int = 0
+    max_size: int = MAX_SIZE
 
     def __str__(self) -> str:
         return self.dot
 
+    @property
+    def too_large(self) -> bool:
+        return self.nodes + self.edges > self.max_size
+
+    def _check_size(self) -> None:
+        if self.too_large:
+            raise CircuitError(
+                f"the graph of {self.name!r} has {self.nodes} nodes and {self.edges} edges, "
+                f"more than Graphviz lays out in reasonable time (limit: {self.max_size} nodes + "
+                "edges); write it with --format dot (DOT text), or raise the limit with "
+                "--max-size N (max_size= in Python)"
+            )
+
     def svg(self) -> str:
+        self._check_size()
         return run_dot(self.dot, "svg").decode("utf-8")
 
     def png(self) -> bytes:
+        self._check_size()
         return run_dot(self.dot, "png")
 
     def render(self, fmt: str = "dot") -> bytes:
         """The graph as ``dot`` text, or ``svg``/``png`` from Graphviz, as bytes."""
         if fmt not in FORMATS:
             raise CircuitError(f"unknown graph format {fmt!r}; use one of {', '.join(FORMATS)}")
-        return self.dot.encode("utf-8") if fmt == "dot" else run_dot(self.dot, fmt)
+        if fmt == "dot":
+            return self.dot.encode("utf-8")
+        self._check_size()
+        return run_dot(self.dot, fmt)
 
     def save(self, path, fmt: str | None = None) -> Path:
         """Write the graph to ``path`` (format from ``fmt`` or the file's suffix), atomically."""
@@ -84,20 +154,15 @@ class GraphView:
             fmt = "dot"
         data = self.render(fmt)
         if fmt == "png":
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-            return path
+            return write_atomic_with(path, lambda f: f.write(data))
         return write_atomic(path, data.decode("utf-8"))
 
     def _repr_svg_(self) -> str | None:
-        return self.svg() if dot_available() else None
+        return self.svg() if dot_available() and not self.too_large else None
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
         bundle = {"text/plain": self.dot}
-        if dot_available():
+        if dot_available() and not self.too_large:
             bundle["image/svg+xml"] = self.svg()
         return bundle
 
@@ -169,6 +234,7 @@ def graph(
     *,
     wrt=None,
     name: str = "circuit",
+    max_size: int = MAX_SIZE,
 ) -> GraphView:
     """The DAG of ``circuit`` as a ``GraphView`` (DOT text; SVG in a notebook).
 
@@ -177,6 +243,7 @@ def graph(
             (then ``wrt`` is required).
         at: a value for every argument: each node then shows its value and dJ/dnode.
         backward: also draw the backward pass's adjoint edges (dashed, red).
+        max_size: the most nodes + edges handed to Graphviz for SVG/PNG (DOT text has no limit).
     """
     ins = inspect_circuit(circuit, wrt, name)
     c = ins.compiled
@@ -190,11 +257,15 @@ def graph(
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
     out += _node_lines(ins, drawn, tr)
-    for v in drawn:
-        for a in g.nodes[v].args:
-            if g.nodes[a].op not in ("const", "bool"):
-                out.append(f"  n{a} -> n{v};")
+    edges = [
+        f"  n{a} -> n{v};"
+        for v in drawn
+        for a in g.nodes[v].args
+        if g.nodes[a].op not in ("const", "bool")
+    ]
     if backward:
-        out += _backward_edges(ins)
+        edges += _backward_edges(ins)
+    out += edges
     out.append("}")
-    return GraphView(c.circuit.name, "\n".join(out) + "\n")
+    text = "\n".join(out) + "\n"
+    return GraphView(c.circuit.name, text, len(drawn), len(edges), max_size)
