@@ -13,7 +13,7 @@ sweeps), ``passes``, ``emit``, ``views``, ``training`` and ``cli``.
 from . import nn as nn  # circuitc.nn: the building blocks of the notes' networks
 from ._version import __version__
 from .api import compile, source
-from .calculus.rules import register  # also fills the op registries with the rule table's rows
+from .calculus.custom import register  # imports the rule table, which fills the op registries
 from .errors import CircuitError
 from .front.circuit import Circuit
 from .functions import sigmoid, softplus

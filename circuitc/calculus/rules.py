@@ -15,15 +15,18 @@ tie ``Max``/``Min`` give the whole gradient to the first argument.
 
 from __future__ import annotations
 
-import keyword
-import math as _math
-from collections.abc import Callable
-
 import numpy as _np
 import sympy as sp
 
 from ..core.ir import Graph
-from ..core.ops import BY_HEAD, COMPARISONS, LOGIC, MATRIX_OPS, OPS, RESERVED_OPS, Op
+from ..core.ops import (
+    BY_HEAD,
+    COMPARISONS,
+    LOGIC,
+    MATRIX_OPS,
+    OPS,
+    Op,
+)
 from ..errors import CircuitError
 from ..functions import sigmoid, softplus
 
@@ -34,7 +37,7 @@ def _no_derivative(g, ans, *args):
 
 
 #: the built-in elementwise functions, one line per SymPy head
-_BUILTIN = [
+BUILTIN = [
     Op("exp", sp.exp, "exp", "exp", lambda g, ans, x: (g * ans,)),
     Op("log", sp.log, "log", "log", lambda g, ans, x: (g / x,)),
     Op("sin", sp.sin, "sin", "sin", lambda g, ans, x: (g * sp.cos(x),)),
@@ -51,6 +54,14 @@ _BUILTIN = [
         lambda g, ans, y, x: (g * x / (x**2 + y**2), -g * y / (x**2 + y**2)),
         nargs=2,
     ),
+    Op(
+        "erf",
+        sp.erf,
+        "scipy.special:erf",  # NumPy has no erf; math.erf differs from SciPy's in the last bit
+        "erf",
+        lambda g, ans, x: (2 * g * sp.exp(-(x**2)) / sp.sqrt(sp.pi),),
+        needs="SciPy (pip install scipy)",
+    ),
     Op("sinh", sp.sinh, "sinh", "sinh", lambda g, ans, x: (g * sp.cosh(x),)),
     Op("cosh", sp.cosh, "cosh", "cosh", lambda g, ans, x: (g * sp.sinh(x),)),
     Op("tanh", sp.tanh, "tanh", "tanh", lambda g, ans, x: (g * (1 - ans**2),)),
@@ -63,101 +74,8 @@ _BUILTIN = [
 ]
 
 # the rows fill the op registries (``register`` adds to both)
-OPS.update({op.name: op for op in _BUILTIN})
-BY_HEAD.update({op.head: op for op in _BUILTIN})
-
-
-def register(
-    function: type,
-    derivative: Callable[..., sp.Expr | tuple],
-    numpy: str,
-    math: str | None = None,
-    name: str | None = None,
-    leading: tuple[float, ...] = (),
-) -> None:
-    """Teach circuitc a new elementwise function (docs/design.md, Custom ops).
-
-    Args:
-        function: the SymPy ``Function`` subclass that appears in circuits.
-        derivative: ``derivative(g, ans, *args)`` returns the adjoint contribution to each
-            argument as a SymPy expression in ``g`` (the incoming adjoint), ``ans`` (the
-            function's value) and the arguments; a tuple for several arguments. It may use
-            any supported or registered function.
-        numpy: the name of a NumPy attribute that computes the function (``"logaddexp"``).
-        math: optionally, the name of a ``math`` attribute for Python floats.
-        name: the op's name in the IR (default: the class name, lower-cased).
-        leading: constant numbers passed to the NumPy/math function before the op's own
-            arguments, for functions whose NumPy form takes an extra constant: softplus is
-            ``register(Softplus, derivative=lambda g, ans, a: g * sigmoid(a),
-            numpy="logaddexp", leading=(0.0,))``, printed ``_np.logaddexp(0.0, a)``.
-
-    Raises:
-        CircuitError: ``function`` is not a SymPy ``Function`` class; ``numpy``/``math`` do
-            not name a public function of NumPy/``math``; ``leading`` holds anything but
-            finite numbers; ``name`` is not an identifier or is a built-in op's.
-    """
-    if not (isinstance(function, type) and issubclass(function, sp.Function)):
-        raise CircuitError(f"register() needs a sympy Function class, got {function!r}")
-    for label, attr in (("numpy", numpy), ("math", math)):
-        if attr is not None and (
-            not attr.isidentifier() or keyword.iskeyword(attr) or attr.startswith("_")
-        ):
-            raise CircuitError(f"register(): {label}={attr!r} is not a plain attribute name")
-    for label, attr, module in (("numpy", numpy, _np), ("math", math, _math)):
-        if attr is not None and not callable(getattr(module, attr, None)):
-            raise CircuitError(
-                f"register(): {label}={attr!r} is not a function of {module.__name__}"
-            )
-    if not isinstance(leading, tuple) or not all(
-        isinstance(c, (int, float)) and not isinstance(c, bool) and _math.isfinite(c)
-        for c in leading
-    ):
-        raise CircuitError(f"register(): leading={leading!r} must be a tuple of finite numbers")
-    op_name = name or function.__name__.lower()
-    if not op_name.isidentifier():
-        raise CircuitError(f"register(): op name {op_name!r} is not an identifier")
-    if function is sp.Piecewise or any(op.head is function for op in _BUILTIN):
-        # re-registering sin would change every circuit's sin, silently
-        raise CircuitError(
-            f"register(): {function.__name__} is built in; register a Function class of your own"
-        )
-    if op_name in RESERVED_OPS:
-        raise CircuitError(
-            f"register(): op name {op_name!r} is one of circuitc's own ops; pass another name="
-        )
-    taken = OPS.get(op_name)
-    if taken is not None and taken.head is not function:
-        if _same_definition(taken.head, function):
-            # the same class defined again (a notebook cell or a circuit file run twice)
-            del BY_HEAD[taken.head]
-        else:
-            raise CircuitError(
-                f"register(): op name {op_name!r} is taken by {taken.head.__module__}."
-                f"{taken.head.__qualname__}; pass another name="
-            )
-    nargs = _nargs_of(function)
-
-    def rule(g, ans, *args):
-        out = derivative(g, ans, *args)
-        return out if isinstance(out, tuple) else (out,)
-
-    op = Op(op_name, function, numpy, math, rule, nargs, tuple(float(c) for c in leading))
-    OPS[op_name] = op
-    BY_HEAD[function] = op
-    for key in [k for k in _cache if k[0] == op_name]:
-        del _cache[key]  # registered again (a notebook cell run twice): the new rule counts
-
-
-def _same_definition(old: type, new: type) -> bool:
-    """True when ``new`` is a re-definition of the class ``old`` (same module and qualified name)."""
-    return old.__module__ == new.__module__ and old.__qualname__ == new.__qualname__
-
-
-def _nargs_of(function: type) -> int:
-    nargs = getattr(function, "nargs", None)
-    if isinstance(nargs, sp.FiniteSet) and len(nargs) == 1:
-        return int(next(iter(nargs)))
-    return 1
+OPS.update({op.name: op for op in BUILTIN})
+BY_HEAD.update({op.head: op for op in BUILTIN})
 
 
 # -- placeholders the SymPy rules are written in -------------------------------------------
@@ -166,6 +84,12 @@ ANS = sp.Symbol("_ans")
 ARGS = tuple(sp.Symbol(f"_a{i}") for i in range(16))
 
 _cache: dict[tuple, tuple] = {}
+
+
+def forget(op: str) -> None:
+    """Drop the cached contributions of ``op`` (registered again: the new rule counts)."""
+    for key in [k for k in _cache if k[0] == op]:
+        del _cache[key]
 
 
 def sympy_vjp(op: str, consts: tuple) -> tuple:
@@ -188,13 +112,49 @@ def sympy_vjp(op: str, consts: tuple) -> tuple:
                 G * sp.Mul(*(a for j, a in enumerate(args) if j != i)) for i in range(len(args))
             )
         else:
-            found = tuple(OPS[op].derivative(G, ANS, *args))
+            found = _rule_of(op, args)
             if len(found) != len(args):
                 raise CircuitError(
                     f"the derivative of '{op}' gave {len(found)} contributions for {len(args)} arguments"
                 )
         _cache[key] = found
     return found
+
+
+def checked_expr(value: object, allowed: set, what: str, label: str) -> sp.Expr | None:
+    """One contribution (or an expansion): a SymPy expression in the ``allowed`` symbols."""
+    if value is None:
+        return None
+    if isinstance(value, _np.ndarray):
+        raise CircuitError(f"{label}: {what} is an array, not one SymPy expression")
+    if isinstance(value, (sp.MatrixBase, sp.MatrixExpr)):
+        raise CircuitError(f"{label}: {what} is a matrix, not one SymPy expression")
+    if isinstance(value, (int, float, _np.floating, _np.integer)) and not isinstance(value, bool):
+        return sp.Float(value) if isinstance(value, (float, _np.floating)) else sp.Integer(value)
+    if not isinstance(value, sp.Expr):
+        raise CircuitError(
+            f"{label}: {what} is {type(value).__name__} {value!r}, not a SymPy expression"
+        )
+    stray = sorted(s.name for s in value.free_symbols if s not in allowed)
+    if stray:
+        raise CircuitError(
+            f"{label}: {what} mentions {', '.join(stray)}; it may use only its arguments"
+            + (" and g, ans" if G in allowed else "")
+        )
+    return value
+
+
+def _rule_of(op: str, args: list) -> tuple:
+    """The contributions of a SymPy-form rule (the arguments may be constants here), checked
+    as ``register`` checks them: a derivative that raises or returns anything but SymPy
+    expressions in the placeholders is a CircuitError naming the op, never an internal error."""
+    label = f"the derivative of '{op}'"
+    try:
+        found = tuple(OPS[op].derivative(G, ANS, *args))
+    except Exception as e:
+        raise CircuitError(f"{label} raised {type(e).__name__}: {e}") from None
+    allowed = {G, ANS, *ARGS}
+    return tuple(checked_expr(c, allowed, f"contribution {i}", label) for i, c in enumerate(found))
 
 
 def _pow_vjp(g, ans, base, exp):

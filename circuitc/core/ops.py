@@ -28,19 +28,38 @@ from .ir import LEAF_OPS
 class Op:
     """One elementwise function: its SymPy head, how it prints, and its derivative.
 
-    ``numpy``/``math`` name an attribute of those modules (``"sin"`` prints ``_np.sin(x)``);
-    a name starting with ``_`` is a helper that the emitted module defines itself.
-    ``derivative(g, ans, *args)`` returns one SymPy expression (or ``None``) per argument.
+    ``numpy`` names what computes the function on arrays: an attribute of NumPy (``"sin"``
+    prints ``_np.sin(x)``), an explicit import path ``"module:attr"`` (``"scipy.special:erf"``
+    prints ``_mod_scipy_special.erf(x)``, and the emitted module imports ``scipy.special``), or
+    a helper the emitted module defines itself (a name starting with ``_``). ``math`` names an
+    attribute of ``math`` for Python floats. ``derivative(g, ans, *args)`` returns one SymPy
+    expression (or ``None``) per argument. An op registered as an expression in other ops has
+    ``expansion`` (a ``Lambda`` of its arguments) instead: the lowerer writes it out, so it never
+    becomes a node and its derivative is its ops' rules.
     """
 
     name: str
     head: type
-    numpy: str
+    numpy: str | None
     math: str | None
-    derivative: Callable[..., tuple]
+    derivative: Callable[..., tuple] | None
     nargs: int = 1
     #: constant arguments printed before the op's own (softplus as ``logaddexp(0.0, a)``)
     leading: tuple[float, ...] = ()
+    #: the function written in other ops (``register(..., expr=...)``), a Lambda, or None
+    expansion: sp.Lambda | None = None
+    #: the package that ``numpy``'s import path needs, as an error message names it
+    needs: str = ""
+
+    @property
+    def module(self) -> str | None:
+        """The module of an import path (``"scipy.special"``), or None for NumPy and helpers."""
+        return self.numpy.split(":", 1)[0] if self.numpy and ":" in self.numpy else None
+
+    @property
+    def attr(self) -> str | None:
+        """The attribute called: of NumPy, of ``module``, or the helper's name."""
+        return self.numpy.split(":", 1)[1] if self.numpy and ":" in self.numpy else self.numpy
 
 
 #: IR op name -> Op, and SymPy head -> Op; filled by ``circuitc/calculus/rules.py``

@@ -14,8 +14,9 @@ from ..core import ops
 from ..core.ir import LEAF_OPS
 from ..core.program import Compiled
 from ..errors import CircuitError
+from .fastpath import MathPrinter
 from .plan import plan
-from .printer import ATOM, MathPrinter
+from .printer import ATOM
 from .render import environment, render_context
 
 TEMPLATE = "numba.py.j2"

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 from ..core.ir import LEAF_OPS
 from ..core.program import Compiled, fill_partial, op_counts
+from .fastpath import MathPrinter
 from .layout import condition, one_line, shape_tuple, wrapped_lines
-from .printer import MathPrinter, Printer
+from .owned import first_exprs, fresh_adjoint, owned
+from .printer import Printer
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Plan:
     backward_ops: int = 0
     uses_math: bool = False
     helpers: list[str] = field(default_factory=list)
+    modules: list[tuple[str, str]] = field(default_factory=list)  # (module, alias) to import
     checks: list[str] = field(default_factory=list)  # call-time shape checks (matrix arguments)
     predict_args: list[str] = field(default_factory=list)  # what predict() reads (params first)
     predict_checks: list[str] = field(default_factory=list)  # the checks of those arguments
@@ -170,7 +173,7 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
         seed = names[c.adjoint[c.output]]
         one = "1.0" if math else f"_ones_like({out.output})"
         out.backward.append(Line(seed, one, comment=f"d{J}/d{J} = 1"))
-    first_expr = _first_exprs(c)
+    first_expr = first_exprs(c)
     for u in c.updates:
         for v in _pending(c, u.expr, names, fwd_set, emitted):
             names[v] = fresh()
@@ -190,7 +193,7 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
         sign, term = ("-", printer._wrap_term(neg, 0)) if neg is not None else ("+", _paren(rhs))
         if u.first:
             out.backward.append(Line(target, rhs, "=", comment))
-        elif not _owned(c, first_expr[u.target], u.target, fwd_set):
+        elif not owned(c, first_expr[u.target], u.target, fwd_set):
             # the first contribution was another adjoint, a view or a smaller (broadcast)
             # value: never add into it in place
             out.backward.append(Line(target, f"{target} {sign} {term}", "=", comment))
@@ -204,11 +207,11 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
                 out.grads.append(
                     (name, f"_reduce(_np.broadcast_to({names[adj]}, {name}.shape), {name})")
                 )
-            elif g.nodes[leaf].shape != () and _fresh(c, leaf, first_expr, fwd_set):
+            elif g.nodes[leaf].shape != () and fresh_adjoint(c, leaf, first_expr, fwd_set):
                 # a matrix whose adjoint is a fresh array of its shape (X.T @ G): no copy
                 printer.helpers.add("_own")
                 out.grads.append((name, f"_own({names[adj]}, {name})"))
-            elif _fresh(c, leaf, first_expr, fwd_set):
+            elif fresh_adjoint(c, leaf, first_expr, fwd_set):
                 # an array the backward pass made for this parameter alone: no copy
                 out.grads.append((name, f"_reduce({names[adj]}, {name}, True)"))
             else:
@@ -233,35 +236,9 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
             (name, names[c.adjoint[leaf]] if leaf is not None and leaf in c.adjoint else "0.0")
             for name, leaf in c.wrt
         ]
-    out.uses_math = printer.uses_math
+    out.uses_math, out.modules = printer.uses_math, sorted(printer.modules.items())
     out.helpers = sorted(printer.helpers)
     return out
-
-
-#: ops whose value may be shared with another name (views, adjoints passed through)
-_VIEW_OPS = frozenset({"adj", "transpose", "broadcast", "sym"})
-
-
-def _owned(c: Compiled, first: int, target: int, fwd_set) -> bool:
-    """True when the first contribution to an adjoint is a fresh array of its final shape,
-    so the later ones can be added into it in place."""
-    g = c.graph
-    node = g.nodes[first]
-    return (
-        node.op not in _VIEW_OPS
-        and first not in fwd_set
-        and node.shape == g.nodes[c.adjoint[target]].shape
-    )
-
-
-def _fresh(c: Compiled, leaf: int, first_expr: dict[int, int], fwd_set) -> bool:
-    """True when a parameter's final adjoint is an array of its own shape that nothing else
-    refers to: a fresh first contribution, or one rebuilt by a later ``x = x + (...)``."""
-    g = c.graph
-    if leaf not in first_expr or g.nodes[c.adjoint[leaf]].shape != g.nodes[leaf].shape:
-        return False  # (J is the parameter itself: its adjoint is the seed)
-    later = sum(1 for u in c.updates if u.target == leaf) > 1
-    return later or _owned(c, first_expr[leaf], leaf, fwd_set)
 
 
 def _shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
@@ -343,14 +320,6 @@ def has_math_path(c: Compiled) -> bool:
 
 def _paren(text: str) -> str:
     return text if text.replace("_", "a").isalnum() else f"({text})"
-
-
-def _first_exprs(c: Compiled) -> dict[int, int]:
-    """Each adjoint's first contribution (one pass over the updates, not one per update)."""
-    first: dict[int, int] = {}
-    for u in c.updates:
-        first.setdefault(u.target, u.expr)
-    return first
 
 
 def _rhs(printer: Printer, v: int) -> str:

@@ -12,6 +12,7 @@ import sympy as sp
 
 from ..core import ops
 from ..core.ir import Graph
+from .imports import module_alias
 
 ATOM, POW, NEG, MUL, ADD, CMP = 100, 60, 50, 40, 30, 20
 
@@ -66,6 +67,8 @@ class Printer:
         self.names = names
         self.uses_math = False
         self.helpers: set[str] = set()
+        #: modules of import-path ops (``"scipy.special"``) -> the alias the module imports them as
+        self.modules: dict[str, str] = {}
 
     def expr(self, nid: int) -> str:
         return self._print(nid, 0)[0]
@@ -246,10 +249,13 @@ class Printer:
         args = ", ".join(self.expr_at(a, depth) for a in node.args)
         op = node.op
         if op in ops.OPS:
-            target = ops.OPS[op].numpy
-            if ops.OPS[op].leading:  # constants first: softplus is logaddexp(0.0, a)
-                consts = ", ".join(repr(c) for c in ops.OPS[op].leading)
+            found = ops.OPS[op]
+            target = found.attr
+            if found.leading:  # constants first: softplus is logaddexp(0.0, a)
+                consts = ", ".join(repr(c) for c in found.leading)
                 args = f"{consts}, {args}"
+            if found.module is not None:  # an import path: scipy.special:erf
+                return f"{module_alias(self.modules, found)}.{target}({args})", ATOM
             if target.startswith("_"):
                 self.helpers.add(target)
                 return f"{target}({args})", ATOM
@@ -348,50 +354,3 @@ class Printer:
     def shape(shape: tuple) -> str:
         """A shape as a tuple literal of ints and dimension names: ``(N, 31)``."""
         return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-class MathPrinter(Printer):
-    """Prints the scalar fast path: ``_math`` calls for Python floats, where they are exact.
-
-    The fast path must give exactly the NumPy path's results (docs/design.md, Conventions), so
-    it covers only what is bit-identical on NumPy float64 scalars: ``+ - * /``, integer
-    powers (both end in the C library's ``pow``), square roots (correctly rounded in IEEE
-    754), ``abs``, and ``sin``/``cos`` (NumPy calls the C library for float64). NumPy's
-    SIMD ``exp``, ``log``, ``tanh``, ``arctan``… (and ``power`` of a 0-d value) may differ
-    from ``math``'s by an ulp, so a circuit that uses them keeps the NumPy path only.
-    """
-
-    SQRT = "_math.sqrt"
-
-    #: elementwise ops printed as ``_math.<Op.math>``, exactly NumPy's float64 scalar result
-    EXACT = frozenset({"sin", "cos", "abs"})
-
-    def __init__(self, graph: Graph, names: dict[int, str]):
-        super().__init__(graph, names)
-        self.uses_math = True
-
-    @classmethod
-    def supports(cls, graph: Graph, nodes) -> bool:
-        """True when every node of ``nodes`` is a scalar that this printer prints exactly."""
-        for v in nodes:
-            node = graph.nodes[v]
-            if node.shape != ():
-                return False
-            if node.op in ("sym", "adj", "add", "mul") or node.op in cls.EXACT:
-                continue
-            if node.op == "const":
-                if graph.values[v] is sp.nan:
-                    return False
-                continue
-            if node.op == "pow" and graph.is_const(node.args[1]):
-                e = graph.values[node.args[1]]
-                if isinstance(e, sp.Integer) or e in (sp.Rational(1, 2), sp.Rational(-1, 2)):
-                    continue
-            return False
-        return True
-
-    def _print_call(self, nid: int, depth: int) -> tuple[str, int]:
-        """``_math.sin(x)`` for the exact ops (``supports`` admitted no other call)."""
-        node = self.graph.nodes[nid]
-        args = ", ".join(self.expr_at(a, depth) for a in node.args)
-        return f"_math.{ops.OPS[node.op].math}({args})", ATOM

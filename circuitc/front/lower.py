@@ -206,14 +206,11 @@ class Lowerer:
                     out = g.call(_LOGIC[head], out, a)
                 return out
             return g.call(_LOGIC[head], *args)
-        op = ops.BY_HEAD.get(head)
-        if op is None:
-            for base in head.__mro__[1:]:
-                op = ops.BY_HEAD.get(base)
-                if op is not None:
-                    break
+        op = next((ops.BY_HEAD[b] for b in head.__mro__ if b in ops.BY_HEAD), None)
         if op is None:
             raise CircuitError(_unsupported(e))
+        if op.expansion is not None:  # registered as an expression in other ops
+            return self.expand(op, args)
         if len(args) != op.nargs:
             raise CircuitError(f"{head.__name__} takes {op.nargs} argument(s), got {len(args)}")
         if all(g.is_const(a) for a in args):
@@ -224,6 +221,13 @@ class Lowerer:
         if note:
             g.notes[nid] = note  # e.g. the losses of circuitc.nn say which stable form they use
         return nid
+
+    def expand(self, op: ops.Op, args: list[int]) -> int:
+        """An op registered as an expression in other ops (``op.expansion``, a Lambda): its
+        body lowered with the variables bound to the argument nodes, so it is hash-consed with
+        the rest of the circuit and differentiated by its own ops' rules."""
+        env = dict(zip(op.expansion.variables, args, strict=True))
+        return Lowerer(self.graph, env, self.dims).lower(op.expansion.expr)
 
     def piecewise(self, e: sp.Piecewise, mask: int | None) -> int:
         """``Piecewise`` as nested ``where``, each branch reading inputs masked by its condition."""

@@ -1,0 +1,60 @@
+"""The scalar fast path's printer: Python floats run ``math`` code with exactly NumPy's results.
+
+``plan(c, math=True)`` prints the same lines as the NumPy path through ``MathPrinter``; the
+fused numba loop (``fused.py``) prints its body through a subclass of it.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..core import ops
+from ..core.ir import Graph
+from .printer import ATOM, Printer
+
+
+class MathPrinter(Printer):
+    """Prints the scalar fast path: ``_math`` calls for Python floats, where they are exact.
+
+    The fast path must give exactly the NumPy path's results (docs/design.md, Conventions), so
+    it covers only what is bit-identical on NumPy float64 scalars: ``+ - * /``, integer
+    powers (both end in the C library's ``pow``), square roots (correctly rounded in IEEE
+    754), ``abs``, and ``sin``/``cos`` (NumPy calls the C library for float64). NumPy's
+    SIMD ``exp``, ``log``, ``tanh``, ``arctan``… (and ``power`` of a 0-d value) may differ
+    from ``math``'s by an ulp, so a circuit that uses them keeps the NumPy path only.
+    """
+
+    SQRT = "_math.sqrt"
+
+    #: elementwise ops printed as ``_math.<Op.math>``, exactly NumPy's float64 scalar result
+    EXACT = frozenset({"sin", "cos", "abs"})
+
+    def __init__(self, graph: Graph, names: dict[int, str]):
+        super().__init__(graph, names)
+        self.uses_math = True
+
+    @classmethod
+    def supports(cls, graph: Graph, nodes) -> bool:
+        """True when every node of ``nodes`` is a scalar that this printer prints exactly."""
+        for v in nodes:
+            node = graph.nodes[v]
+            if node.shape != ():
+                return False
+            if node.op in ("sym", "adj", "add", "mul") or node.op in cls.EXACT:
+                continue
+            if node.op == "const":
+                if graph.values[v] is sp.nan:
+                    return False
+                continue
+            if node.op == "pow" and graph.is_const(node.args[1]):
+                e = graph.values[node.args[1]]
+                if isinstance(e, sp.Integer) or e in (sp.Rational(1, 2), sp.Rational(-1, 2)):
+                    continue
+            return False
+        return True
+
+    def _print_call(self, nid: int, depth: int) -> tuple[str, int]:
+        """``_math.sin(x)`` for the exact ops (``supports`` admitted no other call)."""
+        node = self.graph.nodes[nid]
+        args = ", ".join(self.expr_at(a, depth) for a in node.args)
+        return f"_math.{ops.OPS[node.op].math}({args})", ATOM
