@@ -330,7 +330,6 @@ def test_table_api_fills_the_missing_arguments_and_the_numbers_are_right():
     assert report.gradient["x"] == pytest.approx(math.sin(yv), rel=1e-15)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.14")
 def test_a_huge_loss_prints_in_scientific_notation(capsys, tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(12, 4))
@@ -410,7 +409,6 @@ def test_lazy_package_still_exports_everything():
 # -- 15: bad input is a clear error, never a crash or a silent acceptance -------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.15")
 def test_predict_with_a_missing_data_file(capsys, tiny):
     folder = tiny.parent
     assert run(capsys, "train", tiny, "--data", folder / "d.npz", "--epochs", 1, "--quiet",
@@ -440,7 +438,6 @@ def test_a_corrupt_parameter_file_is_bad_input(capsys, tiny, command):
     assert "bad.npz" in one_line_error(code, err)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.15")
 @pytest.mark.parametrize(
     "argv, word",
     [
@@ -468,7 +465,6 @@ def test_bad_numbers_on_the_command_line_are_refused(capsys, tiny, argv, word):
     assert not (tiny.parent / "m.npz").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.15")
 def test_a_closed_stdout_does_not_stop_training(capsys, tiny, monkeypatch):
     """``circuitc train … | head -1``: the reader goes away, training finishes and writes."""
 
@@ -488,7 +484,6 @@ def test_a_closed_stdout_does_not_stop_training(capsys, tiny, monkeypatch):
     assert int(np.load(out)["_epoch"]) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.15")
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigterm_during_compile_leaves_no_temporary_file(tmp_path):
     out = tmp_path / "gen"

@@ -16,10 +16,12 @@ command line is data: ``--at x=0.5`` is parsed with ``float`` only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from .._version import __version__
 from ..errors import CircuitError
@@ -64,25 +66,95 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 check failed, 2 bad input)."""
+    """Run the command line; returns the exit status (0 ok, 1 check failed, 2 bad input).
+
+    While it runs, SIGTERM raises ``SystemExit(143)`` (so an atomic write in progress removes
+    its temporary file) and a closed stdout (``circuitc train ... | head -1``) silences the
+    output instead of stopping the work.
+    """
+    with _terminate_cleanly(), _pipe_safe_stdout():
+        try:
+            args = build_parser().parse_args(argv)
+            return args.run(args)
+        except (CliError, CircuitError) as exc:
+            print(f"circuitc: error: {_describe_message(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
+        except Exception as exc:
+            if os.environ.get("CIRCUITC_TRACEBACK"):
+                traceback.print_exc()
+            else:
+                print(
+                    f"circuitc: internal error: {describe(exc)} "
+                    "(set CIRCUITC_TRACEBACK=1 for the traceback; please report it)",
+                    file=sys.stderr,
+                )
+            return 3
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """SIGTERM raises ``SystemExit(128 + 15)`` while the command runs (main thread only):
+    every ``finally`` and the atomic writes' cleanup run, no hidden temporary file stays."""
+
+    def on_sigterm(signum, frame):
+        raise SystemExit(128 + signum)
+
     try:
-        args = build_parser().parse_args(argv)
-        return args.run(args)
-    except (CliError, CircuitError) as exc:
-        print(f"circuitc: error: {_describe_message(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:
-        if os.environ.get("CIRCUITC_TRACEBACK"):
-            traceback.print_exc()
-        else:
-            print(
-                f"circuitc: internal error: {describe(exc)} "
-                "(set CIRCUITC_TRACEBACK=1 for the traceback; please report it)",
-                file=sys.stderr,
-            )
-        return 3
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    except (ValueError, AttributeError):  # not the main thread, or no SIGTERM here
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _PipeSafe:
+    """``sys.stdout`` while a command runs: once the reader has gone (``| head -1``), output is
+    dropped instead of raising ``BrokenPipeError``, so training finishes and writes its file."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._break()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._break()
+
+    def _break(self) -> None:
+        self.broken = True
+        # the interpreter flushes stdout at exit: send its descriptor to devnull, quietly
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _pipe_safe_stdout() -> Iterator[None]:
+    saved = sys.stdout
+    sys.stdout = _PipeSafe(saved)
+    try:
+        yield
+    finally:
+        sys.stdout = saved
 
 
 def _describe_message(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ command line is data: ``--at x=0.5`` is parsed with ``float`` only.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import runpy
 import sys
@@ -27,6 +28,50 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise CliError(f"{message} (try '{self.prog} --help')")
+
+
+# -- numbers on the command line (argparse types: a bad one is a one-line usage error) --------
+
+
+def non_negative_int(text: str) -> int:
+    """A seed: an integer >= 0 (NumPy's generators refuse negative seeds)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A tolerance: a finite number >= 0 (nan would make every comparison pass or fail)."""
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """A momentum: a number in [0, 1) (1 or more never forgets a step and diverges)."""
+    value = float(text)
+    if not (0 <= value < 1):
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text}")
+    return value
+
+
+# argparse words a value it cannot convert as "invalid <name> value": keep "int" and "float"
+for _type, _name in (
+    (non_negative_int, "int"),
+    (positive_int, "int"),
+    (non_negative_float, "float"),
+    (unit_interval, "float"),
+):
+    _type.__name__ = _name
 
 
 # -- shared helpers (other subcommands use them too) --------------------------------------

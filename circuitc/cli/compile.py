@@ -8,7 +8,17 @@ import sys
 from pathlib import Path
 
 from ..api import BACKENDS, source
-from .common import CliError, add_at, add_file, at_for, describe, load_circuits, parse_at
+from .common import (
+    CliError,
+    add_at,
+    add_file,
+    at_for,
+    describe,
+    load_circuits,
+    non_negative_float,
+    non_negative_int,
+    parse_at,
+)
 
 # -- compile ------------------------------------------------------------------------------
 
@@ -99,7 +109,10 @@ def add_table(p: argparse.ArgumentParser) -> None:
     )
     add_at(p, "evaluate the table at these argument values; the others are drawn at random")
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the values --at does not give (default 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of the values --at does not give (default 0)",
     )
 
 
@@ -124,7 +137,9 @@ def cmd_table(args: argparse.Namespace) -> int:
 def add_check(p: argparse.ArgumentParser) -> None:
     add_file(p)
     add_at(p, "check at these argument values; the others are drawn at random")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
+    p.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the random point (default 0)"
+    )
     p.add_argument(
         "--format",
         choices=("text", "markdown"),
@@ -132,11 +147,14 @@ def add_check(p: argparse.ArgumentParser) -> None:
         help="report format (default text)",
     )
     p.add_argument(
-        "--rtol", type=float, default=1e-5, help="relative tolerance of a probe (default 1e-5)"
+        "--rtol",
+        type=non_negative_float,
+        default=1e-5,
+        help="relative tolerance of a probe (default 1e-5)",
     )
     p.add_argument(
         "--atol",
-        type=float,
+        type=non_negative_float,
         default=1e-7,
         help="absolute tolerance, times max(1,|J|)/max(1,|argument|) (default 1e-7)",
     )

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .common import non_negative_int, unit_interval
+
 #: settings when neither the flags, the parameter file nor the circuit file's TRAIN give one
 DEFAULTS = dict(
     epochs=20,
@@ -89,8 +91,12 @@ def add_train(p: argparse.ArgumentParser) -> None:
         choices=("constant", "1/t", "step", "cosine"),
         help="how the step size changes over the run (default constant)",
     )
-    p.add_argument("--momentum", type=float, help="SGD momentum (default 0)")
-    p.add_argument("--seed", type=int, help="seeds the split, initialisation and order (default 0)")
+    p.add_argument("--momentum", type=unit_interval, help="SGD momentum in [0, 1) (default 0)")
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        help="seeds the split, initialisation and order (an integer >= 0; default 0)",
+    )
     p.add_argument(
         "--out",
         metavar="PATH",
@@ -183,9 +189,15 @@ def _progress_bar(total: int, quiet: bool):
     return tqdm(total=total, unit="step", leave=False, disable=None, file=sys.stderr)
 
 
+def loss_text(loss: float) -> str:
+    """A loss as the epoch lines show it: 4 decimals, or 4 significant digits in scientific
+    notation once it is large (a diverging loss of 5e159 is not printed as 165 digits)."""
+    return f"{loss:.4f}" if abs(loss) < 1e6 else f"{loss:.4e}"
+
+
 def _epoch_line(h, epochs: int) -> str:
     i = len(h) - 1
-    parts = [f"epoch {h.epoch[i]:>{len(str(epochs))}}/{epochs}", f"loss {h.loss[i]:.4f}"]
+    parts = [f"epoch {h.epoch[i]:>{len(str(epochs))}}/{epochs}", f"loss {loss_text(h.loss[i])}"]
     if h.train_accuracy[i] is not None:
         parts.append(f"train acc {h.train_accuracy[i]:.4f}")
     if h.test_accuracy[i] is not None:
@@ -311,7 +323,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             if bar is not None:
                 bar.update(1)
                 if p.step % 20 == 0 or p.step == p.steps_per_epoch:
-                    bar.set_postfix_str(f"epoch {p.epoch} loss {running[0]:.4f}", refresh=False)
+                    bar.set_postfix_str(
+                        f"epoch {p.epoch} loss {loss_text(running[0])}", refresh=False
+                    )
         else:
             checkpoint.save(out, module, p.params, state=p.state, data=dataset, config=config)
             if args.log:
@@ -433,6 +447,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         probs = sgd.predictions(module, binding, params, Xe)
     except bad_input as e:
         raise CliError(str(e)) from None
+    except OSError as e:  # the data file is missing or unreadable
+        raise CliError(f"cannot read {e.filename or 'the data'}: {e.strerror or e}") from None
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     if binding.task in ("binary", "multiclass"):
