@@ -508,7 +508,6 @@ def test_sigterm_during_compile_leaves_no_temporary_file(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.15")
 def test_check_steps_inside_the_domain_near_a_singularity():
     x = sp.Symbol("x")
     for at in (1e-7, 1e-9, 3e-12):

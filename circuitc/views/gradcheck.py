@@ -9,7 +9,9 @@ Eq. 7 of the notes, done right:
 * **ε is not "close to machine epsilon"**: the truncation error of a central difference is
   O(ε²) and its rounding error O(u/ε), so the best ε is near ``u^(1/3)`` ≈ 6e-6 times the
   scale of the argument. circuitc uses ``ε = 1e-6 · max(1, |θ_i|)`` per coordinate (and the
-  step actually taken, ``(θ+ε) − (θ−ε)`` in floating point, as the divisor).
+  step actually taken, ``(θ+ε) − (θ−ε)`` in floating point, as the divisor). Where that
+  step would leave the function's domain (``log`` at θ = 1e-7), it shrinks to ``ε · |θ|``
+  and halves until both probes are finite.
 * an argument with more than ``samples`` (20) entries is probed along one random unit
   direction (which touches every entry) plus ``samples`` randomly chosen coordinates; a
   smaller one is probed along every coordinate.
@@ -50,6 +52,8 @@ RTOL = 1e-5
 ATOL = 1e-7
 #: the relative step: ε = EPS · max(1, |θ|)
 EPS = 1e-6
+#: halvings of a step that left the domain before the probe is given up as non-finite
+SHRINK_TRIES = 30
 #: random draws tried before giving up on finding a point inside the domain
 TRIES = 60
 
@@ -322,17 +326,35 @@ def _probes(total, point, name, grad, rng, eps, samples) -> list[tuple[float, fl
 
 
 def _coordinate(total, point, name, index, analytic: float, eps: float):
-    """A central difference along one coordinate, divided by the step actually taken."""
+    """A central difference along one coordinate, divided by the step actually taken.
+
+    The step is ``eps · max(1, |θ|)``. Where that step leaves the function's domain (log at
+    θ = 1e-7 would be probed at -9e-7) while θ itself is inside it, the step shrinks to
+    ``eps · |θ|`` and then halves until both probes are finite: a correct gradient near a
+    singularity is not reported as FAILED.
+    """
     x = point[name]
     v = float(x) if index is None else float(x[index])
     scale = max(1.0, abs(v))
-    up, down = v + eps * scale, v - eps * scale
-    if index is None:
-        f_up, f_down = total({**point, name: up}), total({**point, name: down})
-    else:
-        xu, xd = x.copy(), x.copy()
-        xu[index], xd[index] = up, down
-        f_up, f_down = total({**point, name: xu}), total({**point, name: xd})
+
+    def at(value: float) -> float:
+        if index is None:
+            return total({**point, name: value})
+        moved = x.copy()
+        moved[index] = value
+        return total({**point, name: moved})
+
+    h = eps * scale
+    up, down = v + h, v - h
+    f_up, f_down = at(up), at(down)
+    if not (math.isfinite(f_up) and math.isfinite(f_down)) and v != 0 and math.isfinite(at(v)):
+        h = min(h, eps * abs(v))
+        for _ in range(SHRINK_TRIES):
+            up, down = v + h, v - h
+            f_up, f_down = at(up), at(down)
+            if math.isfinite(f_up) and math.isfinite(f_down):
+                break
+            h /= 2
     return ((f_up - f_down) / (up - down), analytic, scale)
 
 
