@@ -20,6 +20,8 @@ from . import functions
 from .errors import CircuitError
 from .front.nodes import AddBias, AxisSum, LogSoftmax, MatrixSum, Softmax, stable_softplus
 
+#: what ``from circuitc.nn import *`` binds: every building block except ``sum``, which would
+#: shadow the builtin (it stays ``circuitc.nn.sum``)
 __all__ = [
     "add_bias",
     "binary_cross_entropy_with_logits",
@@ -32,7 +34,6 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "squared_loss",
-    "sum",
     "tanh",
 ]
 

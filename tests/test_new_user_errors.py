@@ -360,14 +360,12 @@ def test_parameter_files_get_the_mode_every_other_file_gets(capsys, tiny):
         os.umask(old)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.14")
 def test_check_report_has_a_notebook_view():
     x = sp.Symbol("x")
     report = circuitc.check(sp.sin(x), wrt=[x], at={"x": 0.5})
     assert report._repr_markdown_() == report.format("markdown")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.14")
 def test_star_import_of_nn_does_not_shadow_builtins():
     namespace: dict = {}
     exec("from circuitc.nn import *", namespace)  # noqa: S102 - the test's own text

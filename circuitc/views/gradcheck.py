@@ -116,6 +116,10 @@ class CheckReport:
     def __str__(self) -> str:
         return self.format("text")
 
+    def _repr_markdown_(self) -> str:
+        """The notebook view: the report as a Markdown table."""
+        return self.format("markdown")
+
     def format(self, fmt: str = "text") -> str:
         """The report as ``"text"`` (what the CLI prints) or ``"markdown"``."""
         if fmt not in ("text", "markdown"):
