@@ -28,10 +28,8 @@ STILL_LONG: dict[str, int] = {
     "training/data.py:split": 74,
     "training/checkpoint.py:load": 68,
     "cli/train.py:cmd_predict": 67,
-    "front/lower.py:build": 65,
     "emit/render.py:render_context": 64,
     "training/binding.py:bind": 63,
-    "front/lower.py:lower": 63,
 }
 
 

@@ -91,43 +91,11 @@ class Lowerer:
                 continue
             if isinstance(e, ElementwiseApplyFunction):
                 keep.append(e)
-                if ready == 0:
-                    stack.append((e, 1, memo, None))
-                    if id(e.expr) not in memo:
-                        stack.append((e.expr, 0, memo, None))
-                elif ready == 1:
-                    var, body = lambda_parts(e.function)
-                    saved = self.env.get(var)
-                    self.env[var] = memo[id(e.expr)]
-                    scope: dict[int, int] = {}
-                    stack.append((e, 2, memo, (var, saved, scope, body)))
-                    stack.append((body, 0, scope, None))
-                else:
-                    var, saved, scope, body = extra
-                    memo[key] = self._elementwise_of(scope[id(body)], memo[id(e.expr)])
-                    if saved is None:
-                        self.env.pop(var, None)
-                    else:
-                        self.env[var] = saved
+                self._applyfunc_step(e, ready, memo, extra, stack)
                 continue
-            if isinstance(e, (sp.Symbol, sp.MatrixSymbol)):
-                memo[key] = self.symbol(e, mask)
-                keep.append(e)
-                continue
-            if isinstance(e, (sp.Number, sp.NumberSymbol)):
-                memo[key] = self.graph.const(e)
-                keep.append(e)
-                continue
-            if isinstance(e, (sp.logic.boolalg.BooleanTrue, sp.logic.boolalg.BooleanFalse)):
-                memo[key] = self.graph.add_node("bool", (), (bool(e),))
-                keep.append(e)
-                continue
-            if isinstance(e, MATRIX_LEAVES):
-                memo[key] = build_matrix(self, e, [])
-                keep.append(e)
-                continue
-            if isinstance(e, sp.Piecewise):
-                memo[key] = self.piecewise(e, mask)
+            leaf = self._leaf(e, mask)
+            if leaf is not None:
+                memo[key] = leaf
                 keep.append(e)
                 continue
             children = self.children(e)
@@ -149,6 +117,44 @@ class Lowerer:
         if self.graph.nodes[body].shape == shape:
             return body
         return self.graph.mul(body, self.graph.leaf("ones", (shape,), shape))
+
+    def _applyfunc_step(self, e, ready: int, memo: dict, extra, stack: list) -> None:
+        """One step of ``A.applyfunc(f)``: lower A (state 0), then f's body in a scope of its
+        own with f's variable bound to A's node (state 1), then take the body's node and
+        restore the variable (state 2)."""
+        if ready == 0:
+            stack.append((e, 1, memo, None))
+            if id(e.expr) not in memo:
+                stack.append((e.expr, 0, memo, None))
+        elif ready == 1:
+            var, body = lambda_parts(e.function)
+            saved = self.env.get(var)
+            self.env[var] = memo[id(e.expr)]
+            scope: dict[int, int] = {}
+            stack.append((e, 2, memo, (var, saved, scope, body)))
+            stack.append((body, 0, scope, None))
+        else:
+            var, saved, scope, body = extra
+            memo[id(e)] = self._elementwise_of(scope[id(body)], memo[id(e.expr)])
+            if saved is None:
+                self.env.pop(var, None)
+            else:
+                self.env[var] = saved
+
+    def _leaf(self, e: sp.Basic, mask: int | None) -> int | None:
+        """The node of an expression lowered without its children first (a symbol, a number,
+        a boolean, a matrix leaf, a ``Piecewise``), or None for any other expression."""
+        if isinstance(e, (sp.Symbol, sp.MatrixSymbol)):
+            return self.symbol(e, mask)
+        if isinstance(e, (sp.Number, sp.NumberSymbol)):
+            return self.graph.const(e)
+        if isinstance(e, (sp.logic.boolalg.BooleanTrue, sp.logic.boolalg.BooleanFalse)):
+            return self.graph.add_node("bool", (), (bool(e),))
+        if isinstance(e, MATRIX_LEAVES):
+            return build_matrix(self, e, [])
+        if isinstance(e, sp.Piecewise):
+            return self.piecewise(e, mask)
+        return None
 
     def children(self, e: sp.Basic) -> tuple:
         """The sub-expressions lowered before ``e`` (with the log(sigmoid) rewrite's shortcut)."""
@@ -172,40 +178,27 @@ class Lowerer:
         if isinstance(e, sp.Pow):
             return g.pow(*args)
         if isinstance(e, sp.log) and len(e.args) == 1:
-            inner = _sigmoid_argument(e.args[0])
-            # through a step symbol (y = sigmoid(a), then log(y)) the pattern shows only in the DAG
-            found = (args[0], inner[1]) if inner is not None else _sigmoid_node(g, args[0])
-            if found is not None:
-                arg, sign = found
-                # log(sigmoid(a)) = -softplus(-a);  log(1 - sigmoid(a)) = -softplus(a)
-                a = g.mul(g.const(-1), arg) if sign < 0 else arg
-                softplus_node = g.call("softplus", a)
-                nid = g.mul(g.const(-1), softplus_node)
-                what = (
-                    "log(sigmoid(a)) = -softplus(-a)"
-                    if sign < 0
-                    else "log(1 - sigmoid(a)) = -softplus(a)"
-                )
-                # on both nodes: the negation is often folded into a product and never printed
-                g.notes[nid] = g.notes[softplus_node] = f"stable: {what}"
+            nid = _log_of_sigmoid(g, e, args[0])
+            if nid is not None:
                 return nid
         if isinstance(e, (sp.Max, sp.Min)):
-            op = "maximum" if isinstance(e, sp.Max) else "minimum"
-            out = args[0]
-            for a in args[1:]:
-                out = g.call(op, out, a)
-            return out
+            return _fold(g, "maximum" if isinstance(e, sp.Max) else "minimum", args)
         head = type(e)
         if head in _RELATIONS:
             return g.call(_RELATIONS[head], *args)
         if head in _LOGIC:
             if head in (sp.And, sp.Or) and len(args) > 2:
                 # NumPy's logical_and/or are binary (a third argument would be ``out``)
-                out = args[0]
-                for a in args[1:]:
-                    out = g.call(_LOGIC[head], out, a)
-                return out
+                return _fold(g, _LOGIC[head], args)
             return g.call(_LOGIC[head], *args)
+        return self._registered(e, args)
+
+    def _registered(self, e: sp.Basic, args: list[int]) -> int:
+        """The node of a head in the op registry (or a subclass of one): an op registered as an
+        expression is expanded, a function of constants folded to its value. An unknown head
+        is a ``CircuitError`` naming it."""
+        g = self.graph
+        head = type(e)
         op = next((ops.BY_HEAD[b] for b in head.__mro__ if b in ops.BY_HEAD), None)
         if op is None:
             raise CircuitError(_unsupported(e))
@@ -329,6 +322,32 @@ def _sigmoid_node(g: Graph, nid: int):
                 if inner.op == "sigmoid":
                     return (inner.args[0], +1)
     return None
+
+
+def _log_of_sigmoid(g, e: sp.log, arg: int) -> int | None:
+    """``log(sigmoid(a))`` and ``log(1 - sigmoid(a))`` in their stable forms, ``-softplus(-a)``
+    and ``-softplus(a)``, noted as such; None for another logarithm."""
+    inner = _sigmoid_argument(e.args[0])
+    # through a step symbol (y = sigmoid(a), then log(y)) the pattern shows only in the DAG
+    found = (arg, inner[1]) if inner is not None else _sigmoid_node(g, arg)
+    if found is None:
+        return None
+    arg, sign = found
+    a = g.mul(g.const(-1), arg) if sign < 0 else arg
+    softplus_node = g.call("softplus", a)
+    nid = g.mul(g.const(-1), softplus_node)
+    what = "log(sigmoid(a)) = -softplus(-a)" if sign < 0 else "log(1 - sigmoid(a)) = -softplus(a)"
+    # on both nodes: the negation is often folded into a product and never printed
+    g.notes[nid] = g.notes[softplus_node] = f"stable: {what}"
+    return nid
+
+
+def _fold(g, op: str, args: list[int]) -> int:
+    """A binary NumPy function folded over several arguments, left to right."""
+    out = args[0]
+    for a in args[1:]:
+        out = g.call(op, out, a)
+    return out
 
 
 def _unsupported(e: sp.Basic) -> str:
