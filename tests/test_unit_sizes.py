@@ -19,7 +19,6 @@ FUNCTION_MAX = 60
 
 #: "path" or "path:function" -> its length in lines when it was listed (only ever shrinks)
 STILL_LONG: dict[str, int] = {
-    "cli/train.py": 485,
     "training/sgd.py": 418,
     "emit/plan.py:plan": 166,
     "cli/train.py:cmd_train": 149,
@@ -27,7 +26,7 @@ STILL_LONG: dict[str, int] = {
     "training/sgd.py:train": 77,
     "training/data.py:split": 74,
     "training/checkpoint.py:load": 68,
-    "cli/train.py:cmd_predict": 69,
+    "cli/predict.py:cmd_predict": 69,
     "emit/render.py:render_context": 64,
     "training/binding.py:bind": 63,
 }

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from .._version import __version__
 from ..errors import CircuitError
 from . import compile as compile_cmds
+from . import predict as predict_cmds
 from . import train as train_cmds
 from . import views as view_cmds
 from .common import CliError, _Parser, describe, load_circuits
@@ -42,7 +43,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[..
     "table": (compile_cmds.add_table, compile_cmds.cmd_table),
     "check": (compile_cmds.add_check, compile_cmds.cmd_check),
     "train": (train_cmds.add_train, train_cmds.cmd_train),
-    "predict": (train_cmds.add_predict, train_cmds.cmd_predict),
+    "predict": (predict_cmds.add_predict, predict_cmds.cmd_predict),
     "graph": (view_cmds.add_graph, view_cmds.cmd_graph),
     "cost": (view_cmds.add_cost, view_cmds.cmd_cost),
 }

@@ -1,4 +1,4 @@
-"""``circuitc train`` and ``circuitc predict``: SGD over a circuit file, and its predictions.
+"""``circuitc train``: SGD over a circuit file (``cli/predict.py`` predicts with the result).
 
 ``circuitc train FILE`` compiles the circuit, loads the data (``--data``: a built-in name, a
 ``.csv`` or an ``.npz``; ``breast_cancer`` by default), trains, prints one line per epoch and
@@ -13,16 +13,13 @@ as if never interrupted.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import signal
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from .common import non_negative_int, unit_interval
+from .progress import epoch_line, loss_text, plot, progress_bar, write_log
 
 #: settings when neither the flags, the parameter file nor the circuit file's TRAIN give one
 DEFAULTS = dict(
@@ -116,12 +113,6 @@ def add_train(p: argparse.ArgumentParser) -> None:
     p.epilog = "A circuit file's TRAIN = dict(...) changes the defaults; the flags win."
 
 
-def add_predict(p: argparse.ArgumentParser) -> None:
-    _add_common(p, "the data the parameters were trained on")
-    p.add_argument("--params", metavar="PATH", required=True, help="a file written by train")
-    p.add_argument("-o", "--out", metavar="CSV", help="write the predictions here (default stdout)")
-
-
 def _one_circuit(args, keep: dict):
     from .common import CliError, load_circuits
 
@@ -176,71 +167,6 @@ def _check_writable(path, flag: str) -> None:
         raise CliError(f"{flag} {path}: {e.filename} is a file, not a folder") from None
     except OSError as e:
         raise CliError(f"{flag} {path}: cannot write there ({e.strerror or e})") from None
-
-
-def _progress_bar(total: int, quiet: bool):
-    """A tqdm bar on stderr (when tqdm is installed and stderr is a terminal), else None."""
-    if quiet:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="step", leave=False, disable=None, file=sys.stderr)
-
-
-def loss_text(loss: float) -> str:
-    """A loss as the epoch lines show it: 4 decimals, or 4 significant digits in scientific
-    notation once it is large (a diverging loss of 5e159 is not printed as 165 digits)."""
-    return f"{loss:.4f}" if abs(loss) < 1e6 else f"{loss:.4e}"
-
-
-def _epoch_line(h, epochs: int) -> str:
-    i = len(h) - 1
-    parts = [f"epoch {h.epoch[i]:>{len(str(epochs))}}/{epochs}", f"loss {loss_text(h.loss[i])}"]
-    if h.train_accuracy[i] is not None:
-        parts.append(f"train acc {h.train_accuracy[i]:.4f}")
-    if h.test_accuracy[i] is not None:
-        parts.append(f"test acc {h.test_accuracy[i]:.4f}")
-    return "  ".join(parts)
-
-
-def _write_log(path: str, history) -> None:
-    from ..loader import write_atomic
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(history.FIELDS)
-    for row in history.rows():
-        w.writerow(["" if row[k] is None else repr(row[k]) for k in history.FIELDS])
-    write_atomic(path, buf.getvalue())
-
-
-def _plot(path: str, history, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax1.plot(history.epoch, history.loss, marker=".")
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("train loss")
-    for key, label in (("train_accuracy", "train"), ("test_accuracy", "test")):
-        values = getattr(history, key)
-        if any(v is not None for v in values):
-            ax2.plot(
-                history.epoch, [np.nan if v is None else v for v in values], marker=".", label=label
-            )
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("accuracy")
-    ax2.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -313,7 +239,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
 
     interrupted = []
-    bar = _progress_bar((epochs - state.epoch) * steps_per_epoch - state.step, quiet)
+    bar = progress_bar((epochs - state.epoch) * steps_per_epoch - state.step, quiet)
     running = [math.nan]
 
     def on_progress(p) -> bool:
@@ -329,9 +255,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             checkpoint.save(out, module, p.params, state=p.state, data=dataset, config=config)
             if args.log:
-                _write_log(args.log, p.history)
+                write_log(args.log, p.history)
             if not quiet:
-                line = _epoch_line(p.history, epochs)
+                line = epoch_line(p.history, epochs)
                 if bar is not None:
                     bar.write(line)
                 else:
@@ -385,101 +311,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return 130
     if args.plot and len(history):
-        _plot(args.plot, history, f"{circuit.name} on {dataset.name}")
+        plot(args.plot, history, f"{circuit.name} on {dataset.name}")
     if not quiet:
         final = history.test_accuracy[-1] if len(history) else None
         if final is not None:
             print(f"test accuracy {final:.4f} ({dataset.X_test.shape[0]} rows)")
         print(f"wrote {out}")
-    return 0
-
-
-def _predict_data(args, ck, module):
-    """(raw features, labels or None, name) for predict: every row of the data, no split."""
-    from ..training import data
-
-    source = args.data or ck.config.get("data") or data.DEFAULT
-    target_column = args.target_column or ck.config.get("target_column")
-    text = str(source)
-    if text.lower().endswith((".csv", ".txt")) and ck.n_features is not None:
-        with open(text, newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f), [])
-        if len(header) == ck.n_features and target_column is None:
-            # features only: no target column to drop
-            X, _, _, _ = data.read_csv(text, has_target=False)
-            return X, None, Path(text).name
-        if target_column is None and ck.target_name in [h.strip() for h in header]:
-            target_column = ck.target_name
-    X, y, _, _ = data.raw(source, target_column)
-    return X, y, Path(text).name if text not in data.BUILTIN else text
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    """Predict with trained parameters: one CSV row per data row (and the accuracy, if labelled)."""
-    CliError, bad_input = _errors()
-    from ..loader import write_atomic
-    from ..training import checkpoint, data, sgd
-
-    circuit = _one_circuit(args, {})
-    module = _compile(circuit)
-    if not hasattr(module, "predict"):
-        raise CliError(f"circuit {circuit.name!r} has no prediction= to predict with")
-    if args.out:
-        _check_writable(args.out, "-o")
-    try:
-        ck = checkpoint.load(args.params, module)
-        X, y, name = _predict_data(args, ck, module)
-        X = data.check_features(X, name)
-        if ck.n_features is not None and X.shape[1] != ck.n_features:
-            raise data.DataError(
-                f"{name} has {X.shape[1]} feature columns; {args.params} was trained on "
-                f"{ck.n_features}"
-            )
-        if ck.mean is not None:
-            X = (X - ck.mean) / ck.scale
-        labels = np.zeros(X.shape[0]) if y is None else np.asarray(y, dtype=np.float64)
-        if y is not None:
-            data.check_features(labels, name)
-        ds = data.Dataset(name, X, labels, X[:0], labels[:0], target_name=ck.target_name)
-        binding = sgd.bind(module, ds)
-        params = sgd.check_params(module, ck.params, ds)
-        Xe, _ = binding.encode(X, None)
-        probs = sgd.predictions(module, binding, params, Xe)
-    except bad_input as e:
-        raise CliError(str(e)) from None
-    except OSError as e:  # the data file is missing or unreadable
-        raise CliError(f"cannot read {e.filename or 'the data'}: {e.strerror or e}") from None
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    if binding.task in ("binary", "multiclass"):
-        classes = sgd.classify(binding, probs).astype(int)
-        if binding.task == "binary":
-            w.writerow(["prediction", "probability"])
-            rows = ([int(c), repr(float(p))] for c, p in zip(classes, probs[:, 0], strict=True))
-        else:
-            w.writerow(["prediction"] + [f"p_{k}" for k in range(probs.shape[1])])
-            rows = (
-                [int(c)] + [repr(float(v)) for v in row]
-                for c, row in zip(classes, probs, strict=True)
-            )
-    else:
-        classes = None
-        w.writerow(
-            ["prediction"]
-            if probs.shape[1] == 1
-            else [f"prediction_{k}" for k in range(probs.shape[1])]
-        )
-        rows = ([repr(float(v)) for v in row] for row in probs)
-    w.writerows(rows)
-    if args.out:
-        write_atomic(args.out, buf.getvalue())
-        print(f"wrote {args.out} ({X.shape[0]} rows)")
-    else:
-        sys.stdout.write(buf.getvalue())
-    if y is not None and classes is not None:
-        acc = float(np.mean(classes == labels))
-        print(
-            f"accuracy {acc:.4f} on {X.shape[0]} rows of {name}",
-            file=sys.stderr if not args.out else sys.stdout,
-        )
     return 0
