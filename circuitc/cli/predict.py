@@ -42,9 +42,8 @@ def _predict_data(args, ck, module):
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict with trained parameters: one CSV row per data row (and the accuracy, if labelled)."""
-    CliError, bad_input = _errors()
+    CliError, _ = _errors()
     from ..loader import write_atomic
-    from ..training import checkpoint, data, sgd
 
     circuit = _one_circuit(args, {})
     module = _compile(circuit)
@@ -52,6 +51,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise CliError(f"circuit {circuit.name!r} has no prediction= to predict with")
     if args.out:
         _check_writable(args.out, "-o")
+    X, y, labels, name, binding, probs = _predict(args, module)
+    text, classes = _prediction_csv(binding, probs)
+    if args.out:
+        write_atomic(args.out, text)
+        print(f"wrote {args.out} ({X.shape[0]} rows)")
+    else:
+        sys.stdout.write(text)
+    if y is not None and classes is not None:
+        acc = float(np.mean(classes == labels))
+        print(
+            f"accuracy {acc:.4f} on {X.shape[0]} rows of {name}",
+            file=sys.stderr if not args.out else sys.stdout,
+        )
+    return 0
+
+
+def _predict(args, module):
+    """The data's rows scaled as in training and the module's predictions for them:
+    ``(X, labels or None, labels as floats, data name, binding, predictions)``."""
+    CliError, bad_input = _errors()
+    from ..training import checkpoint, data, sgd
+
     try:
         ck = checkpoint.load(args.params, module)
         X, y, name = _predict_data(args, ck, module)
@@ -75,6 +96,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     except OSError as e:  # the data file is missing or unreadable
         raise CliError(f"cannot read {e.filename or 'the data'}: {e.strerror or e}") from None
+    return X, y, labels, name, binding, probs
+
+
+def _prediction_csv(binding, probs) -> tuple[str, np.ndarray | None]:
+    """The predictions as CSV text (a class and its probabilities for a classifier, the
+    values for a regression), and the predicted classes (None for a regression)."""
+    from ..training import sgd
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     if binding.task in ("binary", "multiclass"):
@@ -97,15 +126,4 @@ def cmd_predict(args: argparse.Namespace) -> int:
         )
         rows = ([repr(float(v)) for v in row] for row in probs)
     w.writerows(rows)
-    if args.out:
-        write_atomic(args.out, buf.getvalue())
-        print(f"wrote {args.out} ({X.shape[0]} rows)")
-    else:
-        sys.stdout.write(buf.getvalue())
-    if y is not None and classes is not None:
-        acc = float(np.mean(classes == labels))
-        print(
-            f"accuracy {acc:.4f} on {X.shape[0]} rows of {name}",
-            file=sys.stderr if not args.out else sys.stdout,
-        )
-    return 0
+    return buf.getvalue(), classes

@@ -1,10 +1,11 @@
 """What ``circuitc train`` shows and writes while it runs: the progress bar, the epoch lines,
-the per-epoch log and the loss/accuracy plot."""
+the per-epoch log, the loss/accuracy plot, and the callback (``Reporter``) that drives them."""
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import sys
 from pathlib import Path
 
@@ -74,3 +75,58 @@ def plot(path: str, history, title: str) -> None:
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
     tmp.replace(path)
+
+
+class Reporter:
+    """The training callback: the progress bar with a running loss, and at each epoch's end
+    the parameter file, the log and the epoch line; it asks the loop to stop after Ctrl-C."""
+
+    def __init__(self, args, module, run, out: Path):
+        """``run`` is train's ``_Run``: settings, data set, state and the config to save."""
+        self.args, self.module, self.run, self.out = args, module, run, out
+        n = run.dataset.X_train.shape[0]
+        steps_per_epoch = -(-n // run.settings["batch_size"])
+        todo = (run.settings["epochs"] - run.state.epoch) * steps_per_epoch - run.state.step
+        self.bar = progress_bar(todo, args.quiet)
+        self.running = math.nan  # the running (exponentially averaged) step loss
+        self.interrupted = False
+
+    def __call__(self, p) -> bool:
+        if p.kind == "step":
+            self._step(p)
+        else:
+            self._epoch(p)
+        return self.interrupted
+
+    def _step(self, p) -> None:
+        r = self.running
+        self.running = p.loss if r != r else 0.98 * r + 0.02 * p.loss
+        if self.bar is not None:
+            self.bar.update(1)
+            if p.step % 20 == 0 or p.step == p.steps_per_epoch:
+                self.bar.set_postfix_str(
+                    f"epoch {p.epoch} loss {loss_text(self.running)}", refresh=False
+                )
+
+    def _epoch(self, p) -> None:
+        from ..training import checkpoint
+
+        run = self.run
+        checkpoint.save(
+            self.out, self.module, p.params, state=p.state, data=run.dataset, config=run.config
+        )
+        if self.args.log:
+            write_log(self.args.log, p.history)
+        if not self.args.quiet:
+            line = epoch_line(p.history, run.settings["epochs"])
+            if self.bar is not None:
+                self.bar.write(line)
+            else:
+                print(line, flush=True)
+
+    def on_sigint(self, signum, frame) -> None:
+        self.interrupted = True
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -16,10 +16,12 @@ import argparse
 import math
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .common import non_negative_int, unit_interval
-from .progress import epoch_line, loss_text, plot, progress_bar, write_log
+from .progress import Reporter, plot
 
 #: settings when neither the flags, the parameter file nor the circuit file's TRAIN give one
 DEFAULTS = dict(
@@ -172,7 +174,7 @@ def _check_writable(path, flag: str) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a circuit's parameters with SGD on a data set and write them to an .npz."""
     CliError, bad_input = _errors()
-    from ..training import checkpoint, data, sgd
+    from ..training import sgd
 
     if args.plot:
         try:
@@ -184,12 +186,62 @@ def cmd_train(args: argparse.Namespace) -> int:
     module = _compile(circuit)
     # resuming goes on writing the file it resumed from, unless --out says otherwise
     out = Path(args.out or args.resume or f"{circuit.name}.npz")
+    _check_outputs(args, out)
+    run = _prepare(args, namespace, module)
+    if not _announce(args, circuit, run, out):
+        return 0
+    reporter = Reporter(args, module, run, out)
+    try:
+        params, history = _train(module, run, reporter)
+    except sgd.TrainingDiverged as e:
+        reporter.close()
+        state = run.state
+        kept = f"; {out} keeps epoch {state.epoch}" if out.exists() and state.epoch else ""
+        print(f"circuitc: error: {e}{kept}", file=sys.stderr)
+        return 1
+    except bad_input as e:
+        raise CliError(str(e)) from None
+    except OSError as e:  # the disk filled up, or the folder went away, during training
+        raise CliError(f"cannot write {e.filename or out}: {e.strerror or e}") from None
+    finally:
+        reporter.close()
+    if reporter.interrupted:
+        return _interrupted(module, run, params, out)
+    _finish(args, circuit, run, history, out)
+    return 0
+
+
+def _check_outputs(args, out: Path) -> None:
+    """Every file train will write can be written, and --out is not a file circuitc did not
+    write (nor the circuit file), before any work."""
+    from ..loader import check_target
+    from ..training import checkpoint
+
     for path, flag in ((out, "--out"), (args.log, "--log"), (args.plot, "--plot")):
         if path:
             _check_writable(path, flag)
-    from ..loader import check_target
-
     check_target(out, checkpoint.is_parameter_file, force=args.force, reading=[args.file])
+
+
+@dataclass
+class _Run:
+    """What a training run starts from: its settings, data, parameters and optimizer state."""
+
+    settings: dict
+    dataset: Any
+    binding: Any
+    params: dict
+    state: Any
+    config: dict  # what the parameter file records: the settings, the data and its target
+    resume: str | None
+
+
+def _prepare(args, namespace: dict, module) -> _Run:
+    """The run's settings (flags, the resumed file, the circuit file's TRAIN, DEFAULTS), its
+    data set, starting parameters and optimizer state; bad input is a one-line CliError."""
+    CliError, bad_input = _errors()
+    from ..training import checkpoint, data, sgd
+
     file_train = namespace.get("TRAIN", {})
     file_data = None
     if isinstance(file_train, dict) and "data" in file_train:
@@ -216,12 +268,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"it cannot continue with --optimizer {s['optimizer']}"
         )
     config = dict(s, data=str(source), target_column=target_column)
-    n = dataset.X_train.shape[0]
-    steps_per_epoch = -(-n // s["batch_size"])
+    return _Run(s, dataset, binding, params, state, config, args.resume)
+
+
+def _announce(args, circuit, run: _Run, out: Path) -> bool:
+    """The run's first lines (what trains on what, how); False when the resumed file has
+    already trained the epochs asked for (nothing to do)."""
+    s, dataset, state = run.settings, run.dataset, run.state
     epochs = s["epochs"]
-    quiet = args.quiet
-    if not quiet:
-        task = binding.task or "loss only"
+    if not args.quiet:
+        n = dataset.X_train.shape[0]
+        task = run.binding.task or "loss only"
         print(
             f"{circuit.name} on {dataset.name}: {n} train / {dataset.X_test.shape[0]} test rows, "
             f"{dataset.n_features} features ({task}); {s['optimizer']}, lr {s['lr']:g}"
@@ -231,90 +288,65 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     if state.epoch >= epochs:
         print(f"{args.resume} has already trained {state.epoch} epochs; pass --epochs N to go on")
-        return 0
-    if not quiet and (state.epoch or state.step):
+        return False
+    if not args.quiet and (state.epoch or state.step):
         print(
             f"resuming {args.resume} at epoch {state.epoch + 1}, step {state.step + 1}; "
             f"writing {out}"
         )
+    return True
 
-    interrupted = []
-    bar = progress_bar((epochs - state.epoch) * steps_per_epoch - state.step, quiet)
-    running = [math.nan]
 
-    def on_progress(p) -> bool:
-        if p.kind == "step":
-            r = running[0]
-            running[0] = p.loss if r != r else 0.98 * r + 0.02 * p.loss
-            if bar is not None:
-                bar.update(1)
-                if p.step % 20 == 0 or p.step == p.steps_per_epoch:
-                    bar.set_postfix_str(
-                        f"epoch {p.epoch} loss {loss_text(running[0])}", refresh=False
-                    )
-        else:
-            checkpoint.save(out, module, p.params, state=p.state, data=dataset, config=config)
-            if args.log:
-                write_log(args.log, p.history)
-            if not quiet:
-                line = epoch_line(p.history, epochs)
-                if bar is not None:
-                    bar.write(line)
-                else:
-                    print(line, flush=True)
-        return bool(interrupted)
+def _train(module, run: _Run, reporter: Reporter):
+    """``sgd.train`` with Ctrl-C caught by the reporter (the loop stops after the step)."""
+    from ..training import sgd
 
-    def on_sigint(signum, frame):
-        interrupted.append(True)
-
+    s = run.settings
     installed = True
     try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
+        previous = signal.signal(signal.SIGINT, reporter.on_sigint)
     except ValueError:  # not the main thread: Ctrl-C cannot be caught here
         installed = False
     try:
-        params, history = sgd.train(
+        return sgd.train(
             module,
-            dataset,
-            params=params,
-            epochs=epochs,
+            run.dataset,
+            params=run.params,
+            epochs=s["epochs"],
             lr=s["lr"],
             batch_size=s["batch_size"],
             seed=s["seed"],
             schedule=None if s["schedule"] == "constant" else s["schedule"],
             momentum=s["momentum"],
             optimizer=s["optimizer"],
-            callback=on_progress,
-            state=state,
+            callback=reporter,
+            state=run.state,
         )
-    except sgd.TrainingDiverged as e:
-        if bar is not None:
-            bar.close()
-        kept = f"; {out} keeps epoch {state.epoch}" if out.exists() and state.epoch else ""
-        print(f"circuitc: error: {e}{kept}", file=sys.stderr)
-        return 1
-    except bad_input as e:
-        raise CliError(str(e)) from None
-    except OSError as e:  # the disk filled up, or the folder went away, during training
-        raise CliError(f"cannot write {e.filename or out}: {e.strerror or e}") from None
     finally:
         if installed:
             signal.signal(signal.SIGINT, previous)
-        if bar is not None:
-            bar.close()
-    if interrupted:
-        checkpoint.save(out, module, params, state=state, data=dataset, config=config)
-        print(
-            f"interrupted at epoch {state.epoch + 1}, step {state.step}: wrote {out} "
-            f"(continue with --resume {out})",
-            file=sys.stderr,
-        )
-        return 130
+
+
+def _interrupted(module, run: _Run, params, out: Path) -> int:
+    """After Ctrl-C: the exact state written, and how to go on (exit status 130)."""
+    from ..training import checkpoint
+
+    state = run.state
+    checkpoint.save(out, module, params, state=state, data=run.dataset, config=run.config)
+    print(
+        f"interrupted at epoch {state.epoch + 1}, step {state.step}: wrote {out} "
+        f"(continue with --resume {out})",
+        file=sys.stderr,
+    )
+    return 130
+
+
+def _finish(args, circuit, run: _Run, history, out: Path) -> None:
+    """The plot, the final test accuracy and where the parameters are."""
     if args.plot and len(history):
-        plot(args.plot, history, f"{circuit.name} on {dataset.name}")
-    if not quiet:
+        plot(args.plot, history, f"{circuit.name} on {run.dataset.name}")
+    if not args.quiet:
         final = history.test_accuracy[-1] if len(history) else None
         if final is not None:
-            print(f"test accuracy {final:.4f} ({dataset.X_test.shape[0]} rows)")
+            print(f"test accuracy {final:.4f} ({run.dataset.X_test.shape[0]} rows)")
         print(f"wrote {out}")
-    return 0
