@@ -70,3 +70,23 @@ def _local_partial(expr: sp.Function, argindex: int) -> sp.Expr:
     from .core.ops import local_partial
 
     return local_partial(expr, argindex)
+
+
+class floor_divide(sp.Function):  # noqa: N801  (named like NumPy's function)
+    """``x // y`` as NumPy computes it: the quotient that ``np.mod``'s result belongs to.
+
+    ``floor(x/y)`` rounds ``x/y`` first, so next to a multiple of ``y`` it can be off by one
+    from the quotient ``np.mod(x, y)`` used (``-7.5 // 0.3`` is -26, ``floor(-7.5/0.3)`` is
+    -25). It is the derivative of ``Mod`` in the divisor, so it must be this one.
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, x, y):
+        if x.is_Number and y.is_Number and y != 0:
+            return sp.floor(x / y)
+        return None
+
+    def _eval_is_real(self):
+        return self.args[0].is_real and self.args[1].is_real

@@ -23,8 +23,8 @@ from oracles import assert_close, central_diff
 
 import circuitc
 
-#: phase 1 of issue 12: every test here fails until part 8 lands
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 12.8: functions users expect")
+#: the extreme grid points overflow x**2 in a derivative whose value there is ~0 (1/sqrt(1 + x²))
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 
 x, y = sp.symbols("x y", real=True)
 PI = math.pi
@@ -54,6 +54,13 @@ UNARY = {
         lambda a: 1 / ((1 - a) * (1 + a)),
         [-0.9999999, -0.5, -1e-8, 0.0, 1e-8, 0.5, 0.9999999, 1 - 2**-30],
         (-1.0, 1.0),
+    ),
+    "erf": (
+        sp.erf,
+        mpmath.erf,
+        lambda a: 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-(a**2)),
+        [-30.0, -6.0, -2.0, -1e-8, 0.0, 1e-8, 0.5, 1.0, 3.0, 6.0, 30.0],
+        (),
     ),
     "sinc": (
         sp.sinc,
@@ -101,7 +108,7 @@ def test_unary_slope_against_central_differences(name):
             continue  # x ± h would overflow or round away; mpmath covers those
         scale = max(1.0, abs(v))
         for w in walls:
-            scale = min(scale, abs(v - w) / 1e2 / 1e-6)
+            scale = min(scale, abs(v - w) / 1e4 / 1e-6)
         fd = central_diff(lambda t: m.forward(x=t), v, scale)
         assert_close(m.grad(x=v)["x"], fd, "central", f"{name}'({v})", scale=max(1.0, abs(fd)))
 
@@ -119,10 +126,13 @@ def test_unary_batches_float32_and_the_scalar_path_agree(name):
         ref_value, ref_grad = m.value_and_grad(x=np.float64(v))
         assert value == ref_value and grad["x"] == ref_grad["x"], (name, v)
         assert values[k] == value and grads["x"][k] == grad["x"], (name, v)
-    small = grid[np.abs(grid) < 1e30].astype(np.float32)
-    v32, g32 = m.value_and_grad(x=small)
+    # float32: away from overflow and from the domain's ends (1 + 1e-7 is 1 in float32)
+    keep = (np.abs(grid) < 1e30) & np.all(
+        [np.abs(grid - w) > 1e-3 for w in (*UNARY[name][4], 2e30)], axis=0
+    )
+    v32, g32 = m.value_and_grad(x=grid[keep].astype(np.float32))
     assert v32.dtype == np.float32 and g32["x"].dtype == np.float32
-    assert np.allclose(g32["x"], grads["x"][np.abs(grid) < 1e30], rtol=1e-5, atol=1e-6)
+    assert np.allclose(g32["x"], grads["x"][keep], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))
@@ -132,6 +142,7 @@ def test_unary_random_points_against_mpmath(name):
         "asinh": (-1e6, 1e6),
         "acosh": (1.0 + 1e-9, 1e6),
         "atanh": (-0.999, 0.999),
+        "erf": (-8.0, 8.0),
         "sinc": (-50.0, 50.0),
     }[name]
     m = unary_module(name)

@@ -28,12 +28,29 @@ from ..core.ops import (
     Op,
 )
 from ..errors import CircuitError
-from ..functions import sigmoid, softplus
+from ..functions import floor_divide, sigmoid, softplus
 
 
 def _no_derivative(g, ans, *args):
     """Piecewise-constant functions (sign, Heaviside in x): derivative 0, also at the kink."""
     return tuple(None for _ in args)
+
+
+def _sinc_slope(ans, x):
+    """d/dx sin(x)/x = (cos(x) - sinc(x))/x; for |x| < 0.1 its Taylor series instead, where
+    the difference cancels (at 1e-8 both terms round to 1). The series, in Horner form, to the
+    x**9 term: its first omitted term is below 1e-19 of the value."""
+    u = x**2
+    series = -x / 3 * (1 - u / 10 * (1 - u / 28 * (1 - u / 54 * (1 - u / 88))))
+    return sp.Piecewise((series, sp.Abs(x) < sp.Rational(1, 10)), ((sp.cos(x) - ans) / x, True))
+
+
+_A = sp.Symbol("_a0", real=True)
+
+
+def _real_part(name: str, head: type, body: sp.Expr) -> Op:
+    """A row expanded by the front end (no node, no rule of its own): ``head(_a0) = body``."""
+    return Op(name, head, None, None, None, expansion=sp.Lambda((_A,), body))
 
 
 #: the built-in elementwise functions, one line per SymPy head
@@ -54,6 +71,10 @@ BUILTIN = [
         lambda g, ans, y, x: (g * x / (x**2 + y**2), -g * y / (x**2 + y**2)),
         nargs=2,
     ),
+    # (x - 1)(x + 1), not x**2 - 1: exact near the domain's end (x - 1 loses nothing there)
+    Op("asinh", sp.asinh, "arcsinh", "asinh", lambda g, ans, x: (g / sp.sqrt(1 + x**2),)),
+    Op("acosh", sp.acosh, "arccosh", "acosh", lambda g, ans, x: (g / sp.sqrt((x - 1) * (x + 1)),)),
+    Op("atanh", sp.atanh, "arctanh", "atanh", lambda g, ans, x: (g / ((1 - x) * (1 + x)),)),
     Op(
         "erf",
         sp.erf,
@@ -62,6 +83,20 @@ BUILTIN = [
         lambda g, ans, x: (2 * g * sp.exp(-(x**2)) / sp.sqrt(sp.pi),),
         needs="SciPy (pip install scipy)",
     ),
+    Op("sinc", sp.sinc, "_sinc", None, lambda g, ans, x: (g * _sinc_slope(ans, x),)),
+    # piecewise constant: derivative 0, at the jumps too (docs/design.md, Conventions)
+    Op("floor", sp.floor, "floor", None, _no_derivative),
+    Op("ceiling", sp.ceiling, "ceil", None, _no_derivative),
+    # np.mod and Python's %: the result takes the divisor's sign; x - y*floor(x/y)
+    Op("mod", sp.Mod, "mod", None, lambda g, ans, x, y: (g, -g * floor_divide(x, y)), nargs=2),
+    Op("floor_divide", floor_divide, "floor_divide", None, _no_derivative, nargs=2),
+    # SymPy writes these for a symbol without real=True (Abs(exp(x)) is exp(re(x))); every
+    # circuitc input is real, so each is expanded: re(a) = conjugate(a) = a, im(a) = 0, and
+    # arg(a) = pi where a < 0, else 0 (np.angle's value at 0); their derivatives follow
+    _real_part("re", sp.re, _A),
+    _real_part("conjugate", sp.conjugate, _A),
+    _real_part("im", sp.im, sp.Integer(0)),
+    _real_part("arg", sp.arg, sp.Piecewise((sp.pi, _A < 0), (0, True))),
     Op("sinh", sp.sinh, "sinh", "sinh", lambda g, ans, x: (g * sp.cosh(x),)),
     Op("cosh", sp.cosh, "cosh", "cosh", lambda g, ans, x: (g * sp.sinh(x),)),
     Op("tanh", sp.tanh, "tanh", "tanh", lambda g, ans, x: (g * (1 - ans**2),)),
