@@ -272,6 +272,13 @@ def _matrix_vjp(graph: Graph, nid: int, g: int) -> list[int | None]:
         i, j = node.attrs
         shape = graph.nodes[args[0]].shape
         return [graph.add_node("unit", (g,), (i, j), shape)]
+    if op == "slice":
+        # X[rows, cols]: the adjoint goes back into a zero matrix of X's shape at those places
+        # (a smaller adjoint, standing for its broadcast, is broadcast by the assignment)
+        return [graph.add_node("unslice", (g,), node.attrs, graph.nodes[args[0]].shape)]
+    if op == "unslice":
+        full = graph.expand(g, node.shape)
+        return [graph.add_node("slice", (full,), node.attrs, graph.nodes[args[0]].shape)]
     if op == "trace":
         n = node_shape = graph.nodes[args[0]].shape
         return [graph.mul(g, graph.leaf("eye", (n[0],), node_shape))]
@@ -323,6 +330,8 @@ _MATRIX_PARTIALS = {
     "sum": ("1, broadcast over the summed axis",),
     "broadcast": ("summed back over the broadcast axes",),
     "trace": ("identity",),
+    "slice": ("1 at the sliced entries, 0 elsewhere",),
+    "unslice": ("the entries at the slice",),
     "rowmax": ("0 (the shift cancels)",),
     "logsumexp": ("softmax = exp(_a0 - _ans)", "0 (the shift cancels)"),
 }

@@ -73,6 +73,7 @@ LOGIC = ("and", "or", "not")
 #: the ops that are not elementwise; every other op broadcasts its arguments like NumPy
 MATRIX_OPS = frozenset(
     {"matmul", "transpose", "sum", "broadcast", "element", "trace", "rowmax", "logsumexp", "stack"}
+    | {"slice", "unslice"}  # X[a:b, c:d] and its adjoint (g put back in zeros of X's shape)
 )
 
 #: the IR's structural ops (sums, products, where, the backward pass's own nodes...)
@@ -97,5 +98,5 @@ def local_partial(expr: sp.Function, argindex: int) -> sp.Expr:
 
 def supported() -> list[str]:
     """Names of every SymPy head circuitc compiles (for error messages and the docs)."""
-    heads = ["Add", "Mul", "Pow", "Max", "Min", "Piecewise"]
+    heads = ["Add", "Mul", "Pow", "Max", "Min", "Piecewise", "MatrixSlice"]
     return heads + sorted(op.head.__name__ for op in BY_HEAD.values())

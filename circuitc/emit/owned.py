@@ -1,5 +1,5 @@
 """Which adjoint arrays the backward pass owns: those it may add into in place (``+=``) and
-return without a copy, as opposed to views (a transpose, a broadcast) and values
+return without a copy, as opposed to views (a transpose, a broadcast, a slice) and values
 shared with another name (an argument, a forward value, another adjoint)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def first_exprs(c: Compiled) -> dict[int, int]:
 
 
 #: ops whose value may be shared with another name (views, adjoints passed through)
-_VIEW_OPS = frozenset({"adj", "transpose", "broadcast", "sym"})
+_VIEW_OPS = frozenset({"adj", "transpose", "broadcast", "sym", "slice"})
 
 
 def owned(c: Compiled, first: int, target: int, fwd_set) -> bool:

@@ -323,6 +323,30 @@ class Printer:
         g = self.expr_at(node.args[0], depth)
         return f"_unit({g}, {self.shape(node.shape)}, {i}, {j})", ATOM
 
+    def _print_slice(self, nid: int, depth: int) -> tuple[str, int]:
+        """``a[0:2, 1:3]``, ``a[1:2, :]``: a view (never written into)."""
+        node = self.graph.nodes[nid]
+        a = node.args[0]
+        index = self.index(node.attrs, self.graph.nodes[a].shape)
+        return f"{self._wrap(a, depth, ATOM)}[{index}]", ATOM
+
+    def _print_unslice(self, nid: int, depth: int) -> tuple[str, int]:
+        """The adjoint of a slice: a zero matrix of the parent's shape holding g there."""
+        node = self.graph.nodes[nid]
+        self.helpers.add("_unslice")
+        g = self.expr_at(node.args[0], depth)
+        index = self.index(node.attrs, node.shape)
+        return f"_unslice({g}, {self.shape(node.shape)}, _np.s_[{index}])", ATOM
+
+    @staticmethod
+    def index(axes: tuple, shape: tuple) -> str:
+        """Slice attrs as Python's index text: ``0:2, :`` (defaults left out)."""
+        parts = []
+        for (start, stop, step), size in zip(axes, shape, strict=True):
+            text = f"{start or ''}:{'' if stop == size else stop}"
+            parts.append(text if step == 1 else f"{text}:{step}")
+        return ", ".join(parts)
+
     def _print_trace(self, nid: int, depth: int) -> tuple[str, int]:
         return f"_np.trace({self.expr_at(self.graph.nodes[nid].args[0], depth)})", ATOM
 

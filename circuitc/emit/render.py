@@ -135,6 +135,6 @@ def render_context(c: Compiled) -> dict:
         helpers=[name.lstrip("_") for name in p.helpers],
         output_display=output_display(p),
         # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
-        output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose"),
+        output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose", "slice"),
     )
     return context

@@ -14,6 +14,7 @@ import sympy as sp
 from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy.matrices.expressions.matpow import MatPow
+from sympy.matrices.expressions.slice import MatrixSlice
 from sympy.matrices.expressions.special import Identity, OneMatrix, ZeroMatrix
 from sympy.matrices.immutable import ImmutableDenseMatrix
 
@@ -85,7 +86,7 @@ def matrix_children(e: sp.Basic):
     if isinstance(e, sp.Add) and not isinstance(e, sp.MatrixExpr):
         entry = matmul_entry(e)
         return None if entry is None else entry[:2]
-    if isinstance(e, MatrixElement):
+    if isinstance(e, (MatrixElement, MatrixSlice)):
         return (e.parent,)
     if isinstance(e, ImmutableDenseMatrix):
         return tuple(e)
@@ -201,6 +202,39 @@ def _element(g, lw, e, args):
     return g.element(args[0], int(i), int(j))
 
 
+def _slice(g, lw, e: MatrixSlice, args) -> int:
+    """``X[a:b:s, c:d:t]`` (a row ``X[i, :]`` and a column ``X[:, j]`` are slices too): a
+    ``slice`` node whose attrs are (start, stop, step) per axis, or X itself for ``X[:, :]``.
+
+    Bounds must be integers; an axis whose size is a dimension symbol (bound at call time)
+    can only be taken whole, since a fixed bound there could silently cut fewer rows."""
+    a = args[0]
+    parent = g.nodes[a].shape
+    axes = []
+    for k, (start, stop, step) in enumerate((e.rowslice, e.colslice)):
+        size = parent[k]
+        if isinstance(size, str):
+            if start == 0 and step == 1 and isinstance(stop, sp.Symbol) and stop.name == size:
+                axes.append((0, size, 1))
+                continue
+            raise CircuitError(
+                f"the matrix slice {e} cuts axis {k} of size {size}, which is bound at call "
+                f"time: a slice may take such an axis only whole (':')"
+            )
+        if not all(isinstance(b, (int, sp.Integer)) for b in (start, stop, step)):
+            raise CircuitError(f"the matrix slice {e} needs constant integer bounds")
+        axes.append((int(start), int(stop), int(step)))
+    shape = tuple(
+        size if isinstance(stop, str) else len(range(start, stop, step))
+        for (start, stop, step), size in zip(axes, parent, strict=True)
+    )
+    if 0 in shape:
+        raise CircuitError(f"the matrix slice {e} is empty")
+    if shape == parent and all(step == 1 for _, _, step in axes):
+        return a  # X[:, :] is X
+    return g.add_node("slice", (a,), tuple(axes), shape)
+
+
 def _explicit(g, lw, e, args):
     rows, cols = e.shape
     for a in args:
@@ -241,6 +275,7 @@ _BUILDERS = (
     (sp.Transpose, _transpose),
     (sp.Trace, _trace),
     (MatrixElement, _element),
+    (MatrixSlice, _slice),
     (ImmutableDenseMatrix, _explicit),
     (nodes.MatrixSum, lambda g, lw, e, args: g.reduce_sum(args[0], None)),
     (nodes.AxisSum, lambda g, lw, e, args: g.reduce_sum(args[0], int(e.args[1]))),
