@@ -51,7 +51,7 @@ def test_csv_features_only(tmp_path):
     "text, message",
     [
         ("a,b,label\n1,2,0\n3,x,1\n", r"line 3, column 'b': 'x' is not a number"),
-        ("a,b,label\n1,nan,0\n3,4,1\n", r"line 2, column 'b': nan is not finite"),
+        ("a,b,label\n1,nan,0\n3,4,1\n", r"line 2, column 'b': missing value \('nan'\)"),
         ("a,b,label\n1,2,0\n3,-inf,1\n", r"line 3, column 'b': -inf is not finite"),
         ("a,b,label\n1,2,0\n3,1\n", r"line 3 has 2 cells, the header has 3"),
         ("a,b,label\n", "needs a header row and at least one data row"),
@@ -154,7 +154,7 @@ def test_split_is_stratified():
 
 def test_standardisation_fitted_on_train_only():
     X, y = _toy()
-    X[:, 2] = 7.0  # a constant column stays finite (0)
+    X[:, 2] = 7.0  # a constant column passes through unchanged (issue 12.2: a bias input x0 = 1)
     raw = data.split(X, y, seed=1, standardize=False)
     ds = data.split(X, y, seed=1)
     mean = raw.X_train.mean(axis=0)
@@ -163,7 +163,8 @@ def test_standardisation_fitted_on_train_only():
     np.testing.assert_allclose(ds.X_train[:, :2].mean(axis=0), 0.0, atol=1e-12)
     np.testing.assert_allclose(ds.X_train[:, :2].std(axis=0), 1.0, rtol=1e-12)
     np.testing.assert_allclose(ds.X_test[:, :2], (raw.X_test[:, :2] - mean[:2]) / std[:2])
-    assert np.all(ds.X_train[:, 2] == 0) and np.all(ds.X_test[:, 2] == 0)
+    assert np.all(ds.X_train[:, 2] == 7) and np.all(ds.X_test[:, 2] == 7)
+    assert ds.mean[2] == 0 and ds.scale[2] == 1
     # the test part's own statistics played no part
     assert not np.allclose(ds.X_test[:, :2].mean(axis=0), 0.0, atol=1e-3)
     np.testing.assert_allclose(ds.transform(raw.X_test), ds.X_test, rtol=1e-14)

@@ -48,6 +48,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """A step size: a finite number > 0."""
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     """A tolerance: a finite number >= 0 (nan would make every comparison pass or fail)."""
     value = float(text)
@@ -205,3 +213,22 @@ def add_at(p: argparse.ArgumentParser, what: str) -> None:
         metavar="NAME=VALUE",
         help=f"{what} (repeatable; a number, parsed with float)",
     )
+
+
+def check_writable(path, flag: str) -> None:
+    """Refuse an output path that cannot be written, before any work (CliError)."""
+    import os
+    import tempfile
+
+    p = Path(path)
+    if p.is_dir():
+        raise CliError(f"{flag} {path}: is a folder; give a file name")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except FileExistsError as e:  # a file stands where a folder of the path should be
+        raise CliError(f"{flag} {path}: {e.filename} is a file, not a folder") from None
+    except OSError as e:
+        raise CliError(f"{flag} {path}: cannot write there ({e.strerror or e})") from None

@@ -1,5 +1,10 @@
-"""``circuitc predict``: predictions of a trained circuit, one CSV row per data row (and the
-accuracy, when the data is labelled)."""
+"""``circuitc predict``: the trained parameters and their preprocessing applied to raw rows.
+
+The rows are every row of ``--data`` (by default the data the parameters were trained on),
+their columns matched by name to those the model was trained on; one CSV row of predictions
+per data row (class labels as the data had them), then the accuracy (or R² and RMSE) when the
+data has labels — on the held-out test rows first when it is the trained-on data.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .train import _add_common, _check_writable, _compile, _errors, _one_circuit
+from .common import check_writable
+from .progress import number_text
+from .train import _add_common, _compile, _errors, _one_circuit
 
 
 def add_predict(p: argparse.ArgumentParser) -> None:
@@ -20,110 +27,131 @@ def add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", metavar="CSV", help="write the predictions here (default stdout)")
 
 
-def _predict_data(args, ck, module):
-    """(raw features, labels or None, name) for predict: every row of the data, no split."""
-    from ..training import data
+def _predict_data(args, ck, pre):
+    """The rows to predict (a ``RawData``, columns in the trained order): every row, no split."""
+    from ..training import csvfile, data
 
     source = args.data or ck.config.get("data") or data.DEFAULT
     target_column = args.target_column or ck.config.get("target_column")
+    encoding = args.encoding or ck.config.get("encoding")
+    delimiter = args.delimiter or ck.config.get("delimiter")
     text = str(source)
-    if text.lower().endswith((".csv", ".txt")) and ck.n_features is not None:
-        with open(text, newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f), [])
-        if len(header) == ck.n_features and target_column is None:
-            # features only: no target column to drop
-            X, _, _, _ = data.read_csv(text, has_target=False)
-            return X, None, Path(text).name
-        if target_column is None and ck.target_name in [h.strip() for h in header]:
-            target_column = ck.target_name
-    X, y, _, _ = data.raw(source, target_column)
-    return X, y, Path(text).name if text not in data.BUILTIN else text
+    if Path(text).suffix.lower() in (".csv", ".tsv", ".txt"):
+        table = csvfile.read(text, encoding=encoding, delimiter=delimiter)
+        names = table.names
+        if target_column is None and pre.target_name in names and table.header is not None:
+            target_column = pre.target_name
+        if table.header is None:  # by position: a target column is one more than the features
+            has_target = len(names) == pre.n_features + 1
+        else:
+            has_target = target_column is not None
+        cols = csvfile.columns(table, target_column, has_target=has_target)
+        raw = data.RawData(Path(text).name, cols.X, cols.y, cols.feature_names)
+    else:
+        raw = data.raw(source, target_column)
+    if raw.feature_names is not None and pre.feature_names is not None:
+        return data.in_trained_order(raw, pre.feature_names, pre.n_features)
+    if raw.X.shape[1] != pre.n_features:
+        raise data.DataError(
+            f"{raw.name} has {raw.X.shape[1]} feature columns; {args.params} was trained on "
+            f"{pre.n_features}"
+        )
+    return raw
+
+
+def _label_codes(y, pre, name: str) -> np.ndarray:
+    """The class codes of labels ``y`` (text labels looked up in the trained classes)."""
+    from ..training.data import DataError, codes_of
+
+    y = np.asarray(y)
+    if pre.classes is not None and pre.classes.dtype.kind in "US":
+        return codes_of(y, pre.classes)
+    if y.dtype.kind not in "fiub":
+        raise DataError(f"{name}: the labels are text; the model was trained on numbers")
+    return y.astype(np.float64)
+
+
+def _prediction_rows(binding, pre, probs: np.ndarray):
+    """(header, rows, predicted codes or None) of the predictions CSV."""
+    from ..training import sgd
+
+    if binding.task not in ("binary", "multiclass"):
+        header = (
+            ["prediction"]
+            if probs.shape[1] == 1
+            else [f"prediction_{k}" for k in range(probs.shape[1])]
+        )
+        return header, ([repr(float(v)) for v in row] for row in probs), None
+    codes = sgd.classify(binding, probs).astype(int)
+    labels = pre.labels(codes)
+    if binding.task == "binary":
+        rows = ([str(c), repr(float(p))] for c, p in zip(labels, probs[:, 0], strict=True))
+        return ["prediction", "probability"], rows, codes
+    header = ["prediction"] + [f"p_{c}" for c in pre.labels(np.arange(probs.shape[1]))]
+    rows = ([str(c)] + [repr(float(v)) for v in row] for c, row in zip(labels, probs, strict=True))
+    return header, rows, codes
+
+
+def _score_line(binding, raw, ck, codes, probs, y) -> str | None:
+    """Accuracy (or R² and RMSE) of the predictions: on the held-out test rows first when the
+    data is the data the parameters were trained on."""
+    from ..training import sgd
+
+    if y is None or binding.task is None:
+        return None
+    n = raw.X.shape[0]
+
+    def score(rows):
+        if binding.task == "regression":
+            t = np.asarray(y, dtype=np.float64)[rows].reshape(probs[rows].shape)
+            r2, err = sgd.r2(t, probs[rows]), sgd.rmse(t, probs[rows])
+            return f"R² {r2:.4f}, RMSE {number_text(err)}"
+        return f"accuracy {float(np.mean(codes[rows] == y[rows])):.4f}"
+
+    everything = np.arange(n)
+    test = ck.test_rows
+    if test is not None and test.size and ck.data_digest == raw.digest() and test.max() < n:
+        return (
+            f"{score(test)} on the {test.size} test rows of {raw.name} "
+            f"({score(everything)} on all {n} rows, {n - test.size} of them trained on)"
+        )
+    return f"{score(everything)} on {n} rows of {raw.name}"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict with trained parameters: one CSV row per data row (and the accuracy, if labelled)."""
-    CliError, _ = _errors()
+    CliError, bad_input = _errors()
     from ..loader import write_atomic
+    from ..training import checkpoint, sgd
 
     circuit = _one_circuit(args, {})
     module = _compile(circuit)
     if not hasattr(module, "predict"):
         raise CliError(f"circuit {circuit.name!r} has no prediction= to predict with")
     if args.out:
-        _check_writable(args.out, "-o")
-    X, y, labels, name, binding, probs = _predict(args, module)
-    text, classes = _prediction_csv(binding, probs)
-    if args.out:
-        write_atomic(args.out, text)
-        print(f"wrote {args.out} ({X.shape[0]} rows)")
-    else:
-        sys.stdout.write(text)
-    if y is not None and classes is not None:
-        acc = float(np.mean(classes == labels))
-        print(
-            f"accuracy {acc:.4f} on {X.shape[0]} rows of {name}",
-            file=sys.stderr if not args.out else sys.stdout,
-        )
-    return 0
-
-
-def _predict(args, module):
-    """The data's rows scaled as in training and the module's predictions for them:
-    ``(X, labels or None, labels as floats, data name, binding, predictions)``."""
-    CliError, bad_input = _errors()
-    from ..training import checkpoint, data, sgd
-
+        check_writable(args.out, "-o")
     try:
         ck = checkpoint.load(args.params, module)
-        X, y, name = _predict_data(args, ck, module)
-        X = data.check_features(X, name)
-        if ck.n_features is not None and X.shape[1] != ck.n_features:
-            raise data.DataError(
-                f"{name} has {X.shape[1]} feature columns; {args.params} was trained on "
-                f"{ck.n_features}"
-            )
-        if ck.mean is not None:
-            X = (X - ck.mean) / ck.scale
-        labels = np.zeros(X.shape[0]) if y is None else np.asarray(y, dtype=np.float64)
-        if y is not None:
-            data.check_features(labels, name)
-        ds = data.Dataset(name, X, labels, X[:0], labels[:0], target_name=ck.target_name)
-        binding = sgd.bind(module, ds)
-        params = sgd.check_params(module, ck.params, ds)
-        Xe, _ = binding.encode(X, None)
-        probs = sgd.predictions(module, binding, params, Xe)
+        pre = ck.preprocessing(module)
+        raw = _predict_data(args, ck, pre)
+        y = None if raw.y is None else _label_codes(raw.y, pre, raw.name)
+        k = None if pre.classes is None else len(pre.classes)
+        binding = sgd.bind_shapes(module, pre.n_features, k, raw.name)
+        params = sgd.check_params(module, ck.params, binding)
+        probs = sgd.predictions(module, binding, params, pre.transform(raw.X, raw.name))
     except bad_input as e:
         raise CliError(str(e)) from None
-    except OSError as e:  # the data file is missing or unreadable
-        raise CliError(f"cannot read {e.filename or 'the data'}: {e.strerror or e}") from None
-    return X, y, labels, name, binding, probs
-
-
-def _prediction_csv(binding, probs) -> tuple[str, np.ndarray | None]:
-    """The predictions as CSV text (a class and its probabilities for a classifier, the
-    values for a regression), and the predicted classes (None for a regression)."""
-    from ..training import sgd
-
+    header, rows, codes = _prediction_rows(binding, pre, probs)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    if binding.task in ("binary", "multiclass"):
-        classes = sgd.classify(binding, probs).astype(int)
-        if binding.task == "binary":
-            w.writerow(["prediction", "probability"])
-            rows = ([int(c), repr(float(p))] for c, p in zip(classes, probs[:, 0], strict=True))
-        else:
-            w.writerow(["prediction"] + [f"p_{k}" for k in range(probs.shape[1])])
-            rows = (
-                [int(c)] + [repr(float(v)) for v in row]
-                for c, row in zip(classes, probs, strict=True)
-            )
-    else:
-        classes = None
-        w.writerow(
-            ["prediction"]
-            if probs.shape[1] == 1
-            else [f"prediction_{k}" for k in range(probs.shape[1])]
-        )
-        rows = ([repr(float(v)) for v in row] for row in probs)
+    w.writerow(header)
     w.writerows(rows)
-    return buf.getvalue(), classes
+    if args.out:
+        write_atomic(args.out, buf.getvalue())
+        print(f"wrote {args.out} ({raw.X.shape[0]} rows)")
+    else:
+        sys.stdout.write(buf.getvalue())
+    line = _score_line(binding, raw, ck, codes, probs, y)
+    if line:
+        print(line, file=sys.stderr if not args.out else sys.stdout)
+    return 0

@@ -23,19 +23,34 @@ def progress_bar(total: int, quiet: bool):
     return tqdm(total=total, unit="step", leave=False, disable=None, file=sys.stderr)
 
 
-def loss_text(loss: float) -> str:
-    """A loss as the epoch lines show it: 4 decimals, or 4 significant digits in scientific
-    notation once it is large (a diverging loss of 5e159 is not printed as 165 digits)."""
-    return f"{loss:.4f}" if abs(loss) < 1e6 else f"{loss:.4e}"
+def number_text(value: float) -> str:
+    """A metric for an epoch line: 4 decimals, or 4 significant digits with an exponent when
+    it is large or tiny (a diverging loss of 1e165 prints as 1.0000e+165, not 166 digits)."""
+    if value != 0 and not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4e}"
+    return f"{value:.4f}"
+
+
+#: the epoch line's columns: (History field, label), each shown when it has a value
+_COLUMNS = (
+    ("loss", "loss"),
+    ("test_loss", "test loss"),
+    ("val_loss", "val loss"),
+    ("train_accuracy", "train acc"),
+    ("test_accuracy", "test acc"),
+    ("val_accuracy", "val acc"),
+    ("train_rmse", "train rmse"),
+    ("test_rmse", "test rmse"),
+)
 
 
 def epoch_line(h, epochs: int) -> str:
     i = len(h) - 1
-    parts = [f"epoch {h.epoch[i]:>{len(str(epochs))}}/{epochs}", f"loss {loss_text(h.loss[i])}"]
-    if h.train_accuracy[i] is not None:
-        parts.append(f"train acc {h.train_accuracy[i]:.4f}")
-    if h.test_accuracy[i] is not None:
-        parts.append(f"test acc {h.test_accuracy[i]:.4f}")
+    parts = [f"epoch {h.epoch[i]:>{len(str(epochs))}}/{epochs}"]
+    for key, label in _COLUMNS:
+        value = h[key][i]
+        if value is not None:
+            parts.append(f"{label} {number_text(value)}")
     return "  ".join(parts)
 
 
@@ -105,7 +120,7 @@ class Reporter:
             self.bar.update(1)
             if p.step % 20 == 0 or p.step == p.steps_per_epoch:
                 self.bar.set_postfix_str(
-                    f"epoch {p.epoch} loss {loss_text(self.running)}", refresh=False
+                    f"epoch {p.epoch} loss {number_text(self.running)}", refresh=False
                 )
 
     def _epoch(self, p) -> None:
@@ -113,8 +128,9 @@ class Reporter:
 
         run = self.run
         checkpoint.save(
-            self.out, self.module, p.params, state=p.state, data=run.dataset, config=run.config
-        )
+            self.out, self.module, p.params, state=p.state, preprocessing=run.pre,
+            data=run.dataset, config=run.config,
+        )  # fmt: skip
         if self.args.log:
             write_log(self.args.log, p.history)
         if not self.args.quiet:
@@ -130,3 +146,70 @@ class Reporter:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def header_line(name: str, dataset, binding, s: dict) -> str:
+    n_val = dataset.X_val.shape[0]
+    rows = f"{dataset.X_train.shape[0]} train / " + (f"{n_val} validation / " if n_val else "")
+    rows += f"{dataset.X_test.shape[0]} test rows"
+    return (
+        f"{name} on {dataset.name}: {rows}, "
+        f"{dataset.n_features} features ({binding.task or 'loss only'}); "
+        f"{s['optimizer']}, lr {s['lr']:g}"
+        + (f" ({s['schedule']})" if s["schedule"] != "constant" else "")
+        + (f", momentum {s['momentum']:g}" if s["momentum"] else "")
+        + f", batch {s['batch_size']}, {s['epochs']} epochs"
+    )
+
+
+def data_notes(dataset, raw) -> list[str]:
+    """What was done to the data that a user should know (a line each)."""
+    notes = []
+    if raw.feature_names is None and Path(str(raw.name)).suffix.lower() in (".csv", ".tsv", ".txt"):
+        notes.append(
+            f"{raw.name} has no header (its first row is numbers): columns are taken by "
+            "position, the target is the last unless --target-column names 'column N'"
+        )
+    if raw.dropped:
+        shown = ", ".join(str(n) for n in raw.dropped[:5]) + (", …" if len(raw.dropped) > 5 else "")
+        rows = "row" if len(raw.dropped) == 1 else "rows"
+        notes.append(f"dropped {len(raw.dropped)} {rows} with a missing value (lines {shown})")
+    if dataset.classes is not None:
+        labels = ", ".join(f"{k} = {c}" for k, c in enumerate(dataset.classes[:10]))
+        notes.append(f"labels: {labels}" + (", …" if len(dataset.classes) > 10 else ""))
+    kept = np.flatnonzero((dataset.mean == 0) & (dataset.scale == 1))
+    if 0 < kept.size < dataset.n_features and not np.all(dataset.scale == 1):
+        names = dataset.column_names
+        cols = ", ".join(names[j] for j in kept[:5]) + (", …" if kept.size > 5 else "")
+        notes.append(f"not standardised (constant on the train rows): {cols}")
+    return notes
+
+
+def final_lines(module, binding, params, dataset, history) -> list[str]:
+    """Where early stopping stopped, and the held-out test rows' score."""
+    lines = []
+    if history.stopped == "early_stopping":
+        lines.append(
+            f"early stopping at epoch {len(history)}: validation loss best at epoch "
+            f"{history.best_epoch} (its parameters kept)"
+        )
+    score = _final_line(module, binding, params, dataset)
+    return lines + ([score] if score else [])
+
+
+def _final_line(module, binding, params, dataset) -> str | None:
+    """The held-out test rows' accuracy (a classifier) or R² and RMSE (regression)."""
+    from ..training import sgd
+
+    rows = dataset.X_test.shape[0]
+    if rows == 0 or binding.task is None:
+        return None
+    X, Y = binding.encode(dataset.X_test, dataset.y_test)
+    with np.errstate(all="ignore"):
+        pred = sgd.predictions(module, binding, params, X)
+    if binding.task == "regression":
+        y = np.asarray(Y).reshape(pred.shape)
+        r2, err = sgd.r2(y, pred), sgd.rmse(y, pred)
+        return f"test R² {r2:.4f}, RMSE {number_text(err)} ({rows} rows)"
+    acc = float(np.mean(sgd.classify(binding, pred) == dataset.y_test))
+    return f"test accuracy {acc:.4f} ({rows} rows)"

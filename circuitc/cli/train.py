@@ -13,15 +13,20 @@ as if never interrupted.
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import non_negative_int, unit_interval
-from .progress import Reporter, plot
+from .common import (
+    check_writable,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    unit_interval,
+)
+from .progress import Reporter, data_notes, final_lines, header_line, plot
 
 #: settings when neither the flags, the parameter file nor the circuit file's TRAIN give one
 DEFAULTS = dict(
@@ -32,6 +37,9 @@ DEFAULTS = dict(
     schedule="constant",
     momentum=0.0,
     seed=0,
+    standardize=True,
+    validation=0.0,
+    early_stopping=None,
 )
 
 
@@ -43,46 +51,44 @@ def _errors():
     return CliError, (DataError, CheckpointError)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
 def _add_common(p: argparse.ArgumentParser, data_default: str) -> None:
     p.add_argument("file", metavar="FILE", help="a Python file defining circuit or circuits")
     p.add_argument("--circuit", metavar="NAME", help="the circuit of this name (if several)")
     p.add_argument(
         "--data",
         metavar="NAME|PATH",
-        help="breast_cancer, digits, iris, a .csv with a header row, or an .npz "
-        f"(default: {data_default})",
+        help="breast_cancer, digits, iris, a .csv (any of , ; TAB |; a header row names the "
+        f"columns) or an .npz (default: {data_default})",
     )
-    p.add_argument("--target-column", metavar="COL", help="the CSV column holding the target")
+    p.add_argument(
+        "--target-column",
+        metavar="COL",
+        help="the CSV column holding the target (default: 'target', else the last column)",
+    )
+    p.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the CSV file's text encoding (default UTF-8, BOM or not)",
+    )
+    p.add_argument(
+        "--delimiter", metavar="CHAR", help="the CSV delimiter (default: found from the file)"
+    )
 
 
 def add_train(p: argparse.ArgumentParser) -> None:
     _add_common(p, "the circuit file's TRAIN data, else breast_cancer")
     p.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=positive_int,
         help=f"total passes over the train part (default {DEFAULTS['epochs']})",
     )
     p.add_argument(
         "--lr",
-        type=_positive_float,
+        type=positive_float,
         help=f"step size η, the schedule's start (default {DEFAULTS['lr']})",
     )
     p.add_argument(
-        "--batch-size", type=_positive_int, help="instances per step (default 1: per-instance)"
+        "--batch-size", type=positive_int, help="instances per step (default 1: per-instance)"
     )
     p.add_argument("--optimizer", choices=("sgd", "adam"), help="update rule (default sgd)")
     p.add_argument(
@@ -95,6 +101,33 @@ def add_train(p: argparse.ArgumentParser) -> None:
         "--seed",
         type=non_negative_int,
         help="seeds the split, initialisation and order (an integer >= 0; default 0)",
+    )
+    p.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        help="scale every feature column that is not constant to mean 0 and standard deviation 1, "
+        "fitted on the train rows; a constant column (a bias input x0 = 1) is kept as it is "
+        "(default: --standardize)",
+    )
+    p.add_argument(
+        "--validation",
+        type=unit_interval,
+        metavar="FRACTION",
+        help="hold out this fraction of the train rows to report a validation loss (default 0)",
+    )
+    p.add_argument(
+        "--early-stopping",
+        type=positive_int,
+        metavar="EPOCHS",
+        help="stop when the validation loss has not improved for this many epochs and keep the "
+        "best epoch's parameters (holds out --validation 0.1 unless given)",
+    )
+    p.add_argument(
+        "--missing",
+        choices=("error", "drop"),
+        default="error",
+        help="a CSV row with a missing cell (empty, NA, NaN, ?): an error naming it (default) or "
+        "left out",
     )
     p.add_argument(
         "--out",
@@ -150,27 +183,6 @@ def _settings(args, file_train: dict, saved: dict) -> dict:
     return out
 
 
-def _check_writable(path, flag: str) -> None:
-    """Refuse an output path that cannot be written, before any work (CliError)."""
-    import os
-    import tempfile
-
-    from .common import CliError
-
-    p = Path(path)
-    if p.is_dir():
-        raise CliError(f"{flag} {path}: is a folder; give a file name")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        os.close(fd)
-        os.unlink(tmp)
-    except FileExistsError as e:  # a file stands where a folder of the path should be
-        raise CliError(f"{flag} {path}: {e.filename} is a file, not a folder") from None
-    except OSError as e:
-        raise CliError(f"{flag} {path}: cannot write there ({e.strerror or e})") from None
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a circuit's parameters with SGD on a data set and write them to an .npz."""
     CliError, bad_input = _errors()
@@ -207,7 +219,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         reporter.close()
     if reporter.interrupted:
         return _interrupted(module, run, params, out)
-    _finish(args, circuit, run, history, out)
+    _finish(args, circuit, module, params, run, history, out)
     return 0
 
 
@@ -219,7 +231,7 @@ def _check_outputs(args, out: Path) -> None:
 
     for path, flag in ((out, "--out"), (args.log, "--log"), (args.plot, "--plot")):
         if path:
-            _check_writable(path, flag)
+            check_writable(path, flag)
     check_target(out, checkpoint.is_parameter_file, force=args.force, reading=[args.file])
 
 
@@ -234,6 +246,8 @@ class _Run:
     state: Any
     config: dict  # what the parameter file records: the settings, the data and its target
     resume: str | None
+    raw: Any = None  # the rows as read (data.RawData)
+    pre: Any = None  # the fitted preprocessing saved with the parameters
 
 
 def _prepare(args, namespace: dict, module) -> _Run:
@@ -251,9 +265,22 @@ def _prepare(args, namespace: dict, module) -> _Run:
         ck = checkpoint.load(args.resume, module) if args.resume else None
         saved = ck.config if ck is not None else {}
         s = _settings(args, file_train, saved)
-        source = args.data or saved.get("data") or file_data or data.DEFAULT
-        target_column = args.target_column or saved.get("target_column")
-        dataset = data.load(source, target_column=target_column, seed=s["seed"])
+        config = _config(args, s, saved, file_data or data.DEFAULT)
+        raw = data.raw(
+            config["data"],
+            config["target_column"],
+            encoding=config["encoding"],
+            delimiter=config["delimiter"],
+            missing=args.missing,
+        )
+        if ck is None:
+            raw = sgd.align(module, raw)
+        else:
+            names = ck.feature_names if ck.named and ck.feature_names else None
+            raw = data.in_trained_order(raw, names, ck.n_features)
+        dataset = data.split(
+            raw, seed=s["seed"], standardize=s["standardize"], validation=config["validation"]
+        )
         if ck is not None:
             checkpoint.check_data(ck, dataset, args.resume)
         binding = sgd.bind(module, dataset)
@@ -267,8 +294,20 @@ def _prepare(args, namespace: dict, module) -> _Run:
             f"{args.resume} was trained with {state.optimizer.kind}; "
             f"it cannot continue with --optimizer {s['optimizer']}"
         )
-    config = dict(s, data=str(source), target_column=target_column)
-    return _Run(s, dataset, binding, params, state, config, args.resume)
+    pre = dataset.preprocessing(binding)
+    return _Run(s, dataset, binding, params, state, config, args.resume, raw, pre)
+
+
+def _config(args, s: dict, saved: dict, default_data) -> dict:
+    """What the parameter file records: the settings and where the data came from."""
+    return dict(
+        s,
+        data=str(args.data or saved.get("data") or default_data),
+        target_column=args.target_column or saved.get("target_column"),
+        encoding=args.encoding or saved.get("encoding"),
+        delimiter=args.delimiter or saved.get("delimiter"),
+        validation=s["validation"] or (0.1 if s["early_stopping"] else 0.0),
+    )
 
 
 def _announce(args, circuit, run: _Run, out: Path) -> bool:
@@ -277,15 +316,15 @@ def _announce(args, circuit, run: _Run, out: Path) -> bool:
     s, dataset, state = run.settings, run.dataset, run.state
     epochs = s["epochs"]
     if not args.quiet:
-        n = dataset.X_train.shape[0]
-        task = run.binding.task or "loss only"
+        print(header_line(circuit.name, dataset, run.binding, s))
+        for note in data_notes(dataset, run.raw):
+            print(note)
+    if state.history.stopped == "early_stopping":
         print(
-            f"{circuit.name} on {dataset.name}: {n} train / {dataset.X_test.shape[0]} test rows, "
-            f"{dataset.n_features} features ({task}); {s['optimizer']}, lr {s['lr']:g}"
-            + (f" ({s['schedule']})" if s["schedule"] != "constant" else "")
-            + (f", momentum {s['momentum']:g}" if s["momentum"] else "")
-            + f", batch {s['batch_size']}, {epochs} epochs"
+            f"{args.resume} stopped early at epoch {state.epoch} (best epoch "
+            f"{state.history.best_epoch}); train again without --resume to go on"
         )
+        return False
     if state.epoch >= epochs:
         print(f"{args.resume} has already trained {state.epoch} epochs; pass --epochs N to go on")
         return False
@@ -321,6 +360,7 @@ def _train(module, run: _Run, reporter: Reporter):
             optimizer=s["optimizer"],
             callback=reporter,
             state=run.state,
+            early_stopping=s["early_stopping"],
         )
     finally:
         if installed:
@@ -332,7 +372,10 @@ def _interrupted(module, run: _Run, params, out: Path) -> int:
     from ..training import checkpoint
 
     state = run.state
-    checkpoint.save(out, module, params, state=state, data=run.dataset, config=run.config)
+    checkpoint.save(
+        out, module, params, state=state, preprocessing=run.pre, data=run.dataset,
+        config=run.config,
+    )  # fmt: skip
     print(
         f"interrupted at epoch {state.epoch + 1}, step {state.step}: wrote {out} "
         f"(continue with --resume {out})",
@@ -341,12 +384,11 @@ def _interrupted(module, run: _Run, params, out: Path) -> int:
     return 130
 
 
-def _finish(args, circuit, run: _Run, history, out: Path) -> None:
-    """The plot, the final test accuracy and where the parameters are."""
+def _finish(args, circuit, module, params, run: _Run, history, out: Path) -> None:
+    """The plot, where early stopping stopped, the held-out score and where the parameters are."""
     if args.plot and len(history):
         plot(args.plot, history, f"{circuit.name} on {run.dataset.name}")
     if not args.quiet:
-        final = history.test_accuracy[-1] if len(history) else None
-        if final is not None:
-            print(f"test accuracy {final:.4f} ({run.dataset.X_test.shape[0]} rows)")
+        for line in final_lines(module, run.binding, params, run.dataset, history):
+            print(line)
         print(f"wrote {out}")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import DataError, Dataset
+from .data import Dataset
+from .errors import DataError
 
 _ndarray = np.ndarray
 
@@ -99,6 +100,14 @@ class Binding:
 
 def bind(module, data: Dataset) -> Binding:
     """Match the module's ``FEATURES``/``TARGET`` to the data set, or raise ``DataError``."""
+    binding = bind_shapes(module, data.n_features, data.n_classes, data.name)
+    _check_labels(getattr(module, "NAME", "circuit"), binding, data)
+    return binding
+
+
+def bind_shapes(module, d: int, n_classes: int | None, data_name: str = "data") -> Binding:
+    """The ``Binding`` of ``d`` feature columns (and ``n_classes`` classes, when the target has
+    one column per class of a symbolic size) to the module's arguments."""
     name = getattr(module, "NAME", "circuit")
     features = list(getattr(module, "FEATURES", ()) or ())
     target = getattr(module, "TARGET", None)
@@ -113,7 +122,6 @@ def bind(module, data: Dataset) -> Binding:
             f"circuit {name!r}: data input {others[0]!r} is neither a feature nor the target"
         )
     shapes = arg_shapes(module)
-    d = data.n_features
     dims: dict[str, int] = {}
     if len(features) == 1 and len(shapes[features[0]]) == 2:
         layout = "matrix"
@@ -125,7 +133,7 @@ def bind(module, data: Dataset) -> Binding:
         else:
             raise DataError(
                 f"circuit {name!r}: {features[0]} has {cols} columns ({cols} features, or "
-                f"{cols - 1} and the bias column of ones); the data has {d} features ({data.name})"
+                f"{cols - 1} and the bias column of ones); the data has {d} features ({data_name})"
             )
     else:
         layout = "columns"
@@ -135,38 +143,59 @@ def bind(module, data: Dataset) -> Binding:
         if len(features) != d:
             raise DataError(
                 f"circuit {name!r} takes {len(features)} features, the data has {d} columns "
-                f"({data.name})"
+                f"({data_name})"
             )
         bias = False  # named scalar features: the bias is a parameter of its own
     tshape = shapes[target]
-    n_classes = None
     task = None
     k = tshape[-1] if len(tshape) == 2 else 1
     if isinstance(k, str):
-        k = data.n_classes
-        if k is None:
+        if n_classes is None:
             raise DataError(
                 f"circuit {name!r}: {target} has one column per class, labels are not classes"
             )
-        dims[tshape[-1]] = k
+        dims[tshape[-1]] = k = n_classes
+    classes = None
     if hasattr(module, "predict"):
         if k > 1:
-            task, n_classes = "multiclass", k
+            task, classes = "multiclass", k
         else:
             task = (
                 "binary" if _predicts_probability(module, shapes, features, dims) else "regression"
             )
-            n_classes = 2 if task == "binary" else None
-    binding = Binding(features, target, layout, bias, tshape, dims, task, n_classes, d)
-    _check_labels(name, binding, data)
-    return binding
+            classes = 2 if task == "binary" else None
+    return Binding(features, target, layout, bias, tshape, dims, task, classes, d)
+
+
+def align(module, raw):
+    """``raw`` (a ``data.RawData``) with its columns in the order of the module's named scalar
+    features, when its column names are exactly those names; else as it is (by position)."""
+    features = list(getattr(module, "FEATURES", ()) or ())
+    names = raw.feature_names
+    if names is None or len(features) < 2 or sorted(names) != sorted(features):
+        return raw
+    return raw.reorder([names.index(f) for f in features])
 
 
 def _check_labels(name: str, b: Binding, data: Dataset) -> None:
     """Labels a classifier's loss can take: 0/1 for one probability, 0..K-1 for K classes."""
+    if data.classes is not None:
+        shown = ", ".join(repr(str(c)) for c in data.classes[:4])
+        shown += ", …" if len(data.classes) > 4 else ""
+        if b.task not in ("binary", "multiclass"):
+            raise DataError(
+                f"circuit {name!r} does not classify, but the target {data.target_name!r} "
+                f"holds text labels ({shown})"
+            )
+        if len(data.classes) > b.n_classes:
+            raise DataError(
+                f"circuit {name!r} has {b.n_classes} classes; the target "
+                f"{data.target_name!r} has {len(data.classes)} labels ({shown})"
+            )
     if b.task not in ("binary", "multiclass"):
         return
-    for part, y in (("train", data.y_train), ("test", data.y_test)):
+    parts = (("train", data.y_train), ("validation", data.y_val), ("test", data.y_test))
+    for part, y in parts:
         bad = (y < 0) | (y >= b.n_classes) | (y != np.round(y))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -209,10 +238,14 @@ def _predicts_probability(module, shapes, features, dims) -> bool:
 
 
 # -- initialisation -----------------------------------------------------------------------------
-def param_shapes(module, data: Dataset | None = None) -> dict[str, tuple[int, ...]]:
-    """Each parameter's concrete shape (a symbolic dimension sized from ``data``)."""
+def param_shapes(module, data: Dataset | Binding | None = None) -> dict[str, tuple[int, ...]]:
+    """Each parameter's concrete shape (a symbolic dimension sized from ``data``, or from a
+    ``Binding`` already made)."""
     shapes = arg_shapes(module)
-    dims = bind(module, data).dims if data is not None else {}
+    if isinstance(data, Binding):
+        dims = data.dims
+    else:
+        dims = bind(module, data).dims if data is not None else {}
     return {w: _size(shapes[w], dims, None, w) for w in module.WRT}
 
 
@@ -265,7 +298,7 @@ def _stuck_at_zero(module, params, dims: dict[str, int]) -> bool:
     return any(not np.any(np.asarray(g[w]) != 0) for w in module.WRT)
 
 
-def check_params(module, params: dict, data: Dataset | None = None) -> dict:
+def check_params(module, params: dict, data: Dataset | Binding | None = None) -> dict:
     """``params`` as float64 arrays of the right shapes (the same arrays when they already are)."""
     want = param_shapes(module, data)
     missing = [w for w in module.WRT if w not in params]

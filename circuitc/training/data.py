@@ -1,48 +1,73 @@
-"""Data sets for training: features, target, a seeded train/test split and standardisation.
+"""Data sets for training: raw rows, a seeded train/validation/test split, standardisation.
 
-A ``Dataset`` holds the train and test parts as float64 arrays (instances are rows). Sources:
+Sources (``raw``): the built-in sets ``breast_cancer`` (the default), ``digits`` and ``iris``
+from scikit-learn (the ``data`` extra); a CSV file (``csvfile``: a BOM, any of ``, ; TAB |``,
+quotes, missing cells, with or without a header; the target is the column ``target_column``,
+by default the column ``target``, else the last); an ``.npz`` with arrays ``X`` (n × d) and
+``y`` (n), read with ``allow_pickle=False``; or arrays (``from_arrays``, a DataFrame or a
+mapping of named columns included).
 
-* the built-in sets ``breast_cancer`` (the default), ``digits`` and ``iris``, from scikit-learn
-  (the ``data`` extra);
-* a CSV file with a header row, the target being one named column (``target_column``; by
-  default a column called ``target``, else the last one); every cell is parsed with ``float``;
-* an ``.npz`` file with arrays ``X`` (n × d) and ``y`` (n), read with ``allow_pickle=False``.
-
-Standardisation (mean 0, standard deviation 1 per column) is fitted on the train part only and
-applied to both parts; the fitted ``mean``/``scale`` travel with trained parameters so that
-``predict`` scales new data the same way. Bad data raises ``DataError`` with a one-line message.
+``split`` holds out a test part and, on request, a validation part (scikit-learn's
+``train_test_split``, seeded, stratified by class where every class can be), encodes text
+labels (sorted, as ``LabelEncoder``), and fits the standardisation on the train part only:
+every column that is not constant there gets mean 0 and standard deviation 1; a constant
+column (the bias input x₀ = 1) passes through unchanged. Bad data raises ``DataError`` with a
+one-line message.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-#: the data sets scikit-learn ships (no download)
-BUILTIN = ("breast_cancer", "digits", "iris")
-DEFAULT = "breast_cancer"
+from .errors import DataError
+from .preprocess import Preprocessing, check_finite, encode_labels, fit_scaler, identity_scaler
+from .sources import (  # noqa: F401  (re-exported: data.read_csv, data.raw... are documented)
+    BUILTIN,
+    DEFAULT,
+    RawData,
+    builtin,
+    check_features,
+    from_arrays,
+    in_trained_order,
+    raw,
+    read_csv,
+    read_npz,
+)
 
-
-class DataError(ValueError):
-    """Unusable data: a missing file, a bad cell, NaN/inf, an unknown column, wrong shapes."""
+__all__ = [
+    "BUILTIN",
+    "DEFAULT",
+    "DataError",
+    "Dataset",
+    "RawData",
+    "from_arrays",
+    "load",
+    "raw",
+    "read_csv",
+    "read_npz",
+    "split",
+]
 
 
 @dataclass
 class Dataset:
-    """Features and target, split into a train and a test part (float64, instances are rows).
+    """Features and target, split into train, validation and test parts (float64, rows).
 
     Attributes:
         name: where the data came from (a built-in name or a file name).
-        X_train, y_train, X_test, y_test: the two parts; ``y`` is one value per row.
-        feature_names: one name per column of ``X``.
+        X_train, y_train, X_val, y_val, X_test, y_test: the parts, standardised; ``y`` is one
+            number per row (a class code when the labels are text). A part may have 0 rows.
+        feature_names: one name per column of ``X`` (``None``: the data had no names).
         target_name: the name of the target column.
-        mean, scale: the standardisation fitted on ``X_train`` (``None`` when not standardised);
-            ``X = (raw - mean) / scale``.
+        mean, scale: the standardisation fitted on ``X_train``: ``X = (raw - mean) / scale``
+            (0 and 1 for a constant column, and for every column without standardisation).
+        classes: the text labels, ``classes[k]`` being code k (``None``: numeric labels).
+        val_rows, test_rows: which rows of the raw data the validation and test parts hold.
+        dropped: CSV lines left out for a missing value.
+        digest: ``RawData.digest()`` of the data split.
     """
 
     name: str
@@ -50,19 +75,42 @@ class Dataset:
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    feature_names: list[str] = field(default_factory=list)
+    feature_names: list[str] | None = None
     target_name: str = "target"
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
+    classes: np.ndarray | None = None
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    val_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    test_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    dropped: list[int] = field(default_factory=list)
+    digest: str = ""
+
+    def __post_init__(self):
+        d = self.X_train.shape[1]
+        if self.X_val is None:
+            self.X_val, self.y_val = np.zeros((0, d)), np.zeros(0)
+        if self.mean is None:
+            self.mean, self.scale = identity_scaler(d)
 
     @property
     def n_features(self) -> int:
         return self.X_train.shape[1]
 
     @property
+    def column_names(self) -> list[str]:
+        if self.feature_names is not None:
+            return list(self.feature_names)
+        return [f"x{j + 1}" for j in range(self.n_features)]
+
+    @property
     def n_classes(self) -> int | None:
-        """``max(label) + 1`` when every label is a non-negative integer, else ``None``."""
-        y = np.concatenate([self.y_train, self.y_test])
+        """The number of classes: of the text labels, else ``max(label) + 1`` when every label
+        is a non-negative integer, else ``None``."""
+        if self.classes is not None:
+            return len(self.classes)
+        y = np.concatenate([self.y_train, self.y_val, self.y_test])
         if y.size and np.all(y >= 0) and np.all(y == np.round(y)):
             return int(y.max()) + 1
         return None
@@ -72,210 +120,166 @@ class Dataset:
         X = check_features(X, "data")
         if X.shape[1] != self.n_features:
             raise DataError(f"data has {X.shape[1]} feature columns, expected {self.n_features}")
-        if self.mean is None:
-            return X
         return (X - self.mean) / self.scale
 
+    def preprocessing(self, binding=None) -> Preprocessing:
+        """What ``predict`` must do to raw rows: this data set's names, scaling and classes,
+        with the bias column and the task of the circuit it is bound to (``sgd.bind``)."""
+        task = getattr(binding, "task", None)
+        classes = self.classes
+        if classes is None and task in ("binary", "multiclass"):
+            classes = np.arange(binding.n_classes)
+        return Preprocessing(
+            self.feature_names,
+            self.mean,
+            self.scale,
+            bool(getattr(binding, "bias", False)),
+            classes if task in ("binary", "multiclass") else None,
+            self.target_name,
+            task,
+        )
 
-def check_features(X, what: str = "data") -> np.ndarray:
-    """``X`` as a finite float64 matrix, or a ``DataError`` naming the first bad cell."""
+
+def _labels(y, n: int, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(codes, classes)`` of one label per row (text labels encoded)."""
+    y = np.asarray(y)
+    if y.dtype.kind == "O":
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            y = y.astype(str)
     try:
-        X = np.asarray(X, dtype=np.float64)
+        codes, classes = encode_labels(y.reshape(-1))
     except (TypeError, ValueError) as e:
-        raise DataError(f"{what}: features are not numbers ({e})") from None
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2:
-        raise DataError(f"{what}: features must be a matrix (rows × columns), got {X.ndim}-d")
-    _check_finite(X, what, "feature")
-    return X
+        raise DataError(f"{name}: target values are not numbers ({e})") from None
+    if codes.shape[0] != n:
+        raise DataError(f"{name}: {n} rows of features but {codes.shape[0]} target values")
+    check_finite(codes, name, "target")
+    return codes, classes
 
 
-def _check_finite(a: np.ndarray, what: str, kind: str) -> None:
-    bad = ~np.isfinite(a)
-    if bad.any():
-        where = np.argwhere(bad)[0]
-        cell = f"row {where[0] + 1}" + (f", column {where[1] + 1}" if a.ndim == 2 else "")
-        raise DataError(f"{what}: {kind} value {a[tuple(where)]} at {cell} is not finite")
+def _stratify(codes: np.ndarray, n_test: int, n_train: int) -> np.ndarray | None:
+    """The labels to stratify by, when they are classes each split part can hold."""
+    if not np.all(codes == np.round(codes)):
+        return None  # regression targets
+    _, counts = np.unique(codes, return_counts=True)
+    if counts.min() < 2 or n_test < counts.size or n_train < counts.size:
+        return None
+    return codes
+
+
+def _hold_out(rows: np.ndarray, codes: np.ndarray, size: float, seed: int):
+    """``(kept, held_out)`` rows: ``size`` of ``rows`` held out (train_test_split, seeded)."""
+    n = rows.size
+    n_out = int(round(size * n))
+    if size == 0.0 or n_out == 0:
+        return rows, rows[:0]
+    if n - n_out < 1:
+        raise DataError(f"holding out {size:g} of {n} rows leaves none to train on")
+    try:
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise DataError(
+            "splitting off test or validation rows needs scikit-learn: pip install 'circuitc[data]'"
+        ) from None
+    strat = _stratify(codes[rows], n_out, n - n_out)
+    kept, out = train_test_split(rows, test_size=n_out, random_state=seed, stratify=strat)
+    return kept, np.sort(out)
 
 
 def split(
     X,
-    y,
+    y=None,
     *,
     name: str = "data",
     feature_names: list[str] | None = None,
     target_name: str = "target",
     test_size: float = 0.25,
+    validation=0.0,
     seed: int = 0,
     standardize: bool = True,
 ) -> Dataset:
-    """A ``Dataset`` from arrays: a seeded shuffle, then the last ``test_size`` part is the test part.
+    """A ``Dataset`` of raw rows: ``X`` and ``y``, or a ``RawData`` as ``X``.
 
-    The split is stratified by label when every label is an integer (so small classes appear in
-    both parts). Standardisation is fitted on the train part only.
+    ``test_size`` and ``validation`` (a fraction of the rows left after the test part, or a
+    ``RawData`` of separate validation rows) are held out with a seeded, stratified
+    ``train_test_split``; the train rows are then shuffled with ``seed``. The standardisation
+    is fitted on the train rows only.
     """
-    X = check_features(X, name)
-    try:
-        y = np.asarray(y, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError) as e:
-        raise DataError(f"{name}: target values are not numbers ({e})") from None
-    if y.shape[0] != X.shape[0]:
-        raise DataError(f"{name}: {X.shape[0]} rows of features but {y.shape[0]} target values")
-    _check_finite(y, name, "target")
-    n = X.shape[0]
+    raw_data = X if isinstance(X, RawData) else RawData(name, X, y, feature_names, target_name)
+    X = check_features(raw_data.X, raw_data.name)
+    name = raw_data.name
+    codes, classes = _labels(raw_data.y, X.shape[0], name)
+    external = isinstance(validation, RawData)
+    rows, val_rows, test_rows = _parts(
+        codes, test_size, 0.0 if external else validation, seed, name
+    )
+    mean, scale = fit_scaler(X[rows]) if standardize else identity_scaler(X.shape[1])
+
+    def scaled(part: np.ndarray) -> np.ndarray:
+        Z = (part - mean) / scale
+        check_finite(Z, name, "standardised feature")
+        return np.ascontiguousarray(Z)
+
+    if external:
+        X_val, y_val = _external(validation, X.shape[1], classes)
+    else:
+        X_val, y_val = X[val_rows], codes[val_rows]
+    return Dataset(
+        name,
+        scaled(X[rows]),
+        codes[rows],
+        scaled(X[test_rows]),
+        codes[test_rows],
+        None if raw_data.feature_names is None else list(raw_data.feature_names),
+        raw_data.target_name,
+        mean,
+        scale,
+        classes,
+        scaled(X_val),
+        y_val,
+        val_rows,
+        test_rows,
+        list(raw_data.dropped),
+        raw_data.digest(),
+    )
+
+
+def _parts(codes: np.ndarray, test_size: float, validation, seed: int, name: str):
+    """``(train, validation, test)`` row indices; the train rows shuffled with ``seed``."""
+    n = codes.shape[0]
     if n < 2:
         raise DataError(f"{name}: needs at least 2 rows, got {n}")
     if not 0.0 <= test_size < 1.0:
         raise DataError(f"test_size must be in [0, 1), got {test_size}")
-    rng = np.random.default_rng(seed)
-    if np.all(y == np.round(y)):
-        # stratified: each label's rows shuffled, and the same share of each goes to test
-        # (largest remainders: the test part has round(test_size * n) rows in all)
-        labels = np.unique(y)
-        sizes = np.array([np.count_nonzero(y == label) for label in labels])
-        share = test_size * sizes
-        counts = np.floor(share).astype(int)
-        extra = int(round(test_size * n)) - counts.sum()
-        counts[np.argsort(-(share - counts), kind="stable")[:extra]] += 1
-        test = []
-        for label, k in zip(labels, counts, strict=True):
-            rows = np.flatnonzero(y == label)
-            rows = rows[rng.permutation(rows.size)]
-            test.extend(rows[:k].tolist())
-        test = np.array(sorted(test), dtype=np.intp)
-    else:
-        test = np.sort(rng.permutation(n)[: int(round(test_size * n))])
-    is_test = np.zeros(n, dtype=bool)
-    is_test[test] = True
-    train_rows = np.flatnonzero(~is_test)
-    test_rows = np.flatnonzero(is_test)
-    train_rows = train_rows[rng.permutation(train_rows.size)]
-    X_train, y_train = X[train_rows], y[train_rows]
-    X_test, y_test = X[test_rows], y[test_rows]
-    mean = scale = None
-    if standardize:
-        mean = X_train.mean(axis=0)
-        scale = X_train.std(axis=0)
-        scale[scale == 0] = 1.0  # a constant column (digits' border pixels) stays 0
-        X_train = (X_train - mean) / scale
-        X_test = (X_test - mean) / scale
-    if feature_names is None:
-        feature_names = [f"x{j + 1}" for j in range(X.shape[1])]
-    return Dataset(
-        name,
-        np.ascontiguousarray(X_train),
-        y_train,
-        np.ascontiguousarray(X_test),
-        y_test,
-        list(feature_names),
-        target_name,
-        mean,
-        scale,
-    )
+    if not 0.0 <= float(validation) < 1.0:
+        raise DataError(f"validation must be a fraction in [0, 1), got {validation}")
+    rows, test_rows = _hold_out(np.arange(n), codes, test_size, seed)
+    rows, val_rows = _hold_out(np.sort(rows), codes, float(validation), seed)
+    rows = np.sort(rows)
+    return rows[np.random.default_rng(seed).permutation(rows.size)], val_rows, test_rows
 
 
-def builtin(name: str) -> tuple[np.ndarray, np.ndarray, list[str], str]:
-    """The raw ``(X, y, feature_names, target_name)`` of a scikit-learn data set."""
-    if name not in BUILTIN:
-        raise DataError(f"unknown data set {name!r}; built-in: {', '.join(BUILTIN)}")
-    try:
-        from sklearn import datasets
-    except ImportError:
-        raise DataError(
-            f"the built-in data set {name!r} needs scikit-learn: pip install 'circuitc[data]'"
-        ) from None
-    bunch = getattr(datasets, f"load_{name}")()
-    names = [str(n) for n in getattr(bunch, "feature_names", [])] or None
-    return bunch.data, bunch.target, names, "target"
+def _external(val: RawData, d: int, classes: np.ndarray | None):
+    """Raw features and label codes of separately given validation rows."""
+    Xv = check_features(val.X, "validation data")
+    if Xv.shape[1] != d:
+        raise DataError(f"validation data has {Xv.shape[1]} feature columns, the data has {d}")
+    yv, _ = _labels(val.y, Xv.shape[0], "validation data")
+    if classes is not None:
+        yv = codes_of(val.y, classes)
+    return Xv, yv
 
 
-def read_csv(path, target_column: str | None = None, has_target: bool = True):
-    """``(X, y, feature_names, target_name)`` of a CSV file with a header row.
-
-    The target is the column named ``target_column``; by default the column ``target`` when
-    there is one, else the last column. With ``has_target=False`` every column is a feature
-    and ``y`` is ``None``. Cells are parsed with ``float`` (never evaluated).
-    """
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except OSError as e:
-        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path}: not a CSV text file ({e})") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if len(rows) < 2:
-        raise DataError(f"{path}: needs a header row and at least one data row")
-    header = [cell.strip() for cell in rows[0]]
-    if len(header) < 1 + has_target:
-        raise DataError(f"{path}: needs at least one feature column and a target column")
-    if not has_target:
-        target = None
-    elif target_column is None:
-        target = header.index("target") if "target" in header else len(header) - 1
-    elif target_column in header:
-        target = header.index(target_column)
-    else:
-        raise DataError(f"{path}: no column {target_column!r}; the columns are {', '.join(header)}")
-    values = np.empty((len(rows) - 1, len(header)))
-    for i, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path}: line {i} has {len(row)} cells, the header has {len(header)}")
-        for j, cell in enumerate(row):
-            try:
-                values[i - 2, j] = float(cell)
-            except ValueError:
-                raise DataError(
-                    f"{path}: line {i}, column {header[j]!r}: {cell.strip()!r} is not a number"
-                ) from None
-            if not math.isfinite(values[i - 2, j]):
-                raise DataError(
-                    f"{path}: line {i}, column {header[j]!r}: {cell.strip()} is not finite"
-                )
-    keep = [j for j in range(len(header)) if j != target]
-    if target is None:
-        return values, None, header, None
-    return values[:, keep], values[:, target], [header[j] for j in keep], header[target]
-
-
-def read_npz(path):
-    """``(X, y, feature_names, target_name)`` of an ``.npz`` with arrays ``X`` and ``y``."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            keys = set(f.files)
-            if not {"X", "y"} <= keys:
-                raise DataError(f"{path}: needs arrays 'X' and 'y', has {sorted(keys)}")
-            X, y = f["X"], f["y"]
-            names = [str(n) for n in f["feature_names"]] if "feature_names" in keys else None
-    except DataError:
-        raise
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {path} as .npz: {e}") from None
-    if X.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
-        raise DataError(f"{path}: 'X' and 'y' must hold numbers")
-    return X, y, names, "target"
-
-
-def raw(source: str | os.PathLike = DEFAULT, target_column: str | None = None):
-    """``(X, y, feature_names, target_name)`` from a built-in name, a ``.csv`` or an ``.npz``."""
-    text = os.fspath(source)
-    if text in BUILTIN:
-        if target_column not in (None, "target"):
-            raise DataError(f"the built-in data set {text!r} has no column {target_column!r}")
-        return builtin(text)
-    suffix = Path(text).suffix.lower()
-    if suffix == ".npz":
-        return read_npz(text)
-    if suffix in (".csv", ".txt"):
-        return read_csv(text, target_column)
-    if not Path(text).exists():
-        raise DataError(
-            f"no data set {text!r}: give a built-in name ({', '.join(BUILTIN)}), a .csv or an .npz"
-        )
-    raise DataError(f"{text}: unknown data format (use .csv or .npz)")
+def codes_of(y, classes: np.ndarray) -> np.ndarray:
+    """Codes of text labels ``y`` under ``classes``; an unknown label is a ``DataError``."""
+    y = np.asarray(y).astype(str).reshape(-1)
+    codes = np.searchsorted(classes, y)
+    codes = np.minimum(codes, len(classes) - 1)
+    bad = classes[codes] != y
+    if bad.any():
+        raise DataError(f"label {y[np.flatnonzero(bad)[0]]!r} is not one of the trained classes")
+    return codes.astype(np.float64)
 
 
 def load(
@@ -283,19 +287,16 @@ def load(
     *,
     target_column: str | None = None,
     test_size: float = 0.25,
+    validation: float = 0.0,
     seed: int = 0,
     standardize: bool = True,
+    **csv_options,
 ) -> Dataset:
-    """A ``Dataset`` from a built-in name, a ``.csv`` or an ``.npz`` file (see the module doc)."""
-    X, y, names, target = raw(source, target_column)
-    name = os.fspath(source)
+    """A ``Dataset`` from a built-in name, a CSV or an ``.npz`` file (see the module doc)."""
     return split(
-        X,
-        y,
-        name=name if name in BUILTIN else Path(name).name,
-        feature_names=names,
-        target_name=target,
+        raw(source, target_column, **csv_options),
         test_size=test_size,
+        validation=validation,
         seed=seed,
         standardize=standardize,
     )

@@ -15,19 +15,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from .binding import (  # noqa: F401  (re-exported: sgd.bind, sgd.init... are documented)
     Binding,
+    align,
     arg_shapes,
     bind,
+    bind_shapes,
     check_params,
     init,
     param_shapes,
 )
 from .data import Dataset, load
+from .errors import DataError
+from .history import History, Progress, State  # noqa: F401  (re-exported)
+from .metrics import (  # noqa: F401  (re-exported)
+    _mean_loss,
+    accuracy,
+    classify,
+    evaluate,
+    metrics,
+    predictions,
+    r2,
+    rmse,
+)
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "1/t", "step", "cosine")
@@ -122,66 +136,6 @@ class Optimizer:
                 p -= eta * (m / c1) / (np.sqrt(v / c2) + eps)
 
 
-# -- history and resumable state ------------------------------------------------------------------
-@dataclass
-class History:
-    """Per epoch: the loss (mean J over the train part, after the epoch), accuracies, step size.
-
-    Accuracies are ``None`` when the circuit has no ``predict`` or does regression.
-    ``stopped`` is ``None`` after a full run, ``"callback"`` when the callback asked to stop.
-    """
-
-    epoch: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    train_accuracy: list[float | None] = field(default_factory=list)
-    test_accuracy: list[float | None] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    stopped: str | None = None
-
-    FIELDS = ("epoch", "loss", "train_accuracy", "test_accuracy", "lr")
-
-    def __getitem__(self, key: str) -> list:
-        if key not in self.FIELDS:
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    def rows(self) -> list[dict]:
-        """One dict per epoch, keyed by ``FIELDS``."""
-        return [{k: getattr(self, k)[i] for k in self.FIELDS} for i in range(len(self))]
-
-
-@dataclass
-class State:
-    """Where a run is: the next ``(epoch, step)`` (0-based), the optimizer and the history.
-
-    ``train(..., state=s)`` continues from ``s`` and keeps it up to date, so a caller can save
-    it at any step (``circuitc.checkpoint.save``) and a resumed run equals an uninterrupted one.
-    """
-
-    epoch: int = 0
-    step: int = 0
-    optimizer: Optimizer | None = None
-    history: History = field(default_factory=History)
-
-
-@dataclass
-class Progress:
-    """What ``callback`` receives after every step (``kind="step"``) and epoch (``"epoch"``)."""
-
-    kind: str
-    epoch: int  # 1-based
-    step: int  # 1-based within the epoch
-    steps_per_epoch: int
-    loss: float  # the batch's loss, or the epoch's train loss
-    lr: float
-    params: dict
-    state: State
-    history: History
-
-
 def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
     """The order in which epoch ``epoch`` (0-based) visits the ``n`` train instances."""
     if not shuffle:
@@ -190,50 +144,6 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarr
 
 
 # -- training -----------------------------------------------------------------------------------
-def _mean_loss(J) -> tuple[float, float]:
-    """(mean of J, 1 / size of J): the loss of the batch and the gradient's scale."""
-    if isinstance(J, float):
-        return J, 1.0
-    J = np.asarray(J)
-    return float(J.mean()), 1.0 / J.size
-
-
-def evaluate(module, binding: Binding, params: dict, X, Y, y) -> tuple[float, float | None]:
-    """(mean loss, accuracy) of ``params`` on encoded data ``X``/``Y`` with labels ``y``."""
-    kw = binding.kwargs(X, Y, slice(None))
-    with np.errstate(all="ignore"):
-        loss = _mean_loss(module.forward(**params, **kw))[0]
-    return loss, accuracy(module, binding, params, X, y)
-
-
-def predictions(module, binding: Binding, params: dict, X) -> np.ndarray:
-    """``predict`` on encoded features: one row per instance (probabilities for a classifier).
-
-    ``predict`` reads the parameters and the features only: no target is passed.
-    """
-    kw = binding.kwargs(X, None, slice(None))
-    out = np.asarray(module.predict(**params, **kw), dtype=np.float64)
-    if out.ndim == 0:
-        out = np.full(X.shape[0], float(out))
-    return out.reshape(X.shape[0], -1)
-
-
-def classify(binding: Binding, probs: np.ndarray) -> np.ndarray:
-    """Class labels from ``predictions``: the likeliest class, or probability ≥ 0.5."""
-    if binding.task == "multiclass":
-        return np.argmax(probs, axis=1).astype(np.float64)
-    return (probs[:, 0] >= 0.5).astype(np.float64)
-
-
-def accuracy(module, binding: Binding, params: dict, X, y) -> float | None:
-    """The fraction of rows of encoded features ``X`` whose predicted class is the label ``y``."""
-    if binding.task not in ("binary", "multiclass") or X.shape[0] == 0:
-        return None
-    with np.errstate(all="ignore"):
-        probs = predictions(module, binding, params, X)
-    return float(np.mean(classify(binding, probs) == y))
-
-
 def train(
     module,
     data: Dataset,
@@ -249,6 +159,7 @@ def train(
     optimizer: str = "sgd",
     callback: Callable[[Progress], object] | None = None,
     state: State | None = None,
+    early_stopping: int | None = None,
 ) -> tuple[dict, History]:
     """Minimise the circuit's loss over ``data``'s train part with SGD (or Adam).
 
@@ -270,6 +181,8 @@ def train(
         callback: called with a ``Progress`` after every step and every epoch; a true return
             value stops the run after that step (``history.stopped = "callback"``).
         state: a ``State`` to continue from and keep up to date (see ``State``).
+        early_stopping: stop when the validation loss has not improved for this many epochs,
+            and put back the parameters of the best epoch (``data`` needs a validation part).
 
     Returns:
         ``(params, history)``.
@@ -282,10 +195,14 @@ def train(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if not isinstance(data, Dataset):
         data = load(data, seed=seed)
+    _check_early_stopping(early_stopping, data)
     binding = bind(module, data)
     params = init(module, seed, data) if params is None else check_params(module, params, data)
     X, Y = binding.encode(data.X_train, data.y_train)
-    Xt, Yt = binding.encode(data.X_test, data.y_test)
+    parts = {
+        "test": (*binding.encode(data.X_test, data.y_test), data.y_test),
+        "val": (*binding.encode(data.X_val, data.y_val), data.y_val),
+    }
     n = X.shape[0]
     steps_per_epoch = -(-n // batch_size)
     eta_of = schedule_fn(schedule, lr, epochs, steps_per_epoch)
@@ -293,48 +210,54 @@ def train(
         state = State()
     if state.optimizer is None:
         state.optimizer = Optimizer(optimizer, params, momentum)
+    run = _Run(
+        module, binding, data, params, X, Y, parts, epochs, batch_size, shuffle, seed, eta_of,
+        callback, state, early_stopping,
+    )  # fmt: skip
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is reported below
-        return _loop(
-            module,
-            binding,
-            data,
-            params,
-            X,
-            Y,
-            Xt,
-            Yt,
-            epochs,
-            batch_size,
-            shuffle,
-            seed,
-            eta_of,
-            callback,
-            state,
-        )
+        _loop(run)
+    return params, state.history
 
 
-def _loop(
-    module,
-    binding,
-    data,
-    params,
-    X,
-    Y,
-    Xt,
-    Yt,
-    epochs,
-    batch_size,
-    shuffle,
-    seed,
-    eta_of,
-    callback,
-    state,
-):
+def _check_early_stopping(patience: int | None, data: Dataset) -> None:
+    if patience is None:
+        return
+    if patience < 1:
+        raise ValueError(f"early_stopping must be at least 1 epoch, got {patience}")
+    if data.X_val.shape[0] == 0:
+        raise DataError("early stopping needs validation rows (validation=0.2, say)")
+
+
+@dataclass
+class _Run:
+    """One call of ``train``: the module, the encoded data and the settings."""
+
+    module: object
+    binding: Binding
+    data: Dataset
+    params: dict
+    X: np.ndarray
+    Y: np.ndarray
+    parts: dict
+    epochs: int
+    batch_size: int
+    shuffle: bool
+    seed: int
+    eta_of: Callable[[int], float]
+    callback: Callable | None
+    state: State
+    patience: int | None
+
+
+def _loop(run: _Run) -> None:
+    """The epochs and their steps (the per-instance hot loop keeps its names local)."""
+    X, Y, binding, params, state = run.X, run.Y, run.binding, run.params, run.state
+    batch_size, callback, eta_of = run.batch_size, run.callback, run.eta_of
     n = X.shape[0]
     steps_per_epoch = -(-n // batch_size)
     opt = state.optimizer
     history = state.history
-    grad_fn = module.value_and_grad
+    grad_fn = run.module.value_and_grad
     kw = dict(params)
     matrix = binding.layout == "matrix"
     if matrix:
@@ -343,9 +266,9 @@ def _loop(
         if batch_size == 1:  # one view per instance, made once (the per-instance hot loop)
             x_rows = [X[i : i + 1] for i in range(n)]
             y_rows = [Y[i : i + 1] for i in range(n)]
-    while state.epoch < epochs:
+    while state.epoch < run.epochs:
         epoch = state.epoch
-        order = epoch_order(n, seed, epoch, shuffle)
+        order = epoch_order(n, run.seed, epoch, run.shuffle)
         if batch_size == 1:
             order = order.tolist()
         for s in range(state.step, steps_per_epoch):
@@ -384,35 +307,60 @@ def _loop(
                 )
             ):
                 history.stopped = "callback"
-                return params, history
-        train_loss, train_acc = evaluate(module, binding, params, X, Y, data.y_train)
-        test_acc = accuracy(module, binding, params, Xt, data.y_test)
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(
-                f"the loss became {train_loss} at the end of epoch {epoch + 1} "
-                f"(step {steps_per_epoch}); try a smaller learning rate",
-                epoch + 1,
-                steps_per_epoch,
-            )
-        history.epoch.append(epoch + 1)
-        history.loss.append(train_loss)
-        history.train_accuracy.append(train_acc)
-        history.test_accuracy.append(test_acc)
-        history.lr.append(float(eta_of(max(opt.t - 1, 0))))
-        state.epoch, state.step = epoch + 1, 0
-        if callback is not None and callback(
-            Progress(
-                "epoch",
-                epoch + 1,
-                steps_per_epoch,
-                steps_per_epoch,
-                train_loss,
-                history.lr[-1],
-                params,
-                state,
-                history,
-            )
-        ):
-            history.stopped = "callback"
-            return params, history
-    return params, history
+                return
+        if _end_epoch(run, epoch, steps_per_epoch):
+            return
+
+
+def _end_epoch(run: _Run, epoch: int, steps_per_epoch: int) -> bool:
+    """Measure every part, record the epoch, apply early stopping, call back; True: stop."""
+    state, params, history = run.state, run.params, run.state.history
+    train = metrics(run.module, run.binding, params, run.X, run.Y, run.data.y_train)
+    test = metrics(run.module, run.binding, params, *run.parts["test"])
+    val = metrics(run.module, run.binding, params, *run.parts["val"])
+    if not math.isfinite(train["loss"]):
+        raise TrainingDiverged(
+            f"the loss became {train['loss']} at the end of epoch {epoch + 1} "
+            f"(step {steps_per_epoch}); try a smaller learning rate",
+            epoch + 1,
+            steps_per_epoch,
+        )
+    history.append(
+        epoch=epoch + 1,
+        loss=train["loss"],
+        train_accuracy=train["accuracy"],
+        test_accuracy=test["accuracy"],
+        lr=float(run.eta_of(max(state.optimizer.t - 1, 0))),
+        test_loss=test["loss"],
+        val_loss=val["loss"],
+        val_accuracy=val["accuracy"],
+        train_rmse=train["rmse"],
+        test_rmse=test["rmse"],
+    )
+    state.epoch, state.step = epoch + 1, 0
+    stop = run.patience is not None and _early_stop(state, params, val["loss"], run.patience)
+    progress = Progress(
+        "epoch", epoch + 1, steps_per_epoch, steps_per_epoch, train["loss"], history.lr[-1],
+        params, state, history,
+    )  # fmt: skip
+    if run.callback is not None and run.callback(progress):
+        history.stopped = "callback"
+        return True
+    return stop
+
+
+def _early_stop(state: State, params: dict, val_loss: float, patience: int) -> bool:
+    """Keep the best epoch's parameters; after ``patience`` epochs without a lower validation
+    loss, put them back into ``params`` (in place) and say stop."""
+    history = state.history
+    if val_loss < state.best_loss:
+        state.best_loss = val_loss
+        state.best = {w: np.array(p, copy=True) for w, p in params.items()}
+        history.best_epoch = state.epoch
+        return False
+    if history.best_epoch is not None and state.epoch - history.best_epoch >= patience:
+        for w, p in params.items():
+            p[...] = state.best[w]
+        history.stopped = "early_stopping"
+        return True
+    return False
