@@ -10,6 +10,7 @@ import sympy as sp
 
 from ..core import ops
 from ..core.ir import Graph
+from ..core.program import Compiled
 from .printer import ATOM, Printer
 
 
@@ -58,3 +59,18 @@ class MathPrinter(Printer):
         node = self.graph.nodes[nid]
         args = ", ".join(self.expr_at(a, depth) for a in node.args)
         return f"_math.{ops.OPS[node.op].math}({args})", ATOM
+
+
+#: circuits with more nodes than this get no ``math`` fast path: it would double a long module
+#: for a per-call saving that matters only when the arithmetic is a few dozen operations
+MATH_PATH_MAX_NODES = 1000
+
+
+def has_math_path(c: Compiled) -> bool:
+    """True when the module gets a ``math`` fast path for Python floats: every node is a
+    scalar that ``MathPrinter`` prints exactly, J is computed (not a constant), and the
+    circuit is small."""
+    g = c.graph
+    if g.nodes[c.output].op == "const" or len(g.nodes) > MATH_PATH_MAX_NODES:
+        return False
+    return MathPrinter.supports(g, range(len(g.nodes)))

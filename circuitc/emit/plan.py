@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from ..core.ir import LEAF_OPS
 from ..core.program import Compiled, fill_partial, op_counts
 from .fastpath import MathPrinter
-from .layout import condition, one_line, shape_tuple, wrapped_lines
+from .layout import one_line
 from .owned import first_exprs, fresh_adjoint, owned
 from .printer import Printer
+from .prologue import prologue, shape_checks
 
 
 @dataclass
@@ -53,9 +54,7 @@ class Plan:
     uses_math: bool = False
     helpers: list[str] = field(default_factory=list)
     modules: list[tuple[str, str]] = field(default_factory=list)  # (module, alias) to import
-    checks: list[str] = field(default_factory=list)  # call-time shape checks (matrix arguments)
     predict_args: list[str] = field(default_factory=list)  # what predict() reads (params first)
-    predict_checks: list[str] = field(default_factory=list)  # the checks of those arguments
     prologue: list[str] = field(default_factory=list)  # argument conversion and shape check
     predict_prologue: list[str] = field(default_factory=list)  # the same for predict()
 
@@ -75,15 +74,40 @@ def _cosmetic(c: Compiled, v: int) -> bool:
 
 def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> Plan:
     """The lines of every function; ``math=True`` prints the Python-float fast path instead
-    (``MathPrinter``: the same lines, the same order of operations, ``_math`` calls)."""
+    (``MathPrinter``: the same lines, the same order of operations, ``_math`` calls).
+
+    The steps: count uses, name the nodes, print the forward lines, the backward lines and
+    the gradients, then the prologues that convert and check the arguments."""
+    g = c.graph
+    fwd_set, bwd_reads, uses = _use_counts(c)
+    namer = _Namer(c, fwd_set)
+    namer.name_forward(uses)
+    namer.name_adjoints()
+    printer = (printer_class or (MathPrinter if math else Printer))(g, namer.names)
+    out = Plan(namer.names)
+    _forward_lines(out, c, printer, bwd_reads, math)
+    out.forward_ops, out.backward_ops = op_counts(c)
+    first_expr = first_exprs(c)
+    out.backward = _backward_lines(c, printer, namer, out.output, first_expr, math)
+    out.grads = _grads(c, printer, first_expr, fwd_set, math)
+    if g.nodes[c.output].shape == (1, 1):
+        out.output = f"{_paren(out.output)}[0, 0]"  # a 1×1 matrix J is returned as a float
+    _prologues(out, c, printer)
+    out.uses_math, out.modules = printer.uses_math, sorted(printer.modules.items())
+    out.helpers = sorted(printer.helpers)
+    return out
+
+
+def _use_counts(c: Compiled) -> tuple[set[int], set[int], dict[int, int]]:
+    """The forward nodes (the cone of J and the prediction), the forward values the backward
+    pass reads (some only predict() needs), and each node's use count over everything any
+    function computes."""
     g = c.graph
     roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
-    fwd = g.cone(roots)
-    fwd_set = set(fwd)
-    # use counts over everything any function computes
+    fwd_set = set(g.cone(roots))
     uses: dict[int, int] = {}
     bwd_nodes = set()
-    bwd_reads = set()  # forward values the backward reads (some only predict() needs)
+    bwd_reads = set()
     stack = [u.expr for u in c.updates]
     while stack:
         v = stack.pop()
@@ -99,59 +123,83 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
             uses[a] = uses.get(a, 0) + 1
     for r in roots + [u.expr for u in c.updates]:
         uses[r] = uses.get(r, 0) + 1
+    return fwd_set, bwd_reads, uses
 
-    # a step the output does not use has no forward line: its node, if the backward pass
-    # builds it again (atan's 1 + x**2 where a dead step t = x**2), is a backward value
-    names = {v: n for v, n in c.names.items() if v in fwd_set or g.nodes[v].op in LEAF_OPS}
-    counter = 0
 
-    def fresh() -> str:
-        nonlocal counter
+class _Namer:
+    """The names of the emitted code: the circuit's own, ``_t0, _t1…`` for temporaries (in
+    the order they are asked for, skipping names taken) and ``_d_<name>`` for adjoints (the
+    notes' dJ/d<name>)."""
+
+    def __init__(self, c: Compiled, fwd_set: set[int]):
+        self.c, self.fwd_set = c, fwd_set
+        g = c.graph
+        # a step the output does not use has no forward line: its node, if the backward pass
+        # builds it again (atan's 1 + x**2 where a dead step t = x**2), is a backward value
+        self.names = {v: n for v, n in c.names.items() if v in fwd_set or g.nodes[v].op in LEAF_OPS}
+        self.taken = set(self.names.values())
+        self.counter = 0
+
+    def fresh(self) -> str:
+        """The next free temporary name, taken."""
         while True:
-            name = f"_t{counter}"
-            counter += 1
-            if name not in taken:
-                taken.add(name)
+            name = f"_t{self.counter}"
+            self.counter += 1
+            if name not in self.taken:
+                self.taken.add(name)
                 return name
 
-    taken = set(names.values())
-    for v in fwd:
-        node = g.nodes[v]
-        if node.op in LEAF_OPS or node.op == "bool" or v in names:
-            continue
-        if v not in c.adjoint and uses.get(v, 0) <= 1 and _cosmetic(c, v):
-            continue
-        names[v] = fresh()
-    # adjoint names: _d_<name>, the notes' dJ/d<name>
-    for target, leaf in sorted(c.adjoint.items()):
-        base = names[target]
-        name = "_d_" + base.lstrip("_")
-        if name in taken:
-            name = "_d_" + base
-        while name in taken:
-            name += "_"
-        taken.add(name)
-        names[leaf] = name
+    def name_forward(self, uses: dict[int, int]) -> None:
+        """A temporary for every forward node without a name, except a cosmetic one (``-y``,
+        a comparison) used once, which reads better inline."""
+        c, g = self.c, self.c.graph
+        roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
+        for v in g.cone(roots):
+            node = g.nodes[v]
+            if node.op in LEAF_OPS or node.op == "bool" or v in self.names:
+                continue
+            if v not in c.adjoint and uses.get(v, 0) <= 1 and _cosmetic(c, v):
+                continue
+            self.names[v] = self.fresh()
 
-    printer = (printer_class or (MathPrinter if math else Printer))(g, names)
-    out = Plan(names)
+    def name_adjoints(self) -> None:
+        """``_d_<name>`` for each adjoint (``_d__name`` or trailing ``_`` when that is taken)."""
+        for target, leaf in sorted(self.c.adjoint.items()):
+            base = self.names[target]
+            name = "_d_" + base.lstrip("_")
+            if name in self.taken:
+                name = "_d_" + base
+            while name in self.taken:
+                name += "_"
+            self.taken.add(name)
+            self.names[leaf] = name
 
-    def display(v: int) -> str:
-        if v == c.output and names.get(v) == "_J":
-            return "J"
-        return names[v] if v in names else printer.expr(v)
 
-    def forward_lines(cone_nodes) -> list[Line]:
+def _display(c: Compiled, printer: Printer, v: int) -> str:
+    """How a comment names node ``v``: its name (``J`` for an output named ``_J``), else its
+    printed expression."""
+    names = printer.names
+    if v == c.output and names.get(v) == "_J":
+        return "J"
+    return names[v] if v in names else printer.expr(v)
+
+
+def _forward_lines(out: Plan, c: Compiled, printer: Printer, bwd_reads: set[int], math: bool):
+    """The forward lines of forward(), value_and_grad() and predict(), and how each returns
+    J and the prediction."""
+    g, names = c.graph, printer.names
+
+    def lines_of(cone_nodes) -> list[Line]:
         lines = []
         for v in cone_nodes:
             if v in names and g.nodes[v].op not in LEAF_OPS and g.nodes[v].op != "bool":
                 lines.append(Line(names[v], _rhs(printer, v), note=_note(c, printer, v)))
         return lines
 
-    out.forward = forward_lines(g.cone([c.output]))
-    out.forward_full = forward_lines(g.cone([c.output, *sorted(bwd_reads)]))
+    out.forward = lines_of(g.cone([c.output]))
+    out.forward_full = lines_of(g.cone([c.output, *sorted(bwd_reads)]))
     if c.prediction is not None:
-        out.predict = forward_lines(g.cone([c.prediction]))
+        out.predict = lines_of(g.cone([c.prediction]))
         out.prediction = (
             names[c.prediction] if c.prediction in names else printer.expr(c.prediction)
         )
@@ -164,136 +212,99 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
         out.output = f"{const_type}({out.output})"
     if c.prediction is not None and g.nodes[c.prediction].op == "const":
         out.prediction = f"{const_type}({out.prediction})"
-    out.forward_ops, out.backward_ops = op_counts(c)
 
-    # backward: the seed, then the updates, each preceded by the shared temporaries it needs
-    J = display(c.output)
-    emitted: set[int] = set()
+
+def _backward_lines(c, printer, namer: _Namer, output: str, first_expr, math: bool) -> list[Line]:
+    """The seed (unless folded), then each update, preceded by the shared backward values it
+    needs that have no line yet."""
+    names = printer.names
+    lines = []
     if c.output in c.adjoint and not c.seed_folded:
-        seed = names[c.adjoint[c.output]]
-        one = "1.0" if math else f"_ones_like({out.output})"
-        out.backward.append(Line(seed, one, comment=f"d{J}/d{J} = 1"))
-    first_expr = first_exprs(c)
+        J = _display(c, printer, c.output)
+        one = "1.0" if math else f"_ones_like({output})"
+        lines.append(Line(names[c.adjoint[c.output]], one, comment=f"d{J}/d{J} = 1"))
+    emitted: set[int] = set()
     for u in c.updates:
-        for v in _pending(c, u.expr, names, fwd_set, emitted):
-            names[v] = fresh()
-            out.backward.append(Line(names[v], _rhs(printer, v)))
+        for v in _pending(c, u.expr, names, namer.fwd_set, emitted):
+            names[v] = namer.fresh()
+            lines.append(Line(names[v], _rhs(printer, v)))
             emitted.add(v)
-        target = names[c.adjoint[u.target]]
-        src, tgt = display(u.source), display(u.target)
-        args = [display(a) for a in g.nodes[u.source].args]
-        partial = fill_partial(u.partial, src, args)
-        if u.source == c.output:  # a contribution from J itself: its local partial alone
-            comment = f"d{J}/d{tgt} = {partial}"
-        else:
-            comment = f"d{J}/d{tgt} += d{J}/d{src} * d{src}/d{tgt},  d{src}/d{tgt} = {partial}"
-        rhs = printer.expr(u.expr)
-        # a negated contribution is subtracted: `_d_y -= _d_t * x`, not `_d_y += -_d_t * x`
-        neg = None if u.first else printer._negated(u.expr)
-        sign, term = ("-", printer._wrap_term(neg, 0)) if neg is not None else ("+", _paren(rhs))
-        if u.first:
-            out.backward.append(Line(target, rhs, "=", comment))
-        elif not owned(c, first_expr[u.target], u.target, fwd_set):
-            # the first contribution was another adjoint, a view or a smaller (broadcast)
-            # value: never add into it in place
-            out.backward.append(Line(target, f"{target} {sign} {term}", "=", comment))
-        else:
-            out.backward.append(Line(target, rhs if neg is None else term, f"{sign}=", comment))
-    for name, leaf in c.wrt:
-        if leaf is not None and leaf in c.adjoint:
-            adj = c.adjoint[leaf]
-            if g.nodes[adj].shape != g.nodes[leaf].shape and g.nodes[leaf].shape != ():
-                # the adjoint stands for its broadcast (a scalar seed): materialise it
-                out.grads.append(
-                    (name, f"_reduce(_np.broadcast_to({names[adj]}, {name}.shape), {name})")
-                )
-            elif g.nodes[leaf].shape != () and fresh_adjoint(c, leaf, first_expr, fwd_set):
-                # a matrix whose adjoint is a fresh array of its shape (X.T @ G): no copy
-                printer.helpers.add("_own")
-                out.grads.append((name, f"_own({names[adj]}, {name})"))
-            elif fresh_adjoint(c, leaf, first_expr, fwd_set):
-                # an array the backward pass made for this parameter alone: no copy
-                out.grads.append((name, f"_reduce({names[adj]}, {name}, True)"))
-            else:
-                out.grads.append((name, f"_reduce({names[adj]}, {name})"))
-        else:
-            out.grads.append((name, f"_zeros_like({name})"))
-    if g.nodes[c.output].shape == (1, 1):
-        out.output = f"{_paren(out.output)}[0, 0]"  # a 1×1 matrix J is returned as a float
-    out.checks = _shape_checks(c)
-    if c.prediction is not None:
-        # predict() needs the parameters and the data inputs the prediction reads, not the target
-        read = {g.nodes[v].attrs[0] for v in g.cone([c.prediction]) if g.nodes[v].op == "sym"}
-        wrt_names = [n for n, _ in c.wrt]
-        out.predict_args = wrt_names + [n for n in c.inputs if n in read]
-        out.predict_checks = _shape_checks(c, out.predict_args)
-        out.predict_prologue = _prologue(c, out.predict_args)
-    out.prologue = _prologue(c, [n for n, _ in c.wrt] + c.inputs)
-    if out.checks:
-        printer.helpers.add("_bind")
+        lines.append(_update_line(c, printer, u, first_expr, namer.fwd_set))
+    return lines
+
+
+def _update_line(c: Compiled, printer: Printer, u, first_expr, fwd_set) -> Line:
+    """One contribution to an adjoint: ``=`` for the first, else ``+=``/``-=`` in place when
+    the adjoint owns its array, or ``x = x + (...)`` when it does not."""
+    target = printer.names[c.adjoint[u.target]]
+    comment = _chain_comment(c, printer, u)
+    rhs = printer.expr(u.expr)
+    if u.first:
+        return Line(target, rhs, "=", comment)
+    # a negated contribution is subtracted: `_d_y -= _d_t * x`, not `_d_y += -_d_t * x`
+    neg = printer._negated(u.expr)
+    sign, term = ("-", printer._wrap_term(neg, 0)) if neg is not None else ("+", _paren(rhs))
+    if not owned(c, first_expr[u.target], u.target, fwd_set):
+        # the first contribution was another adjoint, a view or a smaller (broadcast)
+        # value: never add into it in place
+        return Line(target, f"{target} {sign} {term}", "=", comment)
+    return Line(target, rhs if neg is None else term, f"{sign}=", comment)
+
+
+def _chain_comment(c: Compiled, printer: Printer, u) -> str:
+    """The chain rule of one contribution, ``dJ/dt += dJ/du * du/dt,  du/dt = cos(t)``; a
+    contribution from J itself is its local partial alone (``dJ/du = -sin(u)``)."""
+    J = _display(c, printer, c.output)
+    src, tgt = _display(c, printer, u.source), _display(c, printer, u.target)
+    args = [_display(c, printer, a) for a in c.graph.nodes[u.source].args]
+    partial = fill_partial(u.partial, src, args)
+    if u.source == c.output:
+        return f"d{J}/d{tgt} = {partial}"
+    return f"d{J}/d{tgt} += d{J}/d{src} * d{src}/d{tgt},  d{src}/d{tgt} = {partial}"
+
+
+def _grads(c: Compiled, printer: Printer, first_expr, fwd_set, math: bool):
+    """The gradient dict's ``(name, expression)`` items: each adjoint reduced to its
+    parameter's shape, copied only when the backward pass may share its array."""
+    g, names = c.graph, printer.names
     if math:  # Python floats: the adjoints are the gradients, nothing to reduce or copy
-        out.grads = [
+        return [
             (name, names[c.adjoint[leaf]] if leaf is not None and leaf in c.adjoint else "0.0")
             for name, leaf in c.wrt
         ]
-    out.uses_math, out.modules = printer.uses_math, sorted(printer.modules.items())
-    out.helpers = sorted(printer.helpers)
-    return out
+    grads = []
+    for name, leaf in c.wrt:
+        if leaf is None or leaf not in c.adjoint:
+            grads.append((name, f"_zeros_like({name})"))
+            continue
+        adj = c.adjoint[leaf]
+        if g.nodes[adj].shape != g.nodes[leaf].shape and g.nodes[leaf].shape != ():
+            # the adjoint stands for its broadcast (a scalar seed): materialise it
+            grads.append((name, f"_reduce(_np.broadcast_to({names[adj]}, {name}.shape), {name})"))
+        elif g.nodes[leaf].shape != () and fresh_adjoint(c, leaf, first_expr, fwd_set):
+            # a matrix whose adjoint is a fresh array of its shape (X.T @ G): no copy
+            printer.helpers.add("_own")
+            grads.append((name, f"_own({names[adj]}, {name})"))
+        elif fresh_adjoint(c, leaf, first_expr, fwd_set):
+            # an array the backward pass made for this parameter alone: no copy
+            grads.append((name, f"_reduce({names[adj]}, {name}, True)"))
+        else:
+            grads.append((name, f"_reduce({names[adj]}, {name})"))
+    return grads
 
 
-def _shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
-    """The call-time check of the matrix arguments' shapes (of ``names``, default all), which
-    also binds the dimensions."""
-    specs = []
-    names = [n for n, _ in c.wrt] + c.inputs if names is None else names
-    for name in names:
-        shape = c.shapes.get(name, ())
-        if shape:
-            want = ", ".join(str(d) if isinstance(d, int) else f'"{d}"' for d in shape)
-            want += "," if len(shape) == 1 else ""  # a one-entry shape is still a tuple
-            specs.append(f'("{name}", {name}, ({want}))')
-    if not specs:
-        return []
-    dims = sorted({d for n in names for d in c.shapes.get(n, ()) if isinstance(d, str)})
-    names = "".join(f'"{d}", ' for d in dims).rstrip(" ")
-    target = "" if not dims else (f"({dims[0]},) = " if len(dims) == 1 else f"{', '.join(dims)} = ")
-    return wrapped_lines(f"{target}_bind(", [f"({names})", *specs], ")", indent=8)
-
-
-#: up to this many arguments, a call whose arguments are all float64 arrays skips ``_dtype`` and
-#: ``_arg`` (one ``type``/``dtype`` test per argument instead of a pass over all of them)
-FAST_ARGS_MAX = 16
-
-
-def _prologue(c: Compiled, names: list[str]) -> list[str]:
-    """The lines that open a function: the arguments as NumPy floats, then their shape check.
-
-    Float64 arrays (the usual call) need no conversion: a cheap test skips ``_dtype``/``_arg``.
-    The shapes are compared as tuples, the dimensions read off the first argument that has
-    them; ``_bind`` (which words the error) runs only when that comparison fails.
-    """
-    fast = 0 < len(names) <= FAST_ARGS_MAX
-    dtype_call = wrapped_lines("_dt = _dtype(", names, ")", indent=8 if fast else 4)
-    convert = dtype_call + [f'{a} = _arg({a}, _dt, "{a}")' for a in names]
-    if fast:
-        # one test a line when they do not fit on one: ruff's layout of a long `and` chain
-        tests = [t for a in names for t in (f"_type({a}) is _ndarray", f"{a}.dtype is _float64")]
-        lines = condition(tests, "and")
-        lines += ["    _dt = _float64  # float64 arrays: nothing to convert", "else:"]
-        lines += ["    " + line for line in convert]
-    else:
-        lines = convert
-    bind = _shape_checks(c, names)
-    if not bind:
-        return lines
-    specs = [(n, c.shapes[n]) for n in names if c.shapes.get(n, ())]
-    dims = sorted({d for _, shape in specs for d in shape if isinstance(d, str)})
-    for d in dims:
-        name, shape = next((n, s) for n, s in specs if d in s)
-        lines.append(f"{d} = {name}.shape[{shape.index(d)}] if {name}.ndim == {len(shape)} else -1")
-    lines += condition([f"{n}.shape != {shape_tuple(s)}" for n, s in specs], "or")
-    lines += ["    " + line for line in bind]
-    return lines
+def _prologues(out: Plan, c: Compiled, printer: Printer) -> None:
+    """The argument conversion and shape check opening each function; predict() takes the
+    parameters and the data inputs its prediction reads (not the target)."""
+    g = c.graph
+    if c.prediction is not None:
+        read = {g.nodes[v].attrs[0] for v in g.cone([c.prediction]) if g.nodes[v].op == "sym"}
+        wrt_names = [n for n, _ in c.wrt]
+        out.predict_args = wrt_names + [n for n in c.inputs if n in read]
+        out.predict_prologue = prologue(c, out.predict_args)
+    out.prologue = prologue(c, [n for n, _ in c.wrt] + c.inputs)
+    if shape_checks(c):
+        printer.helpers.add("_bind")
 
 
 def output_display(p: Plan) -> str:
@@ -301,21 +312,6 @@ def output_display(p: Plan) -> str:
     if p.output_constant:
         return f"the constant {p.output_constant}, a float of the arguments' dtype"
     return "J" if p.output == "_J" else p.output
-
-
-#: circuits with more nodes than this get no ``math`` fast path: it would double a long module
-#: for a per-call saving that matters only when the arithmetic is a few dozen operations
-MATH_PATH_MAX_NODES = 1000
-
-
-def has_math_path(c: Compiled) -> bool:
-    """True when the module gets a ``math`` fast path for Python floats: every node is a
-    scalar that ``MathPrinter`` prints exactly, J is computed (not a constant), and the
-    circuit is small."""
-    g = c.graph
-    if g.nodes[c.output].op == "const" or len(g.nodes) > MATH_PATH_MAX_NODES:
-        return False
-    return MathPrinter.supports(g, range(len(g.nodes)))
 
 
 def _paren(text: str) -> str:

@@ -12,6 +12,7 @@ import jinja2
 
 from .._version import __version__
 from ..core.program import Compiled
+from .fastpath import has_math_path
 from .layout import (
     WIDTH,
     condition,
@@ -23,7 +24,7 @@ from .layout import (
     tuple_text,
     wrapped,
 )
-from .plan import has_math_path, output_display, plan
+from .plan import output_display, plan
 
 TEMPLATE = "module.py.j2"
 

@@ -1,0 +1,63 @@
+"""The lines that open each emitted function: the arguments converted to NumPy floats of one
+dtype (skipped for float64 arrays), then the matrix arguments' shapes checked, which binds
+the dimensions (``_bind`` words the error)."""
+
+from __future__ import annotations
+
+from ..core.program import Compiled
+from .layout import condition, shape_tuple, wrapped_lines
+
+
+def shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
+    """The call-time check of the matrix arguments' shapes (of ``names``, default all), which
+    also binds the dimensions."""
+    specs = []
+    names = [n for n, _ in c.wrt] + c.inputs if names is None else names
+    for name in names:
+        shape = c.shapes.get(name, ())
+        if shape:
+            want = ", ".join(str(d) if isinstance(d, int) else f'"{d}"' for d in shape)
+            want += "," if len(shape) == 1 else ""  # a one-entry shape is still a tuple
+            specs.append(f'("{name}", {name}, ({want}))')
+    if not specs:
+        return []
+    dims = sorted({d for n in names for d in c.shapes.get(n, ()) if isinstance(d, str)})
+    names = "".join(f'"{d}", ' for d in dims).rstrip(" ")
+    target = "" if not dims else (f"({dims[0]},) = " if len(dims) == 1 else f"{', '.join(dims)} = ")
+    return wrapped_lines(f"{target}_bind(", [f"({names})", *specs], ")", indent=8)
+
+
+#: up to this many arguments, a call whose arguments are all float64 arrays skips ``_dtype`` and
+#: ``_arg`` (one ``type``/``dtype`` test per argument instead of a pass over all of them)
+FAST_ARGS_MAX = 16
+
+
+def prologue(c: Compiled, names: list[str]) -> list[str]:
+    """The lines that open a function: the arguments as NumPy floats, then their shape check.
+
+    Float64 arrays (the usual call) need no conversion: a cheap test skips ``_dtype``/``_arg``.
+    The shapes are compared as tuples, the dimensions read off the first argument that has
+    them; ``_bind`` (which words the error) runs only when that comparison fails.
+    """
+    fast = 0 < len(names) <= FAST_ARGS_MAX
+    dtype_call = wrapped_lines("_dt = _dtype(", names, ")", indent=8 if fast else 4)
+    convert = dtype_call + [f'{a} = _arg({a}, _dt, "{a}")' for a in names]
+    if fast:
+        # one test a line when they do not fit on one: ruff's layout of a long `and` chain
+        tests = [t for a in names for t in (f"_type({a}) is _ndarray", f"{a}.dtype is _float64")]
+        lines = condition(tests, "and")
+        lines += ["    _dt = _float64  # float64 arrays: nothing to convert", "else:"]
+        lines += ["    " + line for line in convert]
+    else:
+        lines = convert
+    bind = shape_checks(c, names)
+    if not bind:
+        return lines
+    specs = [(n, c.shapes[n]) for n in names if c.shapes.get(n, ())]
+    dims = sorted({d for _, shape in specs for d in shape if isinstance(d, str)})
+    for d in dims:
+        name, shape = next((n, s) for n, s in specs if d in s)
+        lines.append(f"{d} = {name}.shape[{shape.index(d)}] if {name}.ndim == {len(shape)} else -1")
+    lines += condition([f"{n}.shape != {shape_tuple(s)}" for n, s in specs], "or")
+    lines += ["    " + line for line in bind]
+    return lines
