@@ -21,7 +21,6 @@ FUNCTION_MAX = 60
 STILL_LONG: dict[str, int] = {
     "training/sgd.py:_loop": 61,
     "training/sgd.py:train": 73,
-    "emit/render.py:render_context": 64,
 }
 
 

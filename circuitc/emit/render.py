@@ -75,12 +75,9 @@ def render(c: Compiled) -> str:
     return environment().get_template(TEMPLATE).render(**render_context(c))
 
 
-def render_context(c: Compiled) -> dict:
-    """What the module template is given (``fused.py`` renders its own template from it too)."""
-    p = plan(c)
-    fast = plan(c, math=True) if has_math_path(c) else None
-    circuit = c.circuit
-    args = [name for name, _ in c.wrt] + c.inputs
+def _header_text(circuit) -> tuple[str | None, list[str]]:
+    """The circuit as the module's header comments show it: ``J = …`` and one ``name = …``
+    a step, when they are short enough (at most 12 steps, each line within ``WIDTH``)."""
     source = short_text(circuit.output)
     if source is not None and len(f"# J = {source}") > WIDTH:
         source = None
@@ -93,9 +90,18 @@ def render_context(c: Compiled) -> dict:
         for sym, expr in circuit.steps:
             text = short_text(expr)
             if text is None or len(f"#   {sym.name} = {text}") > WIDTH:
-                steps_text = []
-                break
+                return source, []
             steps_text.append(f"{sym.name} = {text}")
+    return source, steps_text
+
+
+def render_context(c: Compiled) -> dict:
+    """What the module template is given (``fused.py`` renders its own template from it too)."""
+    p = plan(c)
+    fast = plan(c, math=True) if has_math_path(c) else None
+    circuit = c.circuit
+    args = [name for name, _ in c.wrt] + c.inputs
+    source, steps_text = _header_text(circuit)
     context = dict(
         version=__version__,
         template=TEMPLATE,
