@@ -360,3 +360,39 @@ def test_the_supported_list_names_the_new_heads():
         circuitc.compile(sp.gamma(x), wrt=[x])
     for name in ("asinh", "acosh", "atanh", "erf", "sinc", "floor", "ceiling", "Mod"):
         assert name in str(err.value), name
+
+
+# -- the fused numba loop: the ops with a math equivalent fuse; the others are refused by name -----
+def test_fused_loop_of_the_new_ops_against_mpmath():
+    pytest.importorskip("numba")
+    expr = sp.asinh(x) * sp.erf(y) + sp.atanh(x / 2) + sp.acosh(y**2 + 1)
+    m = circuitc.compile(expr, wrt=[x, y], name="new_fused", backend="numba")
+    rng = np.random.default_rng(4)
+    xs, ys = rng.uniform(-1.5, 1.5, 40), rng.uniform(0.1, 2.0, 40)
+    value, grad = m.value_and_grad(x=xs, y=ys)
+
+    def at(a, b):  # value, d/dx, d/dy written out by hand
+        with mpmath.workdps(DPS):
+            a, b = mpmath.mpf(a), mpmath.mpf(b)
+            q = b**2 + 1
+            v = mpmath.asinh(a) * mpmath.erf(b) + mpmath.atanh(a / 2) + mpmath.acosh(q)
+            da = mpmath.erf(b) / mpmath.sqrt(1 + a**2) + 1 / (2 * (1 - (a / 2) ** 2))
+            db = mpmath.asinh(a) * 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-(b**2))
+            db += 2 * b / mpmath.sqrt((q - 1) * (q + 1))
+            return float(v), float(da), float(db)
+
+    for k in range(len(xs)):
+        v, da, db = at(xs[k], ys[k])
+        assert_close(value[k], v, "mpmath", f"value at {k}")
+        assert_close(grad["x"][k], da, "mpmath", f"d/dx at {k}")
+        assert_close(grad["y"][k], db, "mpmath", f"d/dy at {k}")
+    for expr in (sp.floor(x), sp.Mod(x, y), sp.sinc(x)):
+        with pytest.raises(circuitc.CircuitError, match="numba"):
+            circuitc.compile(expr * x, wrt=[x], name="new_unfused", backend="numba")
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_the_new_ops_keep_the_numpy_path(name):
+    """math's asinh/acosh/atanh/erf differ from NumPy's/SciPy's in the last bit on part of the
+    float64 range (docs/design.md, Conventions): no math fast path for them, nor for sinc."""
+    assert "is _float:" not in unary_module(name).__source__
