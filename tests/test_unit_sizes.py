@@ -3,9 +3,7 @@
 docstring included). The CLI's argument wiring (``build_parser``, ``add_*`` in ``circuitc/cli/``)
 is exempt: a list of ``add_argument`` calls reads as a table, however long.
 
-``STILL_LONG`` lists the units not split yet, each with its length when it was listed; the
-test fails when one of them grows, and when one is split (take it off the list), so the list
-only shrinks.
+A unit that grows past its limit is split into steps with one job each, never listed here.
 """
 
 from __future__ import annotations
@@ -16,12 +14,6 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "circuitc"
 MODULE_MAX = 400
 FUNCTION_MAX = 60
-
-#: "path" or "path:function" -> its length in lines when it was listed (only ever shrinks)
-STILL_LONG: dict[str, int] = {
-    "training/sgd.py:_loop": 61,
-    "training/sgd.py:train": 73,
-}
 
 
 def _argument_wiring(rel: str, name: str) -> bool:
@@ -53,18 +45,10 @@ def _limit(key: str) -> int:
 
 def test_no_unit_is_too_long():
     sizes = unit_sizes()
-    too_long = {k: n for k, n in sizes.items() if n > _limit(k) and k not in STILL_LONG}
+    too_long = {k: n for k, n in sizes.items() if n > _limit(k)}
     assert too_long == {}, (
         f"split these (at most {MODULE_MAX} lines a module, {FUNCTION_MAX} a function)"
     )
-
-
-def test_the_list_of_long_units_only_shrinks():
-    sizes = unit_sizes()
-    grown = {k: (sizes[k], n) for k, n in STILL_LONG.items() if sizes.get(k, 0) > n}
-    assert grown == {}, "a listed unit grew: split it instead"
-    done = sorted(k for k in STILL_LONG if sizes.get(k, 0) <= _limit(k))
-    assert done == [], "split: take these off STILL_LONG"
 
 
 def test_the_measure_sees_a_long_function(tmp_path):

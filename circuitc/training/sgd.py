@@ -191,32 +191,48 @@ def train(
         TrainingDiverged: the loss became NaN/inf (the message names the epoch and step).
         DataError: the data does not fit the circuit.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if not isinstance(data, Dataset):
-        data = load(data, seed=seed)
-    _check_early_stopping(early_stopping, data)
+    data = _checked_data(data, batch_size, seed, early_stopping)
     binding = bind(module, data)
     params = init(module, seed, data) if params is None else check_params(module, params, data)
+    X, Y, parts = _encoded(binding, data)
+    eta_of = schedule_fn(schedule, lr, epochs, -(-X.shape[0] // batch_size))
+    state = _started(state, optimizer, params, momentum)
+    run = _Run(
+        module, binding, data, params, X, Y, parts, epochs, batch_size, shuffle, seed, eta_of,
+        callback, state, early_stopping,
+    )  # fmt: skip
+    _loop(run)
+    return params, state.history
+
+
+def _started(state: State | None, optimizer: str, params: dict, momentum: float) -> State:
+    """The run's state: a new one, or the one given (continued), with its optimizer."""
+    state = State() if state is None else state
+    if state.optimizer is None:
+        state.optimizer = Optimizer(optimizer, params, momentum)
+    return state
+
+
+def _encoded(binding: Binding, data: Dataset) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The train part as the module reads it, and the test and validation parts (each with
+    its raw labels, for the accuracies)."""
     X, Y = binding.encode(data.X_train, data.y_train)
     parts = {
         "test": (*binding.encode(data.X_test, data.y_test), data.y_test),
         "val": (*binding.encode(data.X_val, data.y_val), data.y_val),
     }
-    n = X.shape[0]
-    steps_per_epoch = -(-n // batch_size)
-    eta_of = schedule_fn(schedule, lr, epochs, steps_per_epoch)
-    if state is None:
-        state = State()
-    if state.optimizer is None:
-        state.optimizer = Optimizer(optimizer, params, momentum)
-    run = _Run(
-        module, binding, data, params, X, Y, parts, epochs, batch_size, shuffle, seed, eta_of,
-        callback, state, early_stopping,
-    )  # fmt: skip
-    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is reported below
-        _loop(run)
-    return params, state.history
+    return X, Y, parts
+
+
+def _checked_data(data, batch_size: int, seed: int, patience: int | None) -> Dataset:
+    """``data`` as a ``Dataset`` (loaded and split with ``seed`` when it is a source), the
+    batch size and the early stopping checked against it."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if not isinstance(data, Dataset):
+        data = load(data, seed=seed)
+    _check_early_stopping(patience, data)
+    return data
 
 
 def _check_early_stopping(patience: int | None, data: Dataset) -> None:
@@ -249,6 +265,7 @@ class _Run:
     patience: int | None
 
 
+@np.errstate(over="ignore", invalid="ignore")  # a non-finite loss is reported, not warned
 def _loop(run: _Run) -> None:
     """The epochs and their steps (the per-instance hot loop keeps its names local)."""
     X, Y, binding, params, state = run.X, run.Y, run.binding, run.params, run.state
@@ -292,12 +309,7 @@ def _loop(run: _Run) -> None:
             else:
                 loss, scale = _mean_loss(J)
             if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"the loss became {loss} at epoch {epoch + 1}, step {s + 1} of "
-                    f"{steps_per_epoch} (lr={eta_of(opt.t):g}); try a smaller learning rate",
-                    epoch + 1,
-                    s + 1,
-                )
+                raise _diverged(loss, epoch, s, steps_per_epoch, eta_of(opt.t))
             eta = eta_of(opt.t)
             opt.step(params, g, eta, scale)
             state.step = s + 1
@@ -310,6 +322,16 @@ def _loop(run: _Run) -> None:
                 return
         if _end_epoch(run, epoch, steps_per_epoch):
             return
+
+
+def _diverged(loss: float, epoch: int, s: int, steps_per_epoch: int, eta: float):
+    """The error for a non-finite loss at step ``s`` of ``epoch`` (both 0-based)."""
+    return TrainingDiverged(
+        f"the loss became {loss} at epoch {epoch + 1}, step {s + 1} of "
+        f"{steps_per_epoch} (lr={eta:g}); try a smaller learning rate",
+        epoch + 1,
+        s + 1,
+    )
 
 
 def _end_epoch(run: _Run, epoch: int, steps_per_epoch: int) -> bool:
