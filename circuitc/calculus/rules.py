@@ -170,13 +170,28 @@ def checked_expr(value: object, allowed: set, what: str, label: str) -> sp.Expr 
         raise CircuitError(
             f"{label}: {what} is {type(value).__name__} {value!r}, not a SymPy expression"
         )
-    stray = sorted(s.name for s in value.free_symbols if s not in allowed)
+    stray = sorted(s.name for s in _symbols(value) if s not in allowed)
     if stray:
         raise CircuitError(
             f"{label}: {what} mentions {', '.join(stray)}; it may use only its arguments"
             + (" and g, ans" if G in allowed else "")
         )
     return value
+
+
+def _symbols(e: sp.Basic) -> set:
+    """The symbols ``e`` mentions, by an iterative walk (SymPy's ``free_symbols`` recurses)."""
+    found, stack, seen = set(), [e], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, (sp.Symbol, sp.MatrixSymbol)):
+            found.add(node)
+        else:
+            stack.extend(node.args)
+    return found
 
 
 def _rule_of(op: str, args: list) -> tuple:
