@@ -12,7 +12,7 @@ sweeps), ``passes``, ``emit``, ``views``, ``training`` and ``cli``.
 
 from . import nn as nn  # circuitc.nn: the building blocks of the notes' networks
 from ._version import __version__
-from .api import compile, source
+from .api import compile, fit, load, source
 from .calculus.custom import register  # imports the rule table, which fills the op registries
 from .errors import CircuitError
 from .front.circuit import Circuit
@@ -32,6 +32,8 @@ __all__ = [
     "__version__",
     "check",
     "compile",
+    "fit",
+    "load",
     "cost",
     "graph",
     "register",

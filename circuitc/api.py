@@ -73,3 +73,59 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
     module.__circuit__ = circuit
     attach_views(module)  # notebook views: the table and the code
     return module
+
+
+def _as_module(circuit_or_module):
+    """A compiled module: as given (it has ``value_and_grad`` and ``WRT``), else compiled."""
+    if hasattr(circuit_or_module, "value_and_grad") and hasattr(circuit_or_module, "WRT"):
+        return circuit_or_module
+    return compile(circuit_or_module)
+
+
+def fit(circuit_or_module, X, y, **options):
+    """Train a circuit on raw rows and labels; returns a ``circuitc.Model``.
+
+    The scikit-learn/Keras way: ``model = circuitc.fit(circuit, X, y, epochs=30, lr=0.1)``,
+    then ``model.predict(X_new)`` on raw rows, ``model.save("m.npz")`` and
+    ``circuitc.load("m.npz", circuit)``.
+
+    Args:
+        circuit_or_module: a ``Circuit`` with ``features=`` and ``target=`` (compiled here), or
+            its compiled module.
+        X: rows × features: an array (columns by position), a mapping ``{name: column}`` or a
+            pandas DataFrame (columns by name: ``predict`` then matches the names).
+        y: one label per row: numbers, or text class labels (encoded in sorted order).
+        epochs (20), lr (0.1), batch_size (1), optimizer ("sgd" or "adam"), momentum (0),
+            schedule (None, "1/t", "step", "cosine" or ``f(t)``), seed (0): as ``circuitc
+            train``'s flags.
+        callbacks: callables given a ``Progress`` after every step and every epoch
+            (``progress.kind`` is ``"step"`` or ``"epoch"``); a true return value stops training.
+        validation: ``None``; a fraction of the rows held out (``train_test_split``, stratified
+            by class), e.g. ``0.2``; or separate raw rows ``(X_val, y_val)``.
+        early_stopping: stop when the validation loss has not improved for this many epochs,
+            keeping the best epoch's parameters (needs ``validation``).
+        standardize (True): scale each column that is not constant on the training rows to
+            mean 0 and standard deviation 1; constant columns (a bias input) pass through.
+        feature_names: names for the columns of an array ``X``.
+        params: starting parameters (default: seeded, ``circuitc.training.sgd.init``).
+
+    Raises:
+        DataError (a ``ValueError``): data that does not fit the circuit, with the cell or column
+        named. TrainingDiverged: the loss became NaN or infinite.
+    """
+    from .training import model
+
+    return model.fit(_as_module(circuit_or_module), X, y, **options)
+
+
+def load(path: str | os.PathLike, circuit_or_module):
+    """The ``circuitc.Model`` saved at ``path`` by ``Model.save`` or ``circuitc train``.
+
+    ``circuit_or_module`` is the circuit the parameters belong to (a ``Circuit`` or its
+    compiled module): the file holds data only — parameters, preprocessing, history — never
+    code, so the circuit comes from you. A file of another circuit, or of another version of
+    this one, is a ``CheckpointError`` (a ``ValueError``).
+    """
+    from .training import model
+
+    return model.load(path, _as_module(circuit_or_module))
