@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import types
 from collections.abc import Sequence
 
+from .emit.array_api import render_array_api
 from .emit.fused import render_numba
 from .emit.render import render
 from .errors import CircuitError
@@ -23,15 +25,30 @@ def source(
 
 
 #: the backends ``compile``/``source`` know, each the renderer of a compiled circuit:
-#: "numpy" (the default) and the fused "numba"
-BACKENDS = {"numpy": render, "numba": render_numba}
+#: "numpy" (the default), the fused "numba" and "array_api" (any array-API library)
+BACKENDS = {"numpy": render, "numba": render_numba, "array_api": render_array_api}
+
+#: other spellings of a backend's name (the command line's ``--backend array-api``)
+ALIASES = {"array-api": "array_api"}
 
 
 def _render(compiled, backend: str) -> str:
-    renderer = BACKENDS.get(backend)
+    renderer = BACKENDS.get(ALIASES.get(backend, backend))
     if renderer is None:
         raise CircuitError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     return renderer(compiled)
+
+
+def _check_importable(backend: str) -> None:
+    """A backend whose module imports an extra that is not installed: a CircuitError saying
+    which extra (``source`` still writes the module, for a machine that has it)."""
+    if (
+        ALIASES.get(backend, backend) == "array_api"
+        and importlib.util.find_spec("array_api_compat") is None
+    ):
+        raise CircuitError(
+            "backend 'array_api' needs array-api-compat: pip install 'circuitc[backends]'"
+        )
 
 
 def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing users rely on
@@ -51,8 +68,11 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
         name: the module's name, for a bare expression.
         out: a file path; when given, the module is also written there (atomically). A
             file that circuitc did not generate is never overwritten unless ``force``.
-        backend: "numpy" (plain NumPy, the default) or "numba": forward and backward of an
-            elementwise circuit fused into one ``@numba.njit`` loop (the ``numba`` extra).
+        backend: "numpy" (plain NumPy, the default); "numba": forward and backward of an
+            elementwise circuit fused into one ``@numba.njit`` loop (the ``numba`` extra); or
+            "array_api" (also "array-api"): the same lines written against the array API
+            namespace of the arguments, so that one module runs on NumPy, PyTorch, JAX or CuPy
+            arrays, on their device, and traces under ``jax.jit`` (the ``backends`` extra).
 
     Returns:
         The imported module. It does not import circuitc.
@@ -64,6 +84,7 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
     circuit = as_circuit(expr_or_circuit, wrt, name)
     compiled = build(circuit)
     text = _render(compiled, backend)
+    _check_importable(backend)
     if out is not None:
         check_target(out, is_generated_module, force=force, force_hint="force=True")
         path = write_atomic(out, text)

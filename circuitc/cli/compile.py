@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..api import BACKENDS, source
+from ..api import ALIASES, BACKENDS, source
 from .common import (
     CliError,
     add_at,
@@ -21,6 +21,14 @@ from .common import (
 )
 
 # -- compile ------------------------------------------------------------------------------
+
+
+#: what --backend takes: every backend, and the spellings of the command line (array-api)
+BACKEND_CHOICES = sorted({*BACKENDS, *ALIASES})
+BACKEND_HELP = (
+    "numpy (default); numba: one @njit loop per element (elementwise circuits); array-api: "
+    "the array API namespace of the arguments (NumPy, PyTorch, JAX, CuPy; jax.jit traces it)"
+)
 
 
 def add_compile(p: argparse.ArgumentParser) -> None:
@@ -41,9 +49,9 @@ def add_compile(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--backend",
-        choices=sorted(BACKENDS),
+        choices=BACKEND_CHOICES,
         default="numpy",
-        help="numpy (default), or numba: one @njit loop per element (elementwise circuits)",
+        help=BACKEND_HELP,
     )
 
 
@@ -82,9 +90,9 @@ def add_show(p: argparse.ArgumentParser) -> None:
     add_file(p)
     p.add_argument(
         "--backend",
-        choices=sorted(BACKENDS),
+        choices=BACKEND_CHOICES,
         default="numpy",
-        help="numpy (default), or numba: one @njit loop per element (elementwise circuits)",
+        help=BACKEND_HELP,
     )
 
 

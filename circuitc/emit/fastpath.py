@@ -11,10 +11,11 @@ import sympy as sp
 from ..core import ops
 from ..core.ir import Graph
 from ..core.program import Compiled
+from .frame import MathFrame
 from .printer import ATOM, Printer
 
 
-class MathPrinter(Printer):
+class MathPrinter(MathFrame, Printer):
     """Prints the scalar fast path: ``_math`` calls for Python floats, where they are exact.
 
     The fast path must give exactly the NumPy path's results (docs/design.md, Conventions), so

@@ -85,10 +85,10 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
     namer.name_adjoints()
     printer = (printer_class or (MathPrinter if math else Printer))(g, namer.names)
     out = Plan(namer.names)
-    _forward_lines(out, c, printer, bwd_reads, math)
+    _forward_lines(out, c, printer, bwd_reads)
     out.forward_ops, out.backward_ops = op_counts(c)
     first_expr = first_exprs(c)
-    out.backward = _backward_lines(c, printer, namer, out.output, first_expr, math)
+    out.backward = _backward_lines(c, printer, namer, out.output, first_expr)
     out.grads = _grads(c, printer, first_expr, fwd_set, math)
     if g.nodes[c.output].shape == (1, 1):
         out.output = f"{_paren(out.output)}[0, 0]"  # a 1×1 matrix J is returned as a float
@@ -184,7 +184,7 @@ def _display(c: Compiled, printer: Printer, v: int) -> str:
     return names[v] if v in names else printer.expr(v)
 
 
-def _forward_lines(out: Plan, c: Compiled, printer: Printer, bwd_reads: set[int], math: bool):
+def _forward_lines(out: Plan, c: Compiled, printer: Printer, bwd_reads: set[int]):
     """The forward lines of forward(), value_and_grad() and predict(), and how each returns
     J and the prediction."""
     g, names = c.graph, printer.names
@@ -205,24 +205,23 @@ def _forward_lines(out: Plan, c: Compiled, printer: Printer, bwd_reads: set[int]
         )
     out.output = names[c.output] if c.output in names else printer.expr(c.output)
     # a constant J is a float, never an int, in the arguments' dtype (float32 in, float32 out);
-    # the math fast path runs before the prologue defines _dt
-    const_type = "_np.float64" if math else "_dt.type"
+    # (the printer's frame says how: the math fast path runs before the prologue defines _dt)
     if g.nodes[c.output].op == "const":
         out.output_constant = out.output
-        out.output = f"{const_type}({out.output})"
+        out.output = printer.typed(out.output)
     if c.prediction is not None and g.nodes[c.prediction].op == "const":
-        out.prediction = f"{const_type}({out.prediction})"
+        out.prediction = printer.typed(out.prediction)
 
 
-def _backward_lines(c, printer, namer: _Namer, output: str, first_expr, math: bool) -> list[Line]:
+def _backward_lines(c, printer, namer: _Namer, output: str, first_expr) -> list[Line]:
     """The seed (unless folded), then each update, preceded by the shared backward values it
     needs that have no line yet."""
     names = printer.names
     lines = []
     if c.output in c.adjoint and not c.seed_folded:
         J = _display(c, printer, c.output)
-        one = "1.0" if math else f"_ones_like({output})"
-        lines.append(Line(names[c.adjoint[c.output]], one, comment=f"d{J}/d{J} = 1"))
+        seed = printer.seed(output)
+        lines.append(Line(names[c.adjoint[c.output]], seed, comment=f"d{J}/d{J} = 1"))
     emitted: set[int] = set()
     for u in c.updates:
         for v in _pending(c, u.expr, names, namer.fwd_set, emitted):
@@ -244,9 +243,9 @@ def _update_line(c: Compiled, printer: Printer, u, first_expr, fwd_set) -> Line:
     # a negated contribution is subtracted: `_d_y -= _d_t * x`, not `_d_y += -_d_t * x`
     neg = printer._negated(u.expr)
     sign, term = ("-", printer._wrap_term(neg, 0)) if neg is not None else ("+", _paren(rhs))
-    if not owned(c, first_expr[u.target], u.target, fwd_set):
+    if not printer.IN_PLACE or not owned(c, first_expr[u.target], u.target, fwd_set):
         # the first contribution was another adjoint, a view or a smaller (broadcast)
-        # value: never add into it in place
+        # value (or the backend's arrays may be immutable): never add into it in place
         return Line(target, f"{target} {sign} {term}", "=", comment)
     return Line(target, rhs if neg is None else term, f"{sign}=", comment)
 
@@ -275,21 +274,21 @@ def _grads(c: Compiled, printer: Printer, first_expr, fwd_set, math: bool):
     grads = []
     for name, leaf in c.wrt:
         if leaf is None or leaf not in c.adjoint:
-            grads.append((name, f"_zeros_like({name})"))
+            grads.append((name, printer.zeros_like(name)))
             continue
         adj = c.adjoint[leaf]
         if g.nodes[adj].shape != g.nodes[leaf].shape and g.nodes[leaf].shape != ():
             # the adjoint stands for its broadcast (a scalar seed): materialise it
-            grads.append((name, f"_reduce(_np.broadcast_to({names[adj]}, {name}.shape), {name})"))
+            full = printer.broadcast_to(names[adj], f"{name}.shape")
+            grads.append((name, printer.helper("_reduce", f"{full}, {name}")))
         elif g.nodes[leaf].shape != () and fresh_adjoint(c, leaf, first_expr, fwd_set):
             # a matrix whose adjoint is a fresh array of its shape (X.T @ G): no copy
-            printer.helpers.add("_own")
-            grads.append((name, f"_own({names[adj]}, {name})"))
+            grads.append((name, printer.helper("_own", f"{names[adj]}, {name}")))
         elif fresh_adjoint(c, leaf, first_expr, fwd_set):
             # an array the backward pass made for this parameter alone: no copy
-            grads.append((name, f"_reduce({names[adj]}, {name}, True)"))
+            grads.append((name, printer.helper("_reduce", f"{names[adj]}, {name}, True")))
         else:
-            grads.append((name, f"_reduce({names[adj]}, {name})"))
+            grads.append((name, printer.helper("_reduce", f"{names[adj]}, {name}")))
     return grads
 
 

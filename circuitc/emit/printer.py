@@ -12,6 +12,7 @@ import sympy as sp
 
 from ..core import ops
 from ..core.ir import Graph
+from .frame import NumpyFrame
 from .imports import module_alias
 
 ATOM, POW, NEG, MUL, ADD, CMP = 100, 60, 50, 40, 30, 20
@@ -56,11 +57,13 @@ def _top_level_power(text: str) -> bool:
 MAX_INLINE_DEPTH = 6
 
 
-class Printer:
+class Printer(NumpyFrame):
     """Prints nodes; ``names`` are materialised nodes, every other node is printed inline."""
 
     #: the square root a power ``b**(1/2)`` prints as (``MathPrinter`` uses ``math``'s)
     SQRT = "_np.sqrt"
+    #: the function a power with an exponent that is not an integer prints as
+    POWER = "_np.power"
 
     def __init__(self, graph: Graph, names: dict[int, str]):
         self.graph = graph
@@ -223,7 +226,7 @@ class Printer:
             return f"{self.SQRT}({self.expr_at(base, depth)})"
         text = f"{self._wrap(base, depth, ATOM)}**{self.number(exponent)}"
         if not isinstance(exponent, sp.Integer):
-            text = f"_np.power({self.expr_at(base, depth)}, {self.number(exponent)})"
+            text = f"{self.POWER}({self.expr_at(base, depth)}, {self.number(exponent)})"
             return text
         return text if need <= POW else f"({text})"
 
@@ -241,7 +244,7 @@ class Printer:
                 return f"{self.SQRT}({self.expr_at(base, depth)})", ATOM
             if isinstance(e, sp.Integer):
                 return f"{self._wrap(base, depth, ATOM)}**{int(e)}", POW
-        return f"_np.power({self.expr_at(base, depth)}, {self.expr_at(exp, depth)})", ATOM
+        return f"{self.POWER}({self.expr_at(base, depth)}, {self.expr_at(exp, depth)})", ATOM
 
     # -- calls ---------------------------------------------------------------------------------
     def _print_call(self, nid: int, depth: int) -> tuple[str, int]:

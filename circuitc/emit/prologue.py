@@ -50,9 +50,17 @@ def prologue(c: Compiled, names: list[str]) -> list[str]:
         lines += ["    " + line for line in convert]
     else:
         lines = convert
+    return lines + shape_lines(c, names)
+
+
+def shape_lines(c: Compiled, names: list[str]) -> list[str]:
+    """The shape check of a function's arguments ``names`` (the array-API backend's prologue
+    ends with it too): the dimensions read off the first argument that has them, the shapes
+    compared as tuples, ``_bind`` called when they differ."""
     bind = shape_checks(c, names)
     if not bind:
-        return lines
+        return []
+    lines = []
     specs = [(n, c.shapes[n]) for n in names if c.shapes.get(n, ())]
     dims = sorted({d for _, shape in specs for d in shape if isinstance(d, str)})
     for d in dims:

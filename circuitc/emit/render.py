@@ -95,10 +95,10 @@ def _header_text(circuit) -> tuple[str | None, list[str]]:
     return source, steps_text
 
 
-def render_context(c: Compiled) -> dict:
-    """What the module template is given (``fused.py`` renders its own template from it too)."""
-    p = plan(c)
-    fast = plan(c, math=True) if has_math_path(c) else None
+def render_context(c: Compiled, printer_class: type | None = None) -> dict:
+    """What a module template is given; ``printer_class`` prints another backend (no fast path)."""
+    p = plan(c, printer_class=printer_class)
+    fast = plan(c, math=True) if printer_class is None and has_math_path(c) else None
     circuit = c.circuit
     args = [name for name, _ in c.wrt] + c.inputs
     source, steps_text = _header_text(circuit)
