@@ -155,8 +155,30 @@ def test_emitted_modules_are_as_ruff_formats_them(tmp_path, expr):
     if not expr.free_symbols:
         return
     wrt = sorted(expr.free_symbols, key=lambda s: s.name)
-    text = circuitc.source(expr, wrt=wrt, name="wide")
-    assert _wide_lines(text) == []
-    path = tmp_path / "wide.py"
-    path.write_text(text)
-    assert _ruff_diff([path]) == ""
+    paths = []
+    for backend in ("numpy", "numba"):
+        try:
+            text = circuitc.source(expr, wrt=wrt, name="wide", backend=backend)
+        except circuitc.CircuitError:  # numba fuses only ops with a math equivalent
+            continue
+        assert _wide_lines(text) == [], backend
+        paths.append(tmp_path / f"wide_{backend}.py")
+        paths[-1].write_text(text)
+    assert _ruff_diff(paths) == ""
+
+
+@needs_ruff
+def test_numba_modules_are_as_ruff_formats_them(tmp_path):
+    names = [f"weight_number_{i}" for i in range(12)]
+    symbols = sp.symbols(" ".join(names))
+    wide = sp.Add(*(s**2 for s in symbols)) * sp.sin(sp.Add(*symbols))
+    x, y = sp.symbols("x y")
+    paths = []
+    for name, expr in (("a_circuit_with_a_long_name", sp.sin(x) * y + sp.exp(x * y)), ("w", wide)):
+        text = circuitc.source(
+            expr, wrt=sorted(expr.free_symbols, key=str), name=name, backend="numba"
+        )
+        assert _wide_lines(text) == [], name
+        paths.append(tmp_path / f"{name}.py")
+        paths[-1].write_text(text)
+    assert _ruff_diff(paths) == ""

@@ -15,6 +15,7 @@ from ..core.ir import LEAF_OPS
 from ..core.program import Compiled
 from ..errors import CircuitError
 from .fastpath import MathPrinter
+from .layout import wrapped
 from .plan import plan
 from .printer import ATOM
 from .render import environment, render_context
@@ -77,5 +78,16 @@ def render_numba(c: Compiled) -> str:
         raise CircuitError(f"backend 'numba': circuit {c.circuit.name!r} has a constant output")
     loop = plan(c, math=True, printer_class=LoopPrinter)
     context = render_context(c)
-    context.update(template=TEMPLATE, loop=loop)
+    args, wrt = context["args"], context["wrt"]
+    outs = ["_out_J"] + [f"_out_d_{w}" for w in wrt]
+    context.update(
+        template=TEMPLATE,
+        loop=loop,
+        forward_loop_def=wrapped("def _forward_loop(", [f"_in_{a}" for a in args] + outs[:1], "):"),
+        value_and_grad_loop_def=wrapped(
+            "def _value_and_grad_loop(", [f"_in_{a}" for a in args] + outs, "):"
+        ),
+        dtype_call=wrapped("_dt = _dtype(", args, ")", indent=4),
+        flat_call=wrapped("_shape, _in = _flat(", args, ")", indent=4),
+    )
     return environment().get_template(TEMPLATE).render(**context)
