@@ -223,8 +223,9 @@ def _backward_lines(c, printer, namer: _Namer, output: str, first_expr) -> list[
         seed = printer.seed(output)
         lines.append(Line(names[c.adjoint[c.output]], seed, comment=f"d{J}/d{J} = 1"))
     emitted: set[int] = set()
+    shared = _shared_backward(c, namer.fwd_set)
     for u in c.updates:
-        for v in _pending(c, u.expr, names, namer.fwd_set, emitted):
+        for v in _pending(c, u.expr, namer.fwd_set, emitted, shared):
             names[v] = namer.fresh()
             lines.append(Line(names[v], _rhs(printer, v)))
             emitted.add(v)
@@ -341,7 +342,7 @@ def _inlined(c: Compiled, v: int, names) -> list[int]:
     return out
 
 
-def _pending(c: Compiled, expr: int, names, fwd_set, emitted) -> list[int]:
+def _pending(c: Compiled, expr: int, fwd_set, emitted, shared: set[int]) -> list[int]:
     """Backward-only nodes under ``expr`` that need a line before it (shared ones), in id order."""
     g = c.graph
     found, stack, seen = [], [expr], set()
@@ -350,24 +351,18 @@ def _pending(c: Compiled, expr: int, names, fwd_set, emitted) -> list[int]:
         if v in seen or v in fwd_set or v in emitted or g.nodes[v].op in LEAF_OPS:
             continue
         seen.add(v)
-        if v != expr and _shared(c, v):
+        if v != expr and v in shared:
             found.append(v)
         stack.extend(g.nodes[v].args)
-    if _shared(c, expr) and expr not in emitted:
+    if expr in shared and expr not in emitted:
         found.append(expr)
     return sorted(found)
 
 
-def _shared(c: Compiled, v: int) -> bool:
-    return c.graph.nodes[v].op not in LEAF_OPS and _backward_uses(c).get(v, 0) > 1
-
-
-def _backward_uses(c: Compiled) -> dict[int, int]:
-    cached = getattr(c, "_bwd_uses", None)
-    if cached is not None:
-        return cached
+def _shared_backward(c: Compiled, fwd_set: set[int]) -> set[int]:
+    """The backward-only nodes that more than one backward expression uses (each gets a line
+    of its own), counted over the updates as they are now (after the passes)."""
     g = c.graph
-    fwd_set = set(g.cone([c.output] + ([c.prediction] if c.prediction is not None else [])))
     uses: dict[int, int] = {}
     seen = set()
     stack = []
@@ -382,5 +377,4 @@ def _backward_uses(c: Compiled) -> dict[int, int]:
         for a in g.nodes[v].args:
             uses[a] = uses.get(a, 0) + 1
             stack.append(a)
-    c._bwd_uses = uses
-    return uses
+    return {v for v, n in uses.items() if n > 1 and g.nodes[v].op not in LEAF_OPS}
