@@ -7,7 +7,8 @@
 
 The package is laid out by the compiler's stages (``docs/design.md``, "Layers"): ``core``
 (the IR and its vocabulary), ``front`` (SymPy in), ``calculus`` (the rule table and the
-sweeps), ``passes``, ``emit``, ``views``, ``training`` and ``cli``.
+sweeps), ``passes``, ``emit``, ``views``, ``training`` and ``cli``. ``circuitc.dask``
+(data-parallel gradients over Dask arrays) is imported on first use: Dask is an optional extra.
 """
 
 from . import nn as nn  # circuitc.nn: the building blocks of the notes' networks
@@ -42,3 +43,12 @@ __all__ = [
     "source",
     "table",
 ]
+
+
+def __getattr__(name: str):
+    """``circuitc.dask`` on first use (importing circuitc never imports Dask)."""
+    if name == "dask":
+        import importlib
+
+        return importlib.import_module(".dask", __name__)
+    raise AttributeError(f"module 'circuitc' has no attribute {name!r}")

@@ -26,8 +26,6 @@ from circuitc import nn
 
 da = pytest.importorskip("dask.array")
 
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 14: circuitc.dask is not written yet")
-
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
@@ -287,3 +285,57 @@ def test_two_worker_processes_give_the_in_memory_gradient():
     J_ref, g_ref = module.value_and_grad(w=wv, **arrays)
     agree(J, J_ref, "J")
     agree(g["w"], g_ref["w"], "dJ/dw")
+
+
+# -- the analysis alone: which J split over rows, and how ----------------------------------------
+def _split(expr, wrt=(w,)):
+    from circuitc.passes.rows import row_split
+    from circuitc.pipeline import build
+
+    return row_split(build(circuitc.Circuit("analysed", expr, list(wrt))))
+
+
+@pytest.mark.parametrize(
+    "expr, reduction, penalty",
+    [
+        (nn.mean(X * w), "mean", False),  # the mean of all N·1 elements: 1/N times a constant
+        (nn.sum((X * w).applyfunc(sp.exp)) / (2 * N) + nn.l2(w), "mean", True),
+        (nn.sum(nn.sum(X, axis=1).applyfunc(sp.sin)) * lam, "sum", False),
+        (nn.sum((X.T * X) * w), "sum", False),  # a contraction over the rows is a sum over rows
+        (nn.sum(2 * X.T) + 3, "sum", True),  # a transposed row term, scaled, summed; a constant
+        (nn.softmax_cross_entropy(X, y * sp.ones(1, D)), "mean", False),
+    ],
+)
+def test_the_analysis_finds_sums_and_means(expr, reduction, penalty):
+    split = _split(expr)
+    assert (split.dim, split.reduction, split.penalty) == ("N", reduction, penalty)
+
+
+@pytest.mark.parametrize(
+    "expr, why",
+    [
+        (nn.sum(X * w / N), "number of rows"),  # N inside the row term
+        (nn.sum(X * w) / N**2, r"N\*\*-2"),
+        ((nn.sum(X * w) + nn.l2(w)) / N, "parameter-only term is scaled"),
+        (nn.sum(X * w) * nn.sum(y), "product of sums"),
+        (
+            nn.sum((X * w - nn.mean(X * w) * sp.OneMatrix(N, 1)).applyfunc(sp.Abs)),
+            "row term uses a sum",
+        ),
+        (X[0, 0] * nn.l2(w), "single rows"),
+        (nn.l2(w), "one row dimension"),
+    ],
+)
+def test_the_analysis_refuses_saying_why(expr, why):
+    with pytest.raises(circuitc.CircuitError, match=why):
+        _split(expr)
+
+
+def test_a_loss_that_reads_no_rows_is_refused():
+    """X only feeds the prediction: J is the penalty alone, and there is nothing to split."""
+    from circuitc.passes.rows import row_split
+    from circuitc.pipeline import build
+
+    circuit = circuitc.Circuit("no_rows", nn.l2(w), [w], prediction=X * w)
+    with pytest.raises(circuitc.CircuitError, match="does not depend on the rows"):
+        row_split(build(circuit))
