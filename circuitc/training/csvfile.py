@@ -5,9 +5,10 @@ its line number in the file. ``columns(table, ...)`` turns a table into numbers:
 float64 matrix and the target as numbers, or as text when any target cell is not a number
 (class labels such as ``setosa``). Every cell is parsed with ``float``; nothing is evaluated.
 
-The dialect is found with the standard library's ``csv.Sniffer`` over the delimiters
-``, ; TAB |`` (a comma when it cannot tell). The first row is the header unless every one of
-its cells is a number; then the file has no header and its columns are bound by position.
+The delimiter is the one of ``, ; TAB |`` that splits every row into the same, largest number
+of cells (``csv.Sniffer``'s proposal on a tie; a comma when none does). The first row is the header when it has text
+where the rows below have numbers; else the file has no header and its columns are bound by
+position (a headerless file's text labels do not make its first row a header).
 A cell that is empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``None`` or ``?`` (any case) is
 missing: an error naming its line and column, or, with ``missing="drop"``, its row is left out.
 """
@@ -100,9 +101,10 @@ def _widths(sample: str, sep: str, quote: str) -> set[int]:
 def _dialect(text: str, delimiter: str | None) -> tuple[str, str]:
     """``(delimiter, quote character)`` of the file's text.
 
-    ``csv.Sniffer`` proposes; a proposal is taken when it splits every row of the sample into
-    the same number (more than one) of cells, else the first of ``, ; TAB |`` that does; a
-    comma when none does (one column).
+    Of the delimiters that split every row of the sample into the same number (more than one)
+    of cells, the one giving the most cells (``csv.Sniffer``'s proposal first on a tie, then
+    ``, ; TAB |``); a comma when none does (one column). So a label such as ``a;b`` in a
+    comma file does not make it a semicolon file.
     """
     if delimiter is not None:
         if len(delimiter) != 1 or delimiter in "\r\n\"'":
@@ -118,11 +120,12 @@ def _dialect(text: str, delimiter: str | None) -> tuple[str, str]:
     except csv.Error:  # one column, or too little text to tell
         pass
     candidates += [(sep, '"') for sep in DELIMITERS]
-    for sep, quote in candidates:
+    best, most = (",", '"'), 1
+    for sep, quote in candidates:  # the most cells wins; on a tie, the sniffer's choice
         widths = _widths(sample, sep, quote)
-        if len(widths) == 1 and widths.pop() > 1:
-            return sep, quote
-    return ",", '"'
+        if len(widths) == 1 and (width := widths.pop()) > most:
+            best, most = (sep, quote), width
+    return best
 
 
 def is_number(cell: str) -> bool:
@@ -166,7 +169,7 @@ def read(path, *, encoding: str | None = None, delimiter: str | None = None) -> 
     if not rows:
         raise DataError(f"{path}: no rows")
     header = None
-    if not all(is_number(cell) for cell in rows[0]):
+    if _has_header(rows):
         header = rows[0]
         rows, lines = rows[1:], lines[1:]
         _check_names(path, header)
@@ -178,6 +181,17 @@ def read(path, *, encoding: str | None = None, delimiter: str | None = None) -> 
             what = "the header has" if header is not None else "the first row has"
             raise DataError(f"{path}: line {line} has {len(row)} cells, {what} {width}")
     return Table(path, header, rows, lines, sep)
+
+
+def _has_header(rows: list[list[str]]) -> bool:
+    """Is the first row names? Yes when one of its cells is not a number where the rows below
+    (the first few) have numbers in that column; a first row whose only text is in a text
+    column (class labels) is data. A lone row with any text is a header."""
+    first, below = rows[0], rows[1:6]
+    text = [j for j, cell in enumerate(first) if not is_number(cell)]
+    if not below:
+        return bool(text)
+    return any(any(j < len(r) and is_number(r[j]) for r in below) for j in text)
 
 
 def _check_names(path: Path, header: list[str]) -> None:
