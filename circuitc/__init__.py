@@ -11,17 +11,93 @@ sweeps), ``passes``, ``emit``, ``views``, ``training`` and ``cli``. ``circuitc.d
 (data-parallel gradients over Dask arrays) is imported on first use: Dask is an optional extra.
 """
 
-from . import nn as nn  # circuitc.nn: the building blocks of the notes' networks
 from ._version import __version__
-from .api import compile, fit, load, source
-from .calculus.custom import register  # imports the rule table, which fills the op registries
-from .errors import CircuitError
-from .front.circuit import Circuit
-from .functions import sigmoid, softplus
-from .views.cost import CostReport, cost
-from .views.gradcheck import CheckReport, check
-from .views.graph import GraphView, graph
-from .views.table import TableReport, table
+
+# The public names load on first use (PEP 562): `import circuitc` and `circuitc --version`
+# import neither SymPy nor NumPy. The first access to any of them imports them all, the rule
+# table included (it fills the op registries that sigmoid's and softplus's derivatives read).
+_PUBLIC = frozenset(
+    {
+        "nn",
+        "compile",
+        "fit",
+        "load",
+        "source",
+        "register",
+        "CircuitError",
+        "Circuit",
+        "sigmoid",
+        "softplus",
+        "CostReport",
+        "cost",
+        "CheckReport",
+        "check",
+        "GraphView",
+        "graph",
+        "TableReport",
+        "table",
+    }
+)
+
+
+def _load_all() -> None:
+    """Import every public name into the package (once)."""
+    from . import nn
+    from .api import compile, fit, load, source
+    from .calculus.custom import register  # imports the rule table, which fills the registries
+    from .errors import CircuitError
+    from .front.circuit import Circuit
+    from .functions import sigmoid, softplus
+    from .views.cost import CostReport, cost
+    from .views.gradcheck import CheckReport, check
+    from .views.graph import GraphView, graph
+    from .views.table import TableReport, table
+
+    globals().update(
+        nn=nn,
+        compile=compile,
+        fit=fit,
+        load=load,
+        source=source,
+        register=register,
+        CircuitError=CircuitError,
+        Circuit=Circuit,
+        sigmoid=sigmoid,
+        softplus=softplus,
+        CostReport=CostReport,
+        cost=cost,
+        CheckReport=CheckReport,
+        check=check,
+        GraphView=GraphView,
+        graph=graph,
+        TableReport=TableReport,
+        table=table,
+    )
+
+
+#: non-empty while _load_all runs: its own `from . import nn` must find the submodule, not us
+_loading: list[bool] = []
+
+
+def __getattr__(name: str):
+    """A public name on first use; ``circuitc.dask`` too (importing circuitc never imports Dask)."""
+    if name == "dask":
+        import importlib
+
+        return importlib.import_module(".dask", __name__)
+    if name in _PUBLIC and not _loading:
+        _loading.append(True)
+        try:
+            _load_all()
+        finally:
+            _loading.pop()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
+
 
 __all__ = [
     "Circuit",
@@ -43,12 +119,3 @@ __all__ = [
     "source",
     "table",
 ]
-
-
-def __getattr__(name: str):
-    """``circuitc.dask`` on first use (importing circuitc never imports Dask)."""
-    if name == "dask":
-        import importlib
-
-        return importlib.import_module(".dask", __name__)
-    raise AttributeError(f"module 'circuitc' has no attribute {name!r}")

@@ -376,7 +376,6 @@ def test_star_import_of_nn_does_not_shadow_builtins():
     assert nn.sum is not None  # still there as circuitc.nn.sum
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12.14")
 def test_version_does_not_import_sympy():
     code = textwrap.dedent(
         """\

@@ -25,32 +25,51 @@ from collections.abc import Callable, Iterator, Sequence
 
 from .._version import __version__
 from ..errors import CircuitError
-from . import compile as compile_cmds
-from . import predict as predict_cmds
-from . import train as train_cmds
-from . import views as view_cmds
-from .common import CliError, _Parser, describe, load_circuits
 
 __all__ = ["COMMANDS", "CliError", "build_parser", "load_circuits", "main"]
+
+# Nothing heavy is imported until a subcommand needs it: `circuitc --version` answers without
+# SymPy or NumPy (0.05 s instead of 0.56 s). COMMANDS, CliError and load_circuits load on
+# first use (PEP 562).
+
+
+def _commands() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[..., int]]]:
+    """subcommand -> (add its arguments, run it); the run function's docstring is its help."""
+    from . import compile as compile_cmds
+    from . import predict as predict_cmds
+    from . import train as train_cmds
+    from . import views as view_cmds
+
+    return {
+        "compile": (compile_cmds.add_compile, compile_cmds.cmd_compile),
+        "show": (compile_cmds.add_show, compile_cmds.cmd_show),
+        "table": (compile_cmds.add_table, compile_cmds.cmd_table),
+        "check": (compile_cmds.add_check, compile_cmds.cmd_check),
+        "train": (train_cmds.add_train, train_cmds.cmd_train),
+        "predict": (predict_cmds.add_predict, predict_cmds.cmd_predict),
+        "graph": (view_cmds.add_graph, view_cmds.cmd_graph),
+        "cost": (view_cmds.add_cost, view_cmds.cmd_cost),
+    }
+
+
+def __getattr__(name: str):
+    if name == "COMMANDS":
+        globals()["COMMANDS"] = commands = _commands()
+        return commands
+    if name in ("CliError", "load_circuits"):
+        from . import common
+
+        return getattr(common, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- the parser and main ------------------------------------------------------------------
 
-#: subcommand -> (add its arguments, run it); the run function's docstring is its help
-COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[..., int]]] = {
-    "compile": (compile_cmds.add_compile, compile_cmds.cmd_compile),
-    "show": (compile_cmds.add_show, compile_cmds.cmd_show),
-    "table": (compile_cmds.add_table, compile_cmds.cmd_table),
-    "check": (compile_cmds.add_check, compile_cmds.cmd_check),
-    "train": (train_cmds.add_train, train_cmds.cmd_train),
-    "predict": (predict_cmds.add_predict, predict_cmds.cmd_predict),
-    "graph": (view_cmds.add_graph, view_cmds.cmd_graph),
-    "cost": (view_cmds.add_cost, view_cmds.cmd_cost),
-}
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``circuitc`` parser, one subparser per entry of ``COMMANDS``."""
+    from .common import _Parser
+
     parser = _Parser(
         prog="circuitc",
         description="Compile SymPy computational circuits into forward/backward NumPy code.",
@@ -58,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"circuitc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name, (add, run) in COMMANDS.items():
+    table = globals().get("COMMANDS") or __getattr__("COMMANDS")
+    for name, (add, run) in table.items():
         doc = (run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None
         p = sub.add_parser(name, help=doc, description=doc)
         add(p)
@@ -73,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     its temporary file) and a closed stdout (``circuitc train ... | head -1``) silences the
     output instead of stopping the work.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--version"]:  # answered before anything heavy is imported
+        print(f"circuitc {__version__}")
+        raise SystemExit(0)
+    from .common import CliError, describe
+
     with _terminate_cleanly(), _pipe_safe_stdout():
         try:
             args = build_parser().parse_args(argv)
