@@ -405,3 +405,26 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(capsys, tmp_path, plain):
     assert stopped == best + 3 and stopped < 200
     val = [float(v) for v in re.findall(r"val loss (\S+)", stdout)]
     assert len(val) == stopped and int(np.argmin(val)) + 1 == best
+
+
+def test_raw_huge_features_diverge_with_the_advice_to_standardise(capsys, tmp_path):
+    X, y = _binary()
+    big = X * [1.0, 1e200, 1.0, 1.0]
+    path = write_csv(tmp_path / "big.csv", [*NAMES, "label"], _rows(big, y))
+    code, _, err = run(
+        capsys, "train", LOGREG, *CE, "--data", path, "--no-standardize",
+        "--out", tmp_path / "m.npz",
+    )  # fmt: skip
+    assert code == 1 and err.count("\n") == 1, err
+    assert "standardise the features (they reach" in err
+    # standardised (the default), the same file trains
+    _train(capsys, tmp_path, path, "--epochs", 1)
+
+
+def test_resuming_an_early_stopped_run_says_so(capsys, tmp_path, plain):
+    common = ("--lr", 0.5, "--validation", 0.25, "--early-stopping", 2, "--epochs", 200)
+    out, stdout = _train(capsys, tmp_path, plain, *common)
+    assert "early stopping at epoch" in stdout
+    code, stdout, err = run(capsys, "train", LOGREG, *CE, "--resume", out, *common)
+    assert code == 0, err
+    assert "stopped early at epoch" in stdout

@@ -309,7 +309,7 @@ def _loop(run: _Run) -> None:
             else:
                 loss, scale = _mean_loss(J)
             if not math.isfinite(loss):
-                raise _diverged(loss, epoch, s, steps_per_epoch, eta_of(opt.t))
+                raise _diverged(loss, epoch, s, steps_per_epoch, eta_of(opt.t), run.data)
             eta = eta_of(opt.t)
             opt.step(params, g, eta, scale)
             state.step = s + 1
@@ -324,11 +324,11 @@ def _loop(run: _Run) -> None:
             return
 
 
-def _diverged(loss: float, epoch: int, s: int, steps_per_epoch: int, eta: float):
+def _diverged(loss: float, epoch: int, s: int, steps_per_epoch: int, eta: float, data: Dataset):
     """The error for a non-finite loss at step ``s`` of ``epoch`` (both 0-based)."""
     return TrainingDiverged(
         f"the loss became {loss} at epoch {epoch + 1}, step {s + 1} of "
-        f"{steps_per_epoch} (lr={eta:g}); try a smaller learning rate",
+        f"{steps_per_epoch} (lr={eta:g}); {_advice(data)}",
         epoch + 1,
         s + 1,
     )
@@ -343,7 +343,7 @@ def _end_epoch(run: _Run, epoch: int, steps_per_epoch: int) -> bool:
     if not math.isfinite(train["loss"]):
         raise TrainingDiverged(
             f"the loss became {train['loss']} at the end of epoch {epoch + 1} "
-            f"(step {steps_per_epoch}); try a smaller learning rate",
+            f"(step {steps_per_epoch}); {_advice(run.data)}",
             epoch + 1,
             steps_per_epoch,
         )
@@ -369,6 +369,16 @@ def _end_epoch(run: _Run, epoch: int, steps_per_epoch: int) -> bool:
         history.stopped = "callback"
         return True
     return stop
+
+
+def _advice(data: Dataset) -> str:
+    """What to try after a divergence: a smaller step, and scaling when the features are raw
+    and large (an unscaled 1e308 overflows whatever the step)."""
+    raw = not np.any(data.mean) and np.all(data.scale == 1.0)
+    peak = float(np.max(np.abs(data.X_train))) if data.X_train.size else 0.0
+    if raw and peak > 1e3:
+        return f"try a smaller learning rate, or standardise the features (they reach {peak:.3g})"
+    return "try a smaller learning rate"
 
 
 def _early_stop(state: State, params: dict, val_loss: float, patience: int) -> bool:
