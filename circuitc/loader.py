@@ -97,7 +97,7 @@ def check_target(
     if path.is_dir():
         raise CircuitError(f"{path} is a folder; give a file path")
     for source in reading:
-        if _same_file(path, Path(source)):
+        if same_file(path, Path(source)):
             raise CircuitError(
                 f"{path} is the circuit file being read; circuitc never writes over it "
                 "(write somewhere else)"
@@ -110,7 +110,8 @@ def check_target(
     return path
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when ``a`` and ``b`` name one file (the same path, or links to one file)."""
     try:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist (yet)

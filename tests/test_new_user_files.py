@@ -280,3 +280,38 @@ def test_legacy_parameter_files_still_predict_resume_and_get_rewritten(capsys, t
     assert (code, err) == (0, "")
     with np.load(legacy) as f:
         assert int(f["_epoch"]) == 2
+
+
+# -- the other outputs never replace a file the command reads -------------------------------------
+
+
+def test_predict_never_writes_its_predictions_over_the_data(capsys, tiny):
+    folder = tiny.parent
+    assert train(capsys, tiny, "--out", folder / "m.npz")[0] == 0
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(5, 3))
+    np.savez(folder / "new.npz", X=X, y=(X[:, 0] > 0).astype(float))
+    before = (folder / "new.npz").read_bytes()
+    code, _, err = run(
+        capsys, "predict", tiny, "--params", folder / "m.npz", "--data", folder / "new.npz",
+        "-o", folder / "new.npz",
+    )  # fmt: skip
+    assert "a file this command reads" in one_line_error(code, err)
+    assert (folder / "new.npz").read_bytes() == before
+
+
+@pytest.mark.parametrize("flag", ["--log", "--plot"])
+def test_train_logs_never_replace_the_circuit_file(capsys, tiny, flag):
+    before = tiny.read_bytes()
+    code, _, err = train(capsys, tiny, "--out", tiny.parent / "m.npz", flag, tiny)
+    assert "a file this command reads" in one_line_error(code, err)
+    assert tiny.read_bytes() == before
+
+
+def test_graph_never_writes_over_the_circuit_file(capsys, tmp_path):
+    circuit_file = tmp_path / "small_example.py"
+    shutil.copy(SMALL, circuit_file)
+    before = circuit_file.read_bytes()
+    code, _, err = run(capsys, "graph", circuit_file, "--format", "dot", "-o", circuit_file)
+    assert "a file this command reads" in one_line_error(code, err)
+    assert circuit_file.read_bytes() == before

@@ -215,14 +215,23 @@ def add_at(p: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def check_writable(path, flag: str) -> None:
-    """Refuse an output path that cannot be written, before any work (CliError)."""
+def check_writable(path, flag: str, reading=()) -> None:
+    """Refuse an output path that cannot be written, or that is a file the command reads (the
+    circuit file, the data, the parameters), before any work (CliError)."""
     import os
     import tempfile
+
+    from ..loader import same_file
 
     p = Path(path)
     if p.is_dir():
         raise CliError(f"{flag} {path}: is a folder; give a file name")
+    for source in reading:
+        if source and Path(source).is_file() and same_file(p, source):
+            raise CliError(
+                f"{flag} {path}: is a file this command reads (the circuit file, the data or "
+                "the parameters); write somewhere else"
+            )
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)

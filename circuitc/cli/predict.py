@@ -129,7 +129,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not hasattr(module, "predict"):
         raise CliError(f"circuit {circuit.name!r} has no prediction= to predict with")
     if args.out:
-        check_writable(args.out, "-o")
+        check_writable(args.out, "-o", [args.file, args.params, args.data])
     try:
         ck = checkpoint.load(args.params, module)
         pre = ck.preprocessing(module)

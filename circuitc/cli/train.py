@@ -229,9 +229,11 @@ def _check_outputs(args, out: Path) -> None:
     from ..loader import check_target
     from ..training import checkpoint
 
+    read = [args.file, args.data]
     for path, flag in ((out, "--out"), (args.log, "--log"), (args.plot, "--plot")):
         if path:
-            check_writable(path, flag)
+            # --out may be the --resume file (it goes on writing it); the others may not
+            check_writable(path, flag, read + ([] if flag == "--out" else [args.resume]))
     check_target(out, checkpoint.is_parameter_file, force=args.force, reading=[args.file])
 
 

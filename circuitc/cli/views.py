@@ -40,7 +40,7 @@ def add_graph(p: argparse.ArgumentParser) -> None:
 def cmd_graph(args: argparse.Namespace) -> int:
     """Draw each circuit of FILE as a graph (DOT text; SVG/PNG with Graphviz)."""
     from ..views.graph import graph
-    from .common import CliError, at_for, load_circuits, parse_at
+    from .common import CliError, at_for, check_writable, load_circuits, parse_at
 
     circuits = load_circuits(args.file, args.circuit)
     ats = at_for(circuits, parse_at(args.at))
@@ -53,6 +53,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
                 "use .dot, .gv, .svg or .png, or give --format"
             )
         fmt = {"svg": "svg", "png": "png"}.get(suffix, "dot")
+    if args.out is not None:
+        check_writable(args.out, "-o", [args.file])
     if args.out is None and fmt == "png":
         raise CliError("--format png needs -o OUT (PNG is not text)")
     if args.out is not None and len(circuits) > 1:
