@@ -5,26 +5,35 @@ the dimensions (``_bind`` words the error)."""
 from __future__ import annotations
 
 from ..core.program import Compiled
-from .layout import condition, shape_tuple, wrapped_lines
+from .layout import WIDTH, condition, long_statement, shape_tuple, wrapped_lines
 
 
 def shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
     """The call-time check of the matrix arguments' shapes (of ``names``, default all), which
     also binds the dimensions."""
-    specs = []
+    parts = {}  # each spec's text -> its three parts, for a spec too long for its line
     names = [n for n, _ in c.wrt] + c.inputs if names is None else names
     for name in names:
         shape = c.shapes.get(name, ())
         if shape:
             want = ", ".join(str(d) if isinstance(d, int) else f'"{d}"' for d in shape)
             want += "," if len(shape) == 1 else ""  # a one-entry shape is still a tuple
-            specs.append(f'("{name}", {name}, ({want}))')
-    if not specs:
+            three = (f'"{name}"', name, f"({want})")
+            parts[f"({', '.join(three)})"] = three
+    if not parts:
         return []
     dims = sorted({d for n in names for d in c.shapes.get(n, ()) if isinstance(d, str)})
     names = "".join(f'"{d}", ' for d in dims).rstrip(" ")
     target = "" if not dims else (f"({dims[0]},) = " if len(dims) == 1 else f"{', '.join(dims)} = ")
-    return wrapped_lines(f"{target}_bind(", [f"({names})", *specs], ")", indent=8)
+    lines = wrapped_lines(f"{target}_bind(", [f"({names})", *parts], ")", indent=8)
+    out = []
+    for line in lines:
+        spec = line.strip().rstrip(",")
+        if 8 + len(line) > WIDTH and spec in parts:  # one part a line, as ruff explodes it
+            out += ["    (", *(f"        {part}," for part in parts[spec]), "    ),"]
+        else:
+            out.append(line)
+    return out
 
 
 #: up to this many arguments, a call whose arguments are all float64 arrays skips ``_dtype`` and
@@ -41,7 +50,10 @@ def prologue(c: Compiled, names: list[str]) -> list[str]:
     """
     fast = 0 < len(names) <= FAST_ARGS_MAX
     dtype_call = wrapped_lines("_dt = _dtype(", names, ")", indent=8 if fast else 4)
-    convert = dtype_call + [f'{a} = _arg({a}, _dt, "{a}")' for a in names]
+    indent = 8 if fast else 4
+    convert = dtype_call + [
+        line for a in names for line in long_statement(f"{a} = ", f'_arg({a}, _dt, "{a}")', indent)
+    ]
     if fast:
         # one test a line when they do not fit on one: ruff's layout of a long `and` chain
         tests = [t for a in names for t in (f"_type({a}) is _ndarray", f"{a}.dtype is _float64")]
@@ -65,7 +77,8 @@ def shape_lines(c: Compiled, names: list[str]) -> list[str]:
     dims = sorted({d for _, shape in specs for d in shape if isinstance(d, str)})
     for d in dims:
         name, shape = next((n, s) for n, s in specs if d in s)
-        lines.append(f"{d} = {name}.shape[{shape.index(d)}] if {name}.ndim == {len(shape)} else -1")
+        read = f"{name}.shape[{shape.index(d)}] if {name}.ndim == {len(shape)} else -1"
+        lines += long_statement(f"{d} = ", read, 4)
     lines += condition([f"{n}.shape != {shape_tuple(s)}" for n, s in specs], "or")
     lines += ["    " + line for line in bind]
     return lines

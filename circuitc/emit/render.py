@@ -16,6 +16,7 @@ from .fastpath import has_math_path
 from .layout import (
     WIDTH,
     condition,
+    long_statement,
     prose,
     shapes_text,
     short_text,
@@ -54,7 +55,18 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["statements"] = statements
+    env.filters["entries"] = entries
     return env
+
+
+def entries(items, indent: int = 8) -> list[str]:
+    """The text lines of a dict's ``(name, expression)`` items, ``"name": expression,`` in a
+    body at column ``indent`` (without it), a long one laid out as ruff does."""
+    out = []
+    for name, expr in items:
+        lines = long_statement(f'"{name}": ', expr, indent)
+        out += lines[:-1] + [lines[-1] + ","]
+    return out
 
 
 def statements(lines, indent: int = 4, comments: bool = True) -> list[str]:
