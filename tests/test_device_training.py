@@ -180,3 +180,62 @@ def test_cuda():
         circuitc.compile(_circuit("logistic_regression_batch")), "breast_cancer", epochs=1
     )
     _agree(got, want)
+
+
+# -- the command line ------------------------------------------------------------------------------
+def _train_cli(tmp_path, capsys, *flags) -> tuple[int, str]:
+    from circuitc import cli
+
+    code = cli.main(
+        ["train", str(EXAMPLES / "logistic_regression_batch.py"), "--epochs", "2",
+         "--batch-size", "16", "--quiet", *flags]
+    )  # fmt: skip
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lib", ["torch", "jax", "numpy"])
+def test_cli_trains_on_an_array_library_as_on_numpy(tmp_path, capsys, lib):
+    pytest.importorskip(lib)
+    pytest.importorskip("sklearn")
+    with _restore_x64():
+        code, err = _train_cli(
+            tmp_path, capsys, "--backend", "array-api", "--array-lib", lib,
+            "--out", str(tmp_path / "lib.npz"),
+        )  # fmt: skip
+    assert code == 0, err
+    code, err = _train_cli(tmp_path, capsys, "--out", str(tmp_path / "numpy.npz"))
+    assert code == 0, err
+    got, want = np.load(tmp_path / "lib.npz"), np.load(tmp_path / "numpy.npz")
+    _agree({"theta": got["theta"]}, {"theta": want["theta"]})
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--array-lib", "torch"], "need --backend array-api"),
+        (["--device", "cuda"], "need --backend array-api"),
+        (["--backend", "array-api", "--array-lib", "numpy", "--device", "cuda"], "CPU"),
+    ],
+)
+def test_cli_refuses_bad_pairs_in_one_line(tmp_path, capsys, flags, message):
+    code, err = _train_cli(tmp_path, capsys, *flags, "--out", str(tmp_path / "x.npz"))
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_a_numpy_run_resumed_on_torch_equals_the_whole_run(breast_cancer):
+    """The optimizer's buffers and the position (epoch, step) carry over to the device."""
+    pytest.importorskip("torch")
+    circuit = _circuit("logistic_regression_batch")
+    plain = circuitc.compile(circuit)
+    settings = dict(epochs=2, batch_size=16, seed=2, momentum=0.9, lr=0.05)
+    want, _ = sgd.train(plain, breast_cancer, **settings)
+    state = sgd.State()
+    part, _ = sgd.train(plain, breast_cancer, state=state, callback=_stop_after(10), **settings)
+    assert (state.epoch, state.step) == (0, 10)
+    module = circuitc.compile(circuit, backend="array_api")
+    got, history = device.train(
+        module, breast_cancer, lib="torch", params=part, state=state, **settings
+    )
+    assert history.epoch == [1, 2]
+    _agree(got, want)

@@ -26,6 +26,7 @@ from .common import (
     positive_int,
     unit_interval,
 )
+from .device import add_device
 from .progress import Reporter, data_notes, final_lines, header_line, plot
 
 #: settings when neither the flags, the parameter file nor the circuit file's TRAIN give one
@@ -77,6 +78,7 @@ def _add_common(p: argparse.ArgumentParser, data_default: str) -> None:
 
 def add_train(p: argparse.ArgumentParser) -> None:
     _add_common(p, "the circuit file's TRAIN data, else breast_cancer")
+    add_device(p)
     p.add_argument(
         "--epochs",
         type=positive_int,
@@ -158,10 +160,10 @@ def _one_circuit(args, keep: dict):
     return circuits[0]
 
 
-def _compile(circuit):
-    from ..api import compile as compile_circuit
+def _compile(circuit, args):
+    from .device import compile_for  # --backend array-api: the module of --array-lib
 
-    return compile_circuit(circuit)
+    return compile_for(circuit, args)
 
 
 def _settings(args, file_train: dict, saved: dict) -> dict:
@@ -195,7 +197,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CliError("--plot needs matplotlib: pip install 'circuitc[plot]'") from None
     namespace: dict = {}
     circuit = _one_circuit(args, namespace)
-    module = _compile(circuit)
+    module = _compile(circuit, args)
     # resuming goes on writing the file it resumed from, unless --out says otherwise
     out = Path(args.out or args.resume or f"{circuit.name}.npz")
     _check_outputs(args, out)
@@ -340,7 +342,7 @@ def _announce(args, circuit, run: _Run, out: Path) -> bool:
 
 def _train(module, run: _Run, reporter: Reporter):
     """``sgd.train`` with Ctrl-C caught by the reporter (the loop stops after the step)."""
-    from ..training import sgd
+    from .device import trainer  # sgd.train, or device.train on --array-lib
 
     s = run.settings
     installed = True
@@ -349,7 +351,7 @@ def _train(module, run: _Run, reporter: Reporter):
     except ValueError:  # not the main thread: Ctrl-C cannot be caught here
         installed = False
     try:
-        return sgd.train(
+        return trainer(reporter.args)(
             module,
             run.dataset,
             params=run.params,

@@ -87,12 +87,22 @@ class DeviceOptimizer:
     bias correction: the same operations in the same order as the NumPy optimizer.
     """
 
-    def __init__(self, kind: str, params: dict, momentum: float, xp):
+    def __init__(self, kind: str, params: dict, momentum: float, xp, get=np.asarray):
         if kind not in sgd.OPTIMIZERS:
             raise ValueError(f"unknown optimizer {kind!r}; use one of {', '.join(sgd.OPTIMIZERS)}")
-        self.kind, self.momentum, self.t, self.xp = kind, float(momentum), 0, xp
+        self.kind, self.momentum, self.t, self.xp, self.get = kind, float(momentum), 0, xp, get
         names = ("m", "v") if kind == "adam" else ("v",) if self.momentum else ()
-        self.buffers = {f"{b}_{w}": xp.zeros_like(p) for w, p in params.items() for b in names}
+        self.on = {f"{b}_{w}": xp.zeros_like(p) for w, p in params.items() for b in names}
+
+    @property
+    def buffers(self) -> dict:
+        """The buffers as NumPy arrays, as ``sgd.Optimizer`` has them (a checkpoint saves them)."""
+        return {k: self.get(v) for k, v in self.on.items()}
+
+    def resume(self, saved, put) -> None:
+        """Continue from a NumPy ``sgd.Optimizer`` (a resumed parameter file)."""
+        self.t = saved.t
+        self.on = {k: put(v) for k, v in saved.buffers.items()}
 
     def step(self, params: dict, grads: dict, eta: float, scale: float = 1.0) -> dict:
         """The parameters after one update (new arrays; ``params`` is left as it was)."""
@@ -103,12 +113,12 @@ class DeviceOptimizer:
         for w, p in params.items():
             g = scale * grads[w]
             if self.kind == "sgd":
-                v = self.buffers[f"v_{w}"] = self.momentum * self.buffers[f"v_{w}"] + g
+                v = self.on[f"v_{w}"] = self.momentum * self.on[f"v_{w}"] + g
                 out[w] = p - eta * v
                 continue
             b1, b2, eps = 0.9, 0.999, 1e-8
-            m = self.buffers[f"m_{w}"] = b1 * self.buffers[f"m_{w}"] + (1.0 - b1) * g
-            v = self.buffers[f"v_{w}"] = b2 * self.buffers[f"v_{w}"] + (1.0 - b2) * (g * g)
+            m = self.on[f"m_{w}"] = b1 * self.on[f"m_{w}"] + (1.0 - b1) * g
+            v = self.on[f"v_{w}"] = b2 * self.on[f"v_{w}"] + (1.0 - b2) * (g * g)
             c1, c2 = 1.0 - b1**self.t, 1.0 - b2**self.t
             out[w] = p - eta * (m / c1) / (self.xp.sqrt(v / c2) + eps)
         return out
@@ -130,14 +140,16 @@ def train(
     momentum: float = 0.0,
     optimizer: str = "sgd",
     callback: Callable[[Progress], object] | None = None,
+    state: State | None = None,
     early_stopping: int | None = None,
 ) -> tuple[dict, History]:
     """``sgd.train`` with the parameters and the train rows in ``lib`` on ``device``.
 
     ``module`` is compiled with ``backend="array_api"`` and has one feature matrix (rows are
     instances). The arguments are ``sgd.train``'s; the callback's ``Progress.params`` are
-    arrays of ``lib`` after a step, NumPy arrays after an epoch. Returns NumPy parameters and
-    the history, as ``sgd.train`` does.
+    arrays of ``lib`` after a step, NumPy arrays after an epoch; a ``state`` from a NumPy run
+    (a resumed parameter file) is continued. Returns NumPy parameters and the history, as
+    ``sgd.train`` does.
     """
     if getattr(module, "BACKEND", None) != "array-api":
         raise ValueError("training on an array library needs a module compiled with "
@@ -150,7 +162,7 @@ def train(
     params = init(module, seed, data) if params is None else check_params(module, params, data)
     X, Y, parts = sgd._encoded(binding, data)
     eta_of = sgd.schedule_fn(schedule, lr, epochs, -(-X.shape[0] // batch_size))
-    state = State()
+    state = State() if state is None else state
     run = sgd._Run(
         module, binding, data, params, X, Y, parts, epochs, batch_size, shuffle, seed, eta_of,
         callback, state, early_stopping,
@@ -167,13 +179,16 @@ def _device_loop(run, target: Library, momentum: float, optimizer: str) -> None:
     X, Y, state, binding = target.put(run.X), target.put(run.Y), run.state, run.binding
     xp = array_api_compat.array_namespace(X)
     on = {w: target.put(p) for w, p in run.params.items()}
-    state.optimizer = opt = DeviceOptimizer(optimizer, on, momentum, xp)
+    opt = DeviceOptimizer(optimizer, on, momentum, xp, target.get)
+    if state.optimizer is not None:
+        opt.resume(state.optimizer, target.put)
+    state.optimizer = opt
     n, history = run.X.shape[0], state.history
     steps = -(-n // run.batch_size)
     while state.epoch < run.epochs:
         epoch = state.epoch
         order = sgd.epoch_order(n, run.seed, epoch, run.shuffle)
-        for s in range(steps):
+        for s in range(state.step, steps):
             rows = target.put(order[s * run.batch_size : (s + 1) * run.batch_size])
             kw = {binding.features[0]: xp.take(X, rows, axis=0)}
             kw[binding.target] = xp.take(Y, rows, axis=0)
