@@ -248,3 +248,13 @@ def test_example_training_script(tmp_path, capsys):
     Z = np.hstack([np.ones((len(X), 1)), (X - pre.mean) / pre.scale])
     np.testing.assert_allclose(model.predict_proba(X)[:, 0], _sigmoid(Z @ params["theta"])[:, 0])
     assert model.score(X, y) > 0.9
+
+
+def test_predict_refuses_a_frame_with_a_column_twice():
+    pd = pytest.importorskip("pandas")
+    X, y = _data()
+    cols = dict(zip("abcd", X.T, strict=True))
+    model = circuitc.fit(logreg(4), cols, y, epochs=1, batch_size=8)
+    frame = pd.DataFrame(np.column_stack([X, X[:, :1]]), columns=["a", "b", "c", "d", "a"])
+    with pytest.raises(ValueError, match="column 'a' appears twice"):
+        model.predict(frame)

@@ -95,10 +95,7 @@ class Preprocessing:
                 )
             return M
         order = select(names, self.feature_names, what, self.n_features)
-        if isinstance(X, Mapping):
-            cols = [np.asarray(X[names[j]]) for j in order]
-        else:  # a data frame
-            cols = [np.asarray(X[names[j]]) for j in order]
+        cols = [np.asarray(X[names[j]]) for j in order]  # a mapping's or a data frame's column
         return _matrix(np.column_stack(cols) if cols else np.empty((0, 0)), what)
 
     def transform(self, X, what: str = "data") -> np.ndarray:
@@ -134,11 +131,15 @@ def select(names: list[str], trained: list[str] | None, what: str, n: int) -> li
             )
         return list(range(n))
     index = {name: j for j, name in enumerate(names)}
+    if len(index) != len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        raise DataError(f"{what}: column {twice!r} appears twice")
     for name in trained:
         if name not in index:
             raise DataError(f"{what} has no column {name!r} (the model reads {', '.join(trained)})")
+    known = set(trained)
     for name in names:
-        if name not in set(trained):
+        if name not in known:
             raise DataError(f"{what} has a column {name!r} the model was not trained on")
     return [index[name] for name in trained]
 
