@@ -175,8 +175,8 @@ def test_ctrl_c_writes_the_checkpoint_and_resume_finishes_the_run(
     compile_module = cli_train._compile
     calls = [0]
 
-    def compile_with_interrupt(circuit):
-        module = compile_module(circuit)
+    def compile_with_interrupt(circuit, *rest):  # rest: the parsed arguments (--backend)
+        module = compile_module(circuit, *rest)
         inner = module.value_and_grad
 
         def value_and_grad(**kw):

@@ -241,3 +241,46 @@ def check_writable(path, flag: str, reading=()) -> None:
         raise CliError(f"{flag} {path}: {e.filename} is a file, not a folder") from None
     except OSError as e:
         raise CliError(f"{flag} {path}: cannot write there ({e.strerror or e})") from None
+
+
+# -- shared by train and predict ------------------------------------------------------------
+def training_errors():
+    """The CLI's one-line error class, and the library errors train/predict report with it."""
+    from ..training.checkpoint import CheckpointError
+    from ..training.data import DataError
+
+    return CliError, (DataError, CheckpointError)
+
+
+def add_data_arguments(p: argparse.ArgumentParser, data_default: str) -> None:
+    """FILE, --circuit and the data options train and predict share."""
+    p.add_argument("file", metavar="FILE", help="a Python file defining circuit or circuits")
+    p.add_argument("--circuit", metavar="NAME", help="the circuit of this name (if several)")
+    p.add_argument(
+        "--data",
+        metavar="NAME|PATH",
+        help="breast_cancer, digits, iris, a .csv (any of , ; TAB |; a header row names the "
+        f"columns) or an .npz (default: {data_default})",
+    )
+    p.add_argument(
+        "--target-column",
+        metavar="COL",
+        help="the CSV column holding the target (default: 'target', else the last column)",
+    )
+    p.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the CSV file's text encoding (default UTF-8, BOM or not)",
+    )
+    p.add_argument(
+        "--delimiter", metavar="CHAR", help="the CSV delimiter (default: found from the file)"
+    )
+
+
+def one_circuit(args, keep: dict):
+    """The one circuit of ``args.file`` (``--circuit`` picks among several)."""
+    circuits = load_circuits(args.file, args.circuit, keep)
+    if len(circuits) > 1:
+        names = ", ".join(c.name for c in circuits)
+        raise CliError(f"{args.file} defines several circuits ({names}); pick one with --circuit")
+    return circuits[0]

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import check_writable
+from .common import add_data_arguments, check_writable, one_circuit, training_errors
 from .progress import number_text
-from .train import _add_common, _compile, _errors, _one_circuit
 
 
 def add_predict(p: argparse.ArgumentParser) -> None:
-    _add_common(p, "the data the parameters were trained on")
+    add_data_arguments(p, "the data the parameters were trained on")
     p.add_argument("--params", metavar="PATH", required=True, help="a file written by train")
     p.add_argument("-o", "--out", metavar="CSV", help="write the predictions here (default stdout)")
 
@@ -120,12 +119,13 @@ def _score_line(binding, raw, ck, codes, probs, y) -> str | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict with trained parameters: one CSV row per data row (and the accuracy, if labelled)."""
-    CliError, bad_input = _errors()
+    CliError, bad_input = training_errors()
+    from ..api import compile as compile_circuit
     from ..loader import write_atomic
     from ..training import checkpoint, sgd
 
-    circuit = _one_circuit(args, {})
-    module = _compile(circuit)
+    circuit = one_circuit(args, {})
+    module = compile_circuit(circuit)
     if not hasattr(module, "predict"):
         raise CliError(f"circuit {circuit.name!r} has no prediction= to predict with")
     if args.out:

@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
+    add_data_arguments,
     check_writable,
     non_negative_int,
+    one_circuit,
     positive_float,
     positive_int,
+    training_errors,
     unit_interval,
 )
 from .device import add_device
@@ -44,40 +47,8 @@ DEFAULTS = dict(
 )
 
 
-def _errors():
-    from ..training.checkpoint import CheckpointError
-    from ..training.data import DataError
-    from .common import CliError
-
-    return CliError, (DataError, CheckpointError)
-
-
-def _add_common(p: argparse.ArgumentParser, data_default: str) -> None:
-    p.add_argument("file", metavar="FILE", help="a Python file defining circuit or circuits")
-    p.add_argument("--circuit", metavar="NAME", help="the circuit of this name (if several)")
-    p.add_argument(
-        "--data",
-        metavar="NAME|PATH",
-        help="breast_cancer, digits, iris, a .csv (any of , ; TAB |; a header row names the "
-        f"columns) or an .npz (default: {data_default})",
-    )
-    p.add_argument(
-        "--target-column",
-        metavar="COL",
-        help="the CSV column holding the target (default: 'target', else the last column)",
-    )
-    p.add_argument(
-        "--encoding",
-        metavar="NAME",
-        help="the CSV file's text encoding (default UTF-8, BOM or not)",
-    )
-    p.add_argument(
-        "--delimiter", metavar="CHAR", help="the CSV delimiter (default: found from the file)"
-    )
-
-
 def add_train(p: argparse.ArgumentParser) -> None:
-    _add_common(p, "the circuit file's TRAIN data, else breast_cancer")
+    add_data_arguments(p, "the circuit file's TRAIN data, else breast_cancer")
     add_device(p)
     p.add_argument(
         "--epochs",
@@ -150,16 +121,6 @@ def add_train(p: argparse.ArgumentParser) -> None:
     p.epilog = "A circuit file's TRAIN = dict(...) changes the defaults; the flags win."
 
 
-def _one_circuit(args, keep: dict):
-    from .common import CliError, load_circuits
-
-    circuits = load_circuits(args.file, args.circuit, keep)
-    if len(circuits) > 1:
-        names = ", ".join(c.name for c in circuits)
-        raise CliError(f"{args.file} defines several circuits ({names}); pick one with --circuit")
-    return circuits[0]
-
-
 def _compile(circuit, args):
     from .device import compile_for  # --backend array-api: the module of --array-lib
 
@@ -187,7 +148,7 @@ def _settings(args, file_train: dict, saved: dict) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a circuit's parameters with SGD on a data set and write them to an .npz."""
-    CliError, bad_input = _errors()
+    CliError, bad_input = training_errors()
     from ..training import sgd
 
     if args.plot:
@@ -196,7 +157,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         except ImportError:
             raise CliError("--plot needs matplotlib: pip install 'circuitc[plot]'") from None
     namespace: dict = {}
-    circuit = _one_circuit(args, namespace)
+    circuit = one_circuit(args, namespace)
     module = _compile(circuit, args)
     # resuming goes on writing the file it resumed from, unless --out says otherwise
     out = Path(args.out or args.resume or f"{circuit.name}.npz")
@@ -257,7 +218,7 @@ class _Run:
 def _prepare(args, namespace: dict, module) -> _Run:
     """The run's settings (flags, the resumed file, the circuit file's TRAIN, DEFAULTS), its
     data set, starting parameters and optimizer state; bad input is a one-line CliError."""
-    CliError, bad_input = _errors()
+    CliError, bad_input = training_errors()
     from ..training import checkpoint, data, sgd
 
     file_train = namespace.get("TRAIN", {})
