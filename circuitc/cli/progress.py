@@ -72,24 +72,36 @@ def plot(path: str, history, title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax1.plot(history.epoch, history.loss, marker=".")
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("train loss")
-    for key, label in (("train_accuracy", "train"), ("test_accuracy", "test")):
-        values = getattr(history, key)
-        if any(v is not None for v in values):
-            ax2.plot(
-                history.epoch, [np.nan if v is None else v for v in values], marker=".", label=label
-            )
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("accuracy")
-    ax2.legend()
+    _curves(ax1, history, (("loss", "train"), ("test_loss", "test"), ("val_loss", "validation")))
+    ax1.set_ylabel("loss")
+    if any(v is not None for v in history.train_rmse):  # regression: the RMSE
+        _curves(ax2, history, (("train_rmse", "train"), ("test_rmse", "test")))
+        ax2.set_ylabel("RMSE")
+    else:
+        keys = (
+            ("train_accuracy", "train"),
+            ("test_accuracy", "test"),
+            ("val_accuracy", "validation"),
+        )
+        _curves(ax2, history, keys)
+        ax2.set_ylabel("accuracy")
     fig.suptitle(title)
     fig.tight_layout()
     tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
     tmp.replace(path)
+
+
+def _curves(ax, history, keys) -> None:
+    """One line per History field that has values, labelled, over the epochs."""
+    for key, label in keys:
+        values = history[key]
+        if any(v is not None for v in values):
+            ax.plot(history.epoch, [np.nan if v is None else v for v in values], ".-", label=label)
+    ax.set_xlabel("epoch")
+    if ax.get_lines():
+        ax.legend()
 
 
 class Reporter:
