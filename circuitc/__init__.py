@@ -22,6 +22,7 @@ _PUBLIC = frozenset(
         "compile",
         "fit",
         "load",
+        "Model",
         "source",
         "register",
         "CircuitError",
@@ -48,6 +49,7 @@ def _load_all() -> None:
     from .errors import CircuitError
     from .front.circuit import Circuit
     from .functions import sigmoid, softplus
+    from .training.model import Model
     from .views.cost import CostReport, cost
     from .views.gradcheck import CheckReport, check
     from .views.graph import GraphView, graph
@@ -58,6 +60,7 @@ def _load_all() -> None:
         compile=compile,
         fit=fit,
         load=load,
+        Model=Model,
         source=source,
         register=register,
         CircuitError=CircuitError,
@@ -105,6 +108,7 @@ __all__ = [
     "CircuitError",
     "CostReport",
     "GraphView",
+    "Model",
     "TableReport",
     "__version__",
     "check",

@@ -258,3 +258,11 @@ def test_predict_refuses_a_frame_with_a_column_twice():
     frame = pd.DataFrame(np.column_stack([X, X[:, :1]]), columns=["a", "b", "c", "d", "a"])
     with pytest.raises(ValueError, match="column 'a' appears twice"):
         model.predict(frame)
+
+
+def test_model_is_public_and_fit_returns_one():
+    assert "Model" in circuitc.__all__
+    X, y = _data()
+    model = circuitc.fit(logreg(4), X, y, epochs=1, batch_size=16)
+    assert isinstance(model, circuitc.Model)
+    assert "logreg" in repr(model) and "binary" in repr(model)
