@@ -35,6 +35,8 @@ _PUBLIC = frozenset(
         "check",
         "GraphView",
         "graph",
+        "HessianReport",
+        "hessian",
         "TableReport",
         "table",
     }
@@ -53,6 +55,7 @@ def _load_all() -> None:
     from .views.cost import CostReport, cost
     from .views.gradcheck import CheckReport, check
     from .views.graph import GraphView, graph
+    from .views.hessian import HessianReport, hessian
     from .views.table import TableReport, table
 
     globals().update(
@@ -73,6 +76,8 @@ def _load_all() -> None:
         check=check,
         GraphView=GraphView,
         graph=graph,
+        HessianReport=HessianReport,
+        hessian=hessian,
         TableReport=TableReport,
         table=table,
     )
@@ -108,6 +113,7 @@ __all__ = [
     "CircuitError",
     "CostReport",
     "GraphView",
+    "HessianReport",
     "Model",
     "TableReport",
     "__version__",
@@ -117,6 +123,7 @@ __all__ = [
     "load",
     "cost",
     "graph",
+    "hessian",
     "register",
     "sigmoid",
     "softplus",

@@ -118,7 +118,9 @@ def fit(circuit_or_module, X, y, **options):
         y: one label per row: numbers, or text class labels (encoded in sorted order).
         epochs (20), lr (0.1), batch_size (1), optimizer ("sgd" or "adam"), momentum (0),
             schedule (None, "1/t", "step", "cosine" or ``f(t)``), seed (0): as ``circuitc
-            train``'s flags.
+            train``'s flags. ``optimizer="lbfgs"``, ``"newton-cg"`` or ``"trust-ncg"`` runs
+            SciPy's full-batch optimizer on the module's gradient and HVP instead (the
+            ``scipy`` extra), with ``l2_C`` (None) scikit-learn's L2 strength C.
         callbacks: callables given a ``Progress`` after every step and every epoch
             (``progress.kind`` is ``"step"`` or ``"epoch"``); a true return value stops training.
         validation: ``None``; a fraction of the rows held out (``train_test_split``, stratified

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .calculus import forward
 from .calculus.reverse import sweep
 from .core.ir import LEAF_OPS, Graph
 from .core.ops import COMPARISONS, LOGIC
@@ -61,8 +62,21 @@ def build(circuit: Circuit) -> Compiled:
         prediction,
     )
     optimize(compiled)
-    compiled.digest = digest(compiled)
+    compiled.digest = digest(compiled)  # of the circuit and its backward pass, as before
+    _forward_mode(compiled)
     return compiled
+
+
+def _forward_mode(c: Compiled) -> None:
+    """The tangent sweeps: forward mode over the forward nodes (jvp, jacobian) and forward over
+    reverse over the backward updates (hvp). They only add nodes to the graph."""
+    c.primal_nodes = len(c.graph.nodes)
+    roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
+    seeds = forward.seed(c.graph, [nid for _, nid in c.wrt])
+    c.tangents, c.tangent = forward.sweep(c.graph, roots, seeds)
+    c.hvp_updates, c.tangent_adjoint = forward.hvp_sweep(
+        c.graph, c.updates, c.adjoint, c.tangent, set(c.graph.cone(roots))
+    )
 
 
 def _lower_steps(circuit: Circuit, lowerer: Lowerer) -> tuple[dict[int, str], list]:

@@ -159,6 +159,49 @@ def _reduce(grad, like, fresh=False):
     return out[()] if out.ndim == 0 else out
 
 
+#: the parameters' names (an argument of the circuit may be called WRT; none starts with _)
+_WRT = WRT
+
+
+def _check_tangents(tangents):
+    """The first argument of jvp/hvp: a dict whose keys are parameter names (a parameter left
+    out counts as zero). Anything else is a TypeError naming the key."""
+    if not isinstance(tangents, dict):
+        kind = _type(tangents).__name__
+        raise TypeError(f"the tangents must be a dict keyed by parameter name, got {kind}")
+    for key in tangents:
+        if key not in _WRT:
+            known = ", ".join(_WRT)
+            raise TypeError(f"{key!r} is not a parameter of this circuit (parameters: {known})")
+
+
+def _tangent(tangents, name, param, dtype):
+    """The tangent of one parameter, shaped and typed like it (zero when left out); another
+    shape is a ValueError naming the parameter."""
+    if name not in tangents:
+        return _zeros_like(param)
+    tangent = _arg(tangents[name], dtype, name)
+    if _np.shape(tangent) != _np.shape(param):
+        raise ValueError(
+            f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
+            f"{_np.shape(param)}, the shape of {name}"
+        )
+    if tangent.dtype != param.dtype:
+        tangent = tangent.astype(param.dtype)
+    return tangent
+
+
+def _tangent_out(dot, like, dtype):
+    """J's tangent shaped like J (a tangent may stand for its broadcast), a fresh array; zero
+    when J does not depend on the parameters; a 1×1 J's tangent is a float, as J is."""
+    shape = _np.shape(like)
+    if dot is None:
+        out = _np.zeros(shape, dtype=dtype)
+    else:
+        out = _np.array(_np.broadcast_to(dot, shape))
+    return _value(out[0, 0] if shape == (1, 1) else out)
+
+
 _float = float
 #: what math raises where NumPy returns inf/nan; the fast path then leaves it to NumPy
 _MathError = (OverflowError, ValueError, ZeroDivisionError)
@@ -408,6 +451,206 @@ def grad(
         x_4=x_4,
         y_star=y_star,
     )[1]
+
+
+def jvp(
+    _tangents,
+    /,
+    *,
+    theta_0: _Arg,
+    theta_1: _Arg,
+    theta_2: _Arg,
+    theta_3: _Arg,
+    theta_4: _Arg,
+    x_1: _Arg,
+    x_2: _Arg,
+    x_3: _Arg,
+    x_4: _Arg,
+    y_star: _Arg,
+) -> tuple[_Arg, _Arg]:
+    """Return J and its tangent along the parameters' tangents (forward mode).
+
+    The first argument maps parameter names to tangents shaped like the parameters (one left
+    out counts as zero); the tangent of J, sum over parameters of dJ/dp · p-dot, has J's shape.
+    """
+    if (
+        _type(theta_0) is _ndarray
+        and theta_0.dtype is _float64
+        and _type(theta_1) is _ndarray
+        and theta_1.dtype is _float64
+        and _type(theta_2) is _ndarray
+        and theta_2.dtype is _float64
+        and _type(theta_3) is _ndarray
+        and theta_3.dtype is _float64
+        and _type(theta_4) is _ndarray
+        and theta_4.dtype is _float64
+        and _type(x_1) is _ndarray
+        and x_1.dtype is _float64
+        and _type(x_2) is _ndarray
+        and x_2.dtype is _float64
+        and _type(x_3) is _ndarray
+        and x_3.dtype is _float64
+        and _type(x_4) is _ndarray
+        and x_4.dtype is _float64
+        and _type(y_star) is _ndarray
+        and y_star.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4, y_star)
+        theta_0 = _arg(theta_0, _dt, "theta_0")
+        theta_1 = _arg(theta_1, _dt, "theta_1")
+        theta_2 = _arg(theta_2, _dt, "theta_2")
+        theta_3 = _arg(theta_3, _dt, "theta_3")
+        theta_4 = _arg(theta_4, _dt, "theta_4")
+        x_1 = _arg(x_1, _dt, "x_1")
+        x_2 = _arg(x_2, _dt, "x_2")
+        x_3 = _arg(x_3, _dt, "x_3")
+        x_4 = _arg(x_4, _dt, "x_4")
+        y_star = _arg(y_star, _dt, "y_star")
+    _check_tangents(_tangents)
+    _dot_theta_0 = _tangent(_tangents, "theta_0", theta_0, _dt)
+    _dot_theta_1 = _tangent(_tangents, "theta_1", theta_1, _dt)
+    _dot_theta_2 = _tangent(_tangents, "theta_2", theta_2, _dt)
+    _dot_theta_3 = _tangent(_tangents, "theta_3", theta_3, _dt)
+    _dot_theta_4 = _tangent(_tangents, "theta_4", theta_4, _dt)
+    # forward (ops: 12)
+    _t0 = theta_1 * x_1
+    _t1 = theta_2 * x_2
+    _t2 = theta_3 * x_3
+    _t3 = theta_4 * x_4
+    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    _t4 = a - y_star
+    _t5 = _t4**2
+    J = _t5 / 2
+    # tangents (ops: 11)
+    _dot_t0 = x_1 * _dot_theta_1  # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
+    _dot_t1 = x_2 * _dot_theta_2  # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
+    _dot_t2 = x_3 * _dot_theta_3  # _t2̇ = d_t2/dtheta_3 · theta_3̇,  d_t2/dtheta_3 = x_3
+    _dot_t3 = x_4 * _dot_theta_4  # _t3̇ = d_t3/dtheta_4 · theta_4̇,  d_t3/dtheta_4 = x_4
+    # ȧ = da/dtheta_0 · theta_0̇ + da/d_t0 · _t0̇ + da/d_t1 · _t1̇ + da/d_t2 · _t2̇ + da/d_t3 ·
+    # _t3̇,  da/dtheta_0 = 1, da/d_t0 = 1, da/d_t1 = 1, da/d_t2 = 1, da/d_t3 = 1
+    _dot_a = _dot_theta_0 + _dot_t0 + _dot_t1 + _dot_t2 + _dot_t3
+    _dot_t4 = _dot_a  # _t4̇ = d_t4/da · ȧ,  d_t4/da = 1
+    _dot_t5 = 2 * _t4 * _dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = 2*_t4
+    _dot_J = _dot_t5 / 2  # J̇ = dJ/d_t5 · _t5̇,  dJ/d_t5 = 1/2
+    return (
+        _value(J),
+        _tangent_out(_dot_J, J, _dt),
+    )
+
+
+def hvp(
+    _vectors,
+    /,
+    *,
+    theta_0: _Arg,
+    theta_1: _Arg,
+    theta_2: _Arg,
+    theta_3: _Arg,
+    theta_4: _Arg,
+    x_1: _Arg,
+    x_2: _Arg,
+    x_3: _Arg,
+    x_4: _Arg,
+    y_star: _Arg,
+) -> dict[str, _Arg]:
+    """Return the Hessian of sum(J) times the vectors v, a dict keyed by parameter name.
+
+    Forward over reverse: the backward pass of value_and_grad, each line followed by its
+    tangent along v. The first argument maps parameter names to vectors shaped like the
+    parameters (one left out counts as zero); each result has its parameter's shape.
+    """
+    if (
+        _type(theta_0) is _ndarray
+        and theta_0.dtype is _float64
+        and _type(theta_1) is _ndarray
+        and theta_1.dtype is _float64
+        and _type(theta_2) is _ndarray
+        and theta_2.dtype is _float64
+        and _type(theta_3) is _ndarray
+        and theta_3.dtype is _float64
+        and _type(theta_4) is _ndarray
+        and theta_4.dtype is _float64
+        and _type(x_1) is _ndarray
+        and x_1.dtype is _float64
+        and _type(x_2) is _ndarray
+        and x_2.dtype is _float64
+        and _type(x_3) is _ndarray
+        and x_3.dtype is _float64
+        and _type(x_4) is _ndarray
+        and x_4.dtype is _float64
+        and _type(y_star) is _ndarray
+        and y_star.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4, y_star)
+        theta_0 = _arg(theta_0, _dt, "theta_0")
+        theta_1 = _arg(theta_1, _dt, "theta_1")
+        theta_2 = _arg(theta_2, _dt, "theta_2")
+        theta_3 = _arg(theta_3, _dt, "theta_3")
+        theta_4 = _arg(theta_4, _dt, "theta_4")
+        x_1 = _arg(x_1, _dt, "x_1")
+        x_2 = _arg(x_2, _dt, "x_2")
+        x_3 = _arg(x_3, _dt, "x_3")
+        x_4 = _arg(x_4, _dt, "x_4")
+        y_star = _arg(y_star, _dt, "y_star")
+    _check_tangents(_vectors)
+    _dot_theta_0 = _tangent(_vectors, "theta_0", theta_0, _dt)
+    _dot_theta_1 = _tangent(_vectors, "theta_1", theta_1, _dt)
+    _dot_theta_2 = _tangent(_vectors, "theta_2", theta_2, _dt)
+    _dot_theta_3 = _tangent(_vectors, "theta_3", theta_3, _dt)
+    _dot_theta_4 = _tangent(_vectors, "theta_4", theta_4, _dt)
+    # forward (ops: 12)
+    _t0 = theta_1 * x_1
+    _t1 = theta_2 * x_2
+    _t2 = theta_3 * x_3
+    _t3 = theta_4 * x_4
+    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    _t4 = a - y_star
+    _t5 = _t4**2
+    J = _t5 / 2
+    # backward and its tangents (ops: 7 + 17)
+    _dot_t0 = x_1 * _dot_theta_1  # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
+    _dot_t1 = x_2 * _dot_theta_2  # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
+    _dot_t2 = x_3 * _dot_theta_3  # _t2̇ = d_t2/dtheta_3 · theta_3̇,  d_t2/dtheta_3 = x_3
+    _dot_t3 = x_4 * _dot_theta_4  # _t3̇ = d_t3/dtheta_4 · theta_4̇,  d_t3/dtheta_4 = x_4
+    # ȧ = da/dtheta_0 · theta_0̇ + da/d_t0 · _t0̇ + da/d_t1 · _t1̇ + da/d_t2 · _t2̇ + da/d_t3 ·
+    # _t3̇,  da/dtheta_0 = 1, da/d_t0 = 1, da/d_t1 = 1, da/d_t2 = 1, da/d_t3 = 1
+    _dot_a = _dot_theta_0 + _dot_t0 + _dot_t1 + _dot_t2 + _dot_t3
+    _dot_t4 = _dot_a  # _t4̇ = d_t4/da · ȧ,  d_t4/da = 1
+    _d_J = _ones_like(J)  # dJ/dJ = 1
+    _d_t5 = _d_J / 2  # dJ/d_t5 = 1/2
+    _d_t4 = _d_t5 * 2 * _t4  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 2*_t4
+    _dot_d_t4 = _d_t5 * 2 * _dot_t4  # (dJ/d_t4)˙ += (dJ/d_t5 · d_t5/d_t4)˙
+    _d_a = _d_t4  # dJ/da += dJ/d_t4 * d_t4/da,  d_t4/da = 1
+    _dot_d_a = _dot_d_t4  # (dJ/da)˙ += (dJ/d_t4 · d_t4/da)˙
+    _d_theta_0 = _d_a  # dJ/dtheta_0 += dJ/da * da/dtheta_0,  da/dtheta_0 = 1
+    _dot_d_theta_0 = _dot_d_a  # (dJ/dtheta_0)˙ += (dJ/da · da/dtheta_0)˙
+    _d_t0 = _d_a  # dJ/d_t0 += dJ/da * da/d_t0,  da/d_t0 = 1
+    _dot_d_t0 = _dot_d_a  # (dJ/d_t0)˙ += (dJ/da · da/d_t0)˙
+    _d_t1 = _d_a  # dJ/d_t1 += dJ/da * da/d_t1,  da/d_t1 = 1
+    _dot_d_t1 = _dot_d_a  # (dJ/d_t1)˙ += (dJ/da · da/d_t1)˙
+    _d_t2 = _d_a  # dJ/d_t2 += dJ/da * da/d_t2,  da/d_t2 = 1
+    _dot_d_t2 = _dot_d_a  # (dJ/d_t2)˙ += (dJ/da · da/d_t2)˙
+    _d_t3 = _d_a  # dJ/d_t3 += dJ/da * da/d_t3,  da/d_t3 = 1
+    _dot_d_t3 = _dot_d_a  # (dJ/d_t3)˙ += (dJ/da · da/d_t3)˙
+    _d_theta_4 = _d_t3 * x_4  # dJ/dtheta_4 += dJ/d_t3 * d_t3/dtheta_4,  d_t3/dtheta_4 = x_4
+    _dot_d_theta_4 = x_4 * _dot_d_t3  # (dJ/dtheta_4)˙ += (dJ/d_t3 · d_t3/dtheta_4)˙
+    _d_theta_3 = _d_t2 * x_3  # dJ/dtheta_3 += dJ/d_t2 * d_t2/dtheta_3,  d_t2/dtheta_3 = x_3
+    _dot_d_theta_3 = x_3 * _dot_d_t2  # (dJ/dtheta_3)˙ += (dJ/d_t2 · d_t2/dtheta_3)˙
+    _d_theta_2 = _d_t1 * x_2  # dJ/dtheta_2 += dJ/d_t1 * d_t1/dtheta_2,  d_t1/dtheta_2 = x_2
+    _dot_d_theta_2 = x_2 * _dot_d_t1  # (dJ/dtheta_2)˙ += (dJ/d_t1 · d_t1/dtheta_2)˙
+    _d_theta_1 = _d_t0 * x_1  # dJ/dtheta_1 += dJ/d_t0 * d_t0/dtheta_1,  d_t0/dtheta_1 = x_1
+    _dot_d_theta_1 = x_1 * _dot_d_t0  # (dJ/dtheta_1)˙ += (dJ/d_t0 · d_t0/dtheta_1)˙
+    return {
+        "theta_0": _reduce(_dot_d_theta_0, theta_0),
+        "theta_1": _reduce(_dot_d_theta_1, theta_1, True),
+        "theta_2": _reduce(_dot_d_theta_2, theta_2, True),
+        "theta_3": _reduce(_dot_d_theta_3, theta_3, True),
+        "theta_4": _reduce(_dot_d_theta_4, theta_4, True),
+    }
 
 
 def predict(

@@ -184,6 +184,30 @@ def _shape_text(expected):
     return "(" + ", ".join(str(d) for d in expected) + ")"
 
 
+def _jacobian(jvp, names, args):
+    """d(output)/dp for each parameter p, of shape output.shape + p.shape: one forward-mode
+    pass per entry of the parameters (a column of the Jacobian each)."""
+    out = {}
+    for name in names:
+        param = _np.asarray(args[name])
+        dtype = param.dtype if param.dtype.kind == "f" else _float64
+        columns = []
+        value = None
+        for k in range(param.size):
+            direction = _np.zeros(param.shape, dtype=dtype)
+            direction.flat[k] = 1
+            value, dot = jvp({name: direction}, **args)
+            columns.append(_np.asarray(dot))
+        if value is None:
+            value = jvp({}, **args)[0]
+        shape = _np.shape(value) + param.shape
+        if columns:
+            out[name] = _np.stack(columns, axis=-1).reshape(shape)
+        else:
+            out[name] = _np.zeros(shape, dtype=dtype)
+    return out
+
+
 def _own(grad, like):
     """A gradient that is already a fresh array of its parameter's shape, in its dtype."""
     return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
@@ -204,6 +228,49 @@ def _sigmoid(a):
 def _softplus(a):
     """log(1 + exp(a)) without overflow."""
     return _np.logaddexp(0.0, a)
+
+
+#: the parameters' names (an argument of the circuit may be called WRT; none starts with _)
+_WRT = WRT
+
+
+def _check_tangents(tangents):
+    """The first argument of jvp/hvp: a dict whose keys are parameter names (a parameter left
+    out counts as zero). Anything else is a TypeError naming the key."""
+    if not isinstance(tangents, dict):
+        kind = _type(tangents).__name__
+        raise TypeError(f"the tangents must be a dict keyed by parameter name, got {kind}")
+    for key in tangents:
+        if key not in _WRT:
+            known = ", ".join(_WRT)
+            raise TypeError(f"{key!r} is not a parameter of this circuit (parameters: {known})")
+
+
+def _tangent(tangents, name, param, dtype):
+    """The tangent of one parameter, shaped and typed like it (zero when left out); another
+    shape is a ValueError naming the parameter."""
+    if name not in tangents:
+        return _zeros_like(param)
+    tangent = _arg(tangents[name], dtype, name)
+    if _np.shape(tangent) != _np.shape(param):
+        raise ValueError(
+            f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
+            f"{_np.shape(param)}, the shape of {name}"
+        )
+    if tangent.dtype != param.dtype:
+        tangent = tangent.astype(param.dtype)
+    return tangent
+
+
+def _tangent_out(dot, like, dtype):
+    """J's tangent shaped like J (a tangent may stand for its broadcast), a fresh array; zero
+    when J does not depend on the parameters; a 1×1 J's tangent is a float, as J is."""
+    shape = _np.shape(like)
+    if dot is None:
+        out = _np.zeros(shape, dtype=dtype)
+    else:
+        out = _np.array(_np.broadcast_to(dot, shape))
+    return _value(out[0, 0] if shape == (1, 1) else out)
 
 
 def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
@@ -291,6 +358,151 @@ _value_and_grad = value_and_grad
 def grad(*, theta: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
     """Return the gradient of sum(J) as a dict keyed by parameter name."""
     return _value_and_grad(theta=theta, X=X, y=y)[1]
+
+
+def jvp(_tangents, /, *, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, _Arg]:
+    """Return J and its tangent along the parameters' tangents (forward mode).
+
+    The first argument maps parameter names to tangents shaped like the parameters (one left
+    out counts as zero); the tangent of J, sum over parameters of dJ/dp · p-dot, has J's shape.
+    """
+    if (
+        _type(theta) is _ndarray
+        and theta.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(y) is _ndarray
+        and y.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(theta, X, y)
+        theta = _arg(theta, _dt, "theta")
+        X = _arg(X, _dt, "X")
+        y = _arg(y, _dt, "y")
+    N = X.shape[0] if X.ndim == 2 else -1
+    if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
+        (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
+    _check_tangents(_tangents)
+    _dot_theta = _tangent(_tangents, "theta", theta, _dt)
+    # forward (ops: 8)
+    a = X @ theta
+    _t0 = 1 / N
+    _t1 = a * y
+    _t2 = -_t1
+    # stable: log(1+exp(a)) = softplus(a)
+    _t3 = _softplus(a)
+    _t4 = _t2 + _t3
+    _t5 = _np.add.reduce(_t4, axis=None)
+    J = _t0 * _t5
+    _t6 = _sigmoid(a)
+    # tangents (ops: 7)
+    _dot_a = X @ _dot_theta  # ȧ = da/dtheta · thetȧ,  da/dtheta = X @ (·)
+    _dot_t1 = y * _dot_a  # _t1̇ = d_t1/da · ȧ,  d_t1/da = y
+    _dot_t2 = -_dot_t1  # _t2̇ = d_t2/d_t1 · _t1̇,  d_t2/d_t1 = -1
+    _dot_t3 = _t6 * _dot_a  # _t3̇ = d_t3/da · ȧ,  d_t3/da = sigmoid(a)
+    # _t4̇ = d_t4/d_t2 · _t2̇ + d_t4/d_t3 · _t3̇,  d_t4/d_t2 = 1, d_t4/d_t3 = 1
+    _dot_t4 = _dot_t2 + _dot_t3
+    # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = the sum of (·)
+    _dot_t5 = _np.add.reduce(_dot_t4, axis=None)
+    _dot_J = _t0 * _dot_t5  # J̇ = dJ/d_t5 · _t5̇,  dJ/d_t5 = _t0
+    return (
+        _value(J),
+        _tangent_out(_dot_J, J, _dt),
+    )
+
+
+def hvp(_vectors, /, *, theta: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
+    """Return the Hessian of sum(J) times the vectors v, a dict keyed by parameter name.
+
+    Forward over reverse: the backward pass of value_and_grad, each line followed by its
+    tangent along v. The first argument maps parameter names to vectors shaped like the
+    parameters (one left out counts as zero); each result has its parameter's shape.
+    """
+    if (
+        _type(theta) is _ndarray
+        and theta.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(y) is _ndarray
+        and y.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(theta, X, y)
+        theta = _arg(theta, _dt, "theta")
+        X = _arg(X, _dt, "X")
+        y = _arg(y, _dt, "y")
+    N = X.shape[0] if X.ndim == 2 else -1
+    if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
+        (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
+    _check_tangents(_vectors)
+    _dot_theta = _tangent(_vectors, "theta", theta, _dt)
+    # forward (ops: 8)
+    a = X @ theta
+    _t0 = 1 / N
+    _t1 = a * y
+    _t2 = -_t1
+    # stable: log(1+exp(a)) = softplus(a)
+    _t3 = _softplus(a)
+    _t4 = _t2 + _t3
+    _t5 = _np.add.reduce(_t4, axis=None)
+    J = _t0 * _t5
+    _t6 = _sigmoid(a)
+    # backward and its tangents (ops: 7 + 13)
+    _dot_a = X @ _dot_theta  # ȧ = da/dtheta · thetȧ,  da/dtheta = X @ (·)
+    _dot_t6 = _t6 * _dot_a * (1 - _t6)  # _t6̇ = d_t6/da · ȧ,  d_t6/da = _t6*(1 - _t6)
+    _d_J = _ones_like(J)  # dJ/dJ = 1
+    _d_t5 = _d_J * _t0  # dJ/d_t5 = _t0
+    _d_t4 = _d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 1, broadcast over the summed axis
+    _d_t2 = _d_t4  # dJ/d_t2 += dJ/d_t4 * d_t4/d_t2,  d_t4/d_t2 = 1
+    _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1
+    _d_a = _d_t3 * _t6  # dJ/da += dJ/d_t3 * d_t3/da,  d_t3/da = sigmoid(a)
+    _dot_d_a = _d_t3 * _dot_t6  # (dJ/da)˙ += (dJ/d_t3 · d_t3/da)˙
+    _d_t1 = -_d_t2  # dJ/d_t1 += dJ/d_t2 * d_t2/d_t1,  d_t2/d_t1 = -1
+    _d_a += _d_t1 * y  # dJ/da += dJ/d_t1 * d_t1/da,  d_t1/da = y
+    _d_theta = X.T @ _d_a  # dJ/dtheta += dJ/da * da/dtheta,  da/dtheta = X.T @ (·)
+    _dot_d_theta = X.T @ _dot_d_a  # (dJ/dtheta)˙ += (dJ/da · da/dtheta)˙
+    return {
+        "theta": _reduce(_dot_d_theta, theta, True),
+    }
+
+
+def _tangent_of_output(_tangents, /, *, theta: _Arg, X: _Arg, y: _Arg = None) -> tuple[_Arg, _Arg]:
+    """The prediction and its tangent (forward mode): what jacobian() runs."""
+    if (
+        _type(theta) is _ndarray
+        and theta.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(theta, X)
+        theta = _arg(theta, _dt, "theta")
+        X = _arg(X, _dt, "X")
+    N = X.shape[0] if X.ndim == 2 else -1
+    if theta.shape != (31, 1) or X.shape != (N, 31):
+        (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)))
+    _check_tangents(_tangents)
+    _dot_theta = _tangent(_tangents, "theta", theta, _dt)
+    a = X @ theta
+    _t6 = _sigmoid(a)
+    # tangents
+    _dot_a = X @ _dot_theta  # ȧ = da/dtheta · thetȧ,  da/dtheta = X @ (·)
+    _dot_t6 = _t6 * _dot_a * (1 - _t6)  # _t6̇ = d_t6/da · ȧ,  d_t6/da = _t6*(1 - _t6)
+    return (
+        _t6,
+        _tangent_out(_dot_t6, _t6, _dt),
+    )
+
+
+def jacobian(*, theta: _Arg, X: _Arg, y: _Arg = None) -> dict[str, _Arg]:
+    """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
+
+    Forward mode: one tangent pass per entry of the parameters.
+    """
+    return _jacobian(_tangent_of_output, ("theta",), {"theta": theta, "X": X})
 
 
 def predict(*, theta: _Arg, X: _Arg, y: _Arg = None) -> _Arg:

@@ -187,6 +187,30 @@ def _shape_text(expected):
     return "(" + ", ".join(str(d) for d in expected) + ")"
 
 
+def _jacobian(jvp, names, args):
+    """d(output)/dp for each parameter p, of shape output.shape + p.shape: one forward-mode
+    pass per entry of the parameters (a column of the Jacobian each)."""
+    out = {}
+    for name in names:
+        param = _np.asarray(args[name])
+        dtype = param.dtype if param.dtype.kind == "f" else _float64
+        columns = []
+        value = None
+        for k in range(param.size):
+            direction = _np.zeros(param.shape, dtype=dtype)
+            direction.flat[k] = 1
+            value, dot = jvp({name: direction}, **args)
+            columns.append(_np.asarray(dot))
+        if value is None:
+            value = jvp({}, **args)[0]
+        shape = _np.shape(value) + param.shape
+        if columns:
+            out[name] = _np.stack(columns, axis=-1).reshape(shape)
+        else:
+            out[name] = _np.zeros(shape, dtype=dtype)
+    return out
+
+
 def _own(grad, like):
     """A gradient that is already a fresh array of its parameter's shape, in its dtype."""
     return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
@@ -202,6 +226,49 @@ def _sigmoid(a):
     never overflows (exp(-|a|) and a where) costs five more ufunc calls.
     """
     return 1.0 / (1.0 + _np.exp(-a))
+
+
+#: the parameters' names (an argument of the circuit may be called WRT; none starts with _)
+_WRT = WRT
+
+
+def _check_tangents(tangents):
+    """The first argument of jvp/hvp: a dict whose keys are parameter names (a parameter left
+    out counts as zero). Anything else is a TypeError naming the key."""
+    if not isinstance(tangents, dict):
+        kind = _type(tangents).__name__
+        raise TypeError(f"the tangents must be a dict keyed by parameter name, got {kind}")
+    for key in tangents:
+        if key not in _WRT:
+            known = ", ".join(_WRT)
+            raise TypeError(f"{key!r} is not a parameter of this circuit (parameters: {known})")
+
+
+def _tangent(tangents, name, param, dtype):
+    """The tangent of one parameter, shaped and typed like it (zero when left out); another
+    shape is a ValueError naming the parameter."""
+    if name not in tangents:
+        return _zeros_like(param)
+    tangent = _arg(tangents[name], dtype, name)
+    if _np.shape(tangent) != _np.shape(param):
+        raise ValueError(
+            f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
+            f"{_np.shape(param)}, the shape of {name}"
+        )
+    if tangent.dtype != param.dtype:
+        tangent = tangent.astype(param.dtype)
+    return tangent
+
+
+def _tangent_out(dot, like, dtype):
+    """J's tangent shaped like J (a tangent may stand for its broadcast), a fresh array; zero
+    when J does not depend on the parameters; a 1×1 J's tangent is a float, as J is."""
+    shape = _np.shape(like)
+    if dot is None:
+        out = _np.zeros(shape, dtype=dtype)
+    else:
+        out = _np.array(_np.broadcast_to(dot, shape))
+    return _value(out[0, 0] if shape == (1, 1) else out)
 
 
 def forward(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
@@ -350,6 +417,270 @@ _value_and_grad = value_and_grad
 def grad(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[str, _Arg]:
     """Return the gradient of sum(J) as a dict keyed by parameter name."""
     return _value_and_grad(W1=W1, W2=W2, b2=b2, X=X, Y=Y)[1]
+
+
+def jvp(_tangents, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> tuple[_Arg, _Arg]:
+    """Return J and its tangent along the parameters' tangents (forward mode).
+
+    The first argument maps parameter names to tangents shaped like the parameters (one left
+    out counts as zero); the tangent of J, sum over parameters of dJ/dp · p-dot, has J's shape.
+    """
+    if (
+        _type(W1) is _ndarray
+        and W1.dtype is _float64
+        and _type(W2) is _ndarray
+        and W2.dtype is _float64
+        and _type(b2) is _ndarray
+        and b2.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(Y) is _ndarray
+        and Y.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(W1, W2, b2, X, Y)
+        W1 = _arg(W1, _dt, "W1")
+        W2 = _arg(W2, _dt, "W2")
+        b2 = _arg(b2, _dt, "b2")
+        X = _arg(X, _dt, "X")
+        Y = _arg(Y, _dt, "Y")
+    N = X.shape[0] if X.ndim == 2 else -1
+    if (
+        W1.shape != (65, 64)
+        or W2.shape != (64, 10)
+        or b2.shape != (1, 10)
+        or X.shape != (N, 65)
+        or Y.shape != (N, 10)
+    ):
+        (N,) = _bind(
+            ("N",),
+            ("W1", W1, (65, 64)),
+            ("W2", W2, (64, 10)),
+            ("b2", b2, (1, 10)),
+            ("X", X, ("N", 65)),
+            ("Y", Y, ("N", 10)),
+        )
+    _check_tangents(_tangents)
+    _dot_W1 = _tangent(_tangents, "W1", W1, _dt)
+    _dot_W2 = _tangent(_tangents, "W2", W2, _dt)
+    _dot_b2 = _tangent(_tangents, "b2", b2, _dt)
+    # forward (ops: 13)
+    _t0 = X @ W1
+    Z = _sigmoid(_t0)
+    _t1 = Z @ W2
+    A = _t1 + b2
+    _t2 = 1 / N
+    _t3 = _np.max(A, axis=1, keepdims=True)
+    # stable: log-sum-exp, the row max subtracted before exp
+    _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
+    _t5 = -_t4
+    _t6 = A + _t5
+    _t7 = Y * _t6
+    _t8 = _np.add.reduce(_t7, axis=None)
+    J = -_t2 * _t8
+    _t9 = _np.exp(_t6)
+    # tangents (ops: 17)
+    _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
+    _dot_Z = Z * (1 - Z) * _dot_t0  # Ż = dZ/d_t0 · _t0̇,  dZ/d_t0 = Z*(1 - Z)
+    # _t1̇ = d_t1/dZ · Ż + d_t1/dW2 · W2̇,  d_t1/dZ = (·) @ W2, d_t1/dW2 = Z @ (·)
+    _dot_t1 = _dot_Z @ W2 + Z @ _dot_W2
+    _dot_A = _dot_b2 + _dot_t1  # Ȧ = dA/d_t1 · _t1̇ + dA/db2 · b2̇,  dA/d_t1 = 1, dA/db2 = 1
+    # _t4̇ = d_t4/dA · Ȧ,  d_t4/dA = row sums of softmax(A) * (·)
+    _dot_t4 = _np.add.reduce(_t9 * _dot_A, axis=1, keepdims=True)
+    _dot_t5 = -_dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = -1
+    # _t6̇ = d_t6/dA · Ȧ + d_t6/d_t5 · _t5̇,  d_t6/dA = 1, d_t6/d_t5 = 1
+    _dot_t6 = _dot_A + _dot_t5
+    _dot_t7 = Y * _dot_t6  # _t7̇ = d_t7/d_t6 · _t6̇,  d_t7/d_t6 = Y
+    # _t8̇ = d_t8/d_t7 · _t7̇,  d_t8/d_t7 = the sum of (·)
+    _dot_t8 = _np.add.reduce(_dot_t7, axis=None)
+    _dot_J = -_t2 * _dot_t8  # J̇ = dJ/d_t8 · _t8̇,  dJ/d_t8 = -_t2
+    return (
+        _value(J),
+        _tangent_out(_dot_J, J, _dt),
+    )
+
+
+def hvp(_vectors, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[str, _Arg]:
+    """Return the Hessian of sum(J) times the vectors v, a dict keyed by parameter name.
+
+    Forward over reverse: the backward pass of value_and_grad, each line followed by its
+    tangent along v. The first argument maps parameter names to vectors shaped like the
+    parameters (one left out counts as zero); each result has its parameter's shape.
+    """
+    if (
+        _type(W1) is _ndarray
+        and W1.dtype is _float64
+        and _type(W2) is _ndarray
+        and W2.dtype is _float64
+        and _type(b2) is _ndarray
+        and b2.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(Y) is _ndarray
+        and Y.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(W1, W2, b2, X, Y)
+        W1 = _arg(W1, _dt, "W1")
+        W2 = _arg(W2, _dt, "W2")
+        b2 = _arg(b2, _dt, "b2")
+        X = _arg(X, _dt, "X")
+        Y = _arg(Y, _dt, "Y")
+    N = X.shape[0] if X.ndim == 2 else -1
+    if (
+        W1.shape != (65, 64)
+        or W2.shape != (64, 10)
+        or b2.shape != (1, 10)
+        or X.shape != (N, 65)
+        or Y.shape != (N, 10)
+    ):
+        (N,) = _bind(
+            ("N",),
+            ("W1", W1, (65, 64)),
+            ("W2", W2, (64, 10)),
+            ("b2", b2, (1, 10)),
+            ("X", X, ("N", 65)),
+            ("Y", Y, ("N", 10)),
+        )
+    _check_tangents(_vectors)
+    _dot_W1 = _tangent(_vectors, "W1", W1, _dt)
+    _dot_W2 = _tangent(_vectors, "W2", W2, _dt)
+    _dot_b2 = _tangent(_vectors, "b2", b2, _dt)
+    # forward (ops: 13)
+    _t0 = X @ W1
+    Z = _sigmoid(_t0)
+    _t1 = Z @ W2
+    A = _t1 + b2
+    _t2 = 1 / N
+    _t3 = _np.max(A, axis=1, keepdims=True)
+    # stable: log-sum-exp, the row max subtracted before exp
+    _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
+    _t5 = -_t4
+    _t6 = A + _t5
+    _t7 = Y * _t6
+    _t8 = _np.add.reduce(_t7, axis=None)
+    J = -_t2 * _t8
+    _t9 = _np.exp(_t6)
+    # backward and its tangents (ops: 18 + 36)
+    _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
+    _t10 = 1 - Z
+    _dot_Z = Z * _t10 * _dot_t0  # Ż = dZ/d_t0 · _t0̇,  dZ/d_t0 = Z*(1 - Z)
+    # _t1̇ = d_t1/dZ · Ż + d_t1/dW2 · W2̇,  d_t1/dZ = (·) @ W2, d_t1/dW2 = Z @ (·)
+    _dot_t1 = _dot_Z @ W2 + Z @ _dot_W2
+    _dot_A = _dot_b2 + _dot_t1  # Ȧ = dA/d_t1 · _t1̇ + dA/db2 · b2̇,  dA/d_t1 = 1, dA/db2 = 1
+    # _t4̇ = d_t4/dA · Ȧ,  d_t4/dA = row sums of softmax(A) * (·)
+    _dot_t4 = _np.add.reduce(_t9 * _dot_A, axis=1, keepdims=True)
+    _dot_t5 = -_dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = -1
+    # _t6̇ = d_t6/dA · Ȧ + d_t6/d_t5 · _t5̇,  d_t6/dA = 1, d_t6/d_t5 = 1
+    _dot_t6 = _dot_A + _dot_t5
+    _dot_t9 = _t9 * _dot_t6  # _t9̇ = d_t9/d_t6 · _t6̇,  d_t9/d_t6 = _t9
+    _d_J = _ones_like(J)  # dJ/dJ = 1
+    _d_t8 = -_d_J * _t2  # dJ/d_t8 = -_t2
+    _d_t7 = _d_t8  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = 1, broadcast over the summed axis
+    _d_t6 = _d_t7 * Y  # dJ/d_t6 += dJ/d_t7 * d_t7/d_t6,  d_t7/d_t6 = Y
+    _d_A = _d_t6  # dJ/dA += dJ/d_t6 * d_t6/dA,  d_t6/dA = 1
+    # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = 1
+    _d_t5 = _np.add.reduce(_d_t6, axis=1, keepdims=True)
+    _d_t4 = -_d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = -1
+    _d_A = _d_A + (_d_t4 * _t9)  # dJ/dA += dJ/d_t4 * d_t4/dA,  d_t4/dA = softmax = exp(A - _t4)
+    _dot_d_A = _d_t4 * _dot_t9  # (dJ/dA)˙ += (dJ/d_t4 · d_t4/dA)˙
+    _d_t1 = _d_A  # dJ/d_t1 += dJ/dA * dA/d_t1,  dA/d_t1 = 1
+    _dot_d_t1 = _dot_d_A  # (dJ/d_t1)˙ += (dJ/dA · dA/d_t1)˙
+    _d_b2 = _np.add.reduce(_d_A, axis=0, keepdims=True)  # dJ/db2 += dJ/dA * dA/db2,  dA/db2 = 1
+    _dot_d_b2 = _np.add.reduce(_dot_d_A, axis=0, keepdims=True)  # (dJ/db2)˙ += (dJ/dA · dA/db2)˙
+    _d_Z = _d_t1 @ W2.T  # dJ/dZ += dJ/d_t1 * d_t1/dZ,  d_t1/dZ = (·) @ W2.T
+    _dot_d_Z = _dot_d_t1 @ W2.T + _d_t1 @ _dot_W2.T  # (dJ/dZ)˙ += (dJ/d_t1 · d_t1/dZ)˙
+    _d_W2 = Z.T @ _d_t1  # dJ/dW2 += dJ/d_t1 * d_t1/dW2,  d_t1/dW2 = Z.T @ (·)
+    _dot_d_W2 = _dot_Z.T @ _d_t1 + Z.T @ _dot_d_t1  # (dJ/dW2)˙ += (dJ/d_t1 · d_t1/dW2)˙
+    _d_t0 = _d_Z * Z * (1 - Z)  # dJ/d_t0 += dJ/dZ * dZ/d_t0,  dZ/d_t0 = Z*(1 - Z)
+    # (dJ/d_t0)˙ += (dJ/dZ · dZ/d_t0)˙
+    _dot_d_t0 = _d_Z * _t10 * _dot_Z + Z * _t10 * _dot_d_Z - _d_Z * Z * _dot_Z
+    _d_W1 = X.T @ _d_t0  # dJ/dW1 += dJ/d_t0 * d_t0/dW1,  d_t0/dW1 = X.T @ (·)
+    _dot_d_W1 = X.T @ _dot_d_t0  # (dJ/dW1)˙ += (dJ/d_t0 · d_t0/dW1)˙
+    return {
+        "W1": _reduce(_dot_d_W1, W1, True),
+        "W2": _reduce(_dot_d_W2, W2, True),
+        "b2": _reduce(_dot_d_b2, b2, True),
+    }
+
+
+def _tangent_of_output(
+    _tangents,
+    /,
+    *,
+    W1: _Arg,
+    W2: _Arg,
+    b2: _Arg,
+    X: _Arg,
+    Y: _Arg = None,
+) -> tuple[_Arg, _Arg]:
+    """The prediction and its tangent (forward mode): what jacobian() runs."""
+    if (
+        _type(W1) is _ndarray
+        and W1.dtype is _float64
+        and _type(W2) is _ndarray
+        and W2.dtype is _float64
+        and _type(b2) is _ndarray
+        and b2.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(W1, W2, b2, X)
+        W1 = _arg(W1, _dt, "W1")
+        W2 = _arg(W2, _dt, "W2")
+        b2 = _arg(b2, _dt, "b2")
+        X = _arg(X, _dt, "X")
+    N = X.shape[0] if X.ndim == 2 else -1
+    if W1.shape != (65, 64) or W2.shape != (64, 10) or b2.shape != (1, 10) or X.shape != (N, 65):
+        (N,) = _bind(
+            ("N",),
+            ("W1", W1, (65, 64)),
+            ("W2", W2, (64, 10)),
+            ("b2", b2, (1, 10)),
+            ("X", X, ("N", 65)),
+        )
+    _check_tangents(_tangents)
+    _dot_W1 = _tangent(_tangents, "W1", W1, _dt)
+    _dot_W2 = _tangent(_tangents, "W2", W2, _dt)
+    _dot_b2 = _tangent(_tangents, "b2", b2, _dt)
+    _t0 = X @ W1
+    Z = _sigmoid(_t0)
+    _t1 = Z @ W2
+    A = _t1 + b2
+    _t3 = _np.max(A, axis=1, keepdims=True)
+    # stable: log-sum-exp, the row max subtracted before exp
+    _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
+    _t5 = -_t4
+    _t6 = A + _t5
+    _t9 = _np.exp(_t6)
+    # tangents
+    _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
+    _dot_Z = Z * (1 - Z) * _dot_t0  # Ż = dZ/d_t0 · _t0̇,  dZ/d_t0 = Z*(1 - Z)
+    # _t1̇ = d_t1/dZ · Ż + d_t1/dW2 · W2̇,  d_t1/dZ = (·) @ W2, d_t1/dW2 = Z @ (·)
+    _dot_t1 = _dot_Z @ W2 + Z @ _dot_W2
+    _dot_A = _dot_b2 + _dot_t1  # Ȧ = dA/d_t1 · _t1̇ + dA/db2 · b2̇,  dA/d_t1 = 1, dA/db2 = 1
+    # _t4̇ = d_t4/dA · Ȧ,  d_t4/dA = row sums of softmax(A) * (·)
+    _dot_t4 = _np.add.reduce(_t9 * _dot_A, axis=1, keepdims=True)
+    _dot_t5 = -_dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = -1
+    # _t6̇ = d_t6/dA · Ȧ + d_t6/d_t5 · _t5̇,  d_t6/dA = 1, d_t6/d_t5 = 1
+    _dot_t6 = _dot_A + _dot_t5
+    _dot_t9 = _t9 * _dot_t6  # _t9̇ = d_t9/d_t6 · _t6̇,  d_t9/d_t6 = _t9
+    return (
+        _t9,
+        _tangent_out(_dot_t9, _t9, _dt),
+    )
+
+
+def jacobian(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> dict[str, _Arg]:
+    """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
+
+    Forward mode: one tangent pass per entry of the parameters.
+    """
+    return _jacobian(_tangent_of_output, ("W1", "W2", "b2"), {"W1": W1, "W2": W2, "b2": b2, "X": X})
 
 
 def predict(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> _Arg:

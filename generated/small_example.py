@@ -148,6 +148,49 @@ def _reduce(grad, like, fresh=False):
     return out[()] if out.ndim == 0 else out
 
 
+#: the parameters' names (an argument of the circuit may be called WRT; none starts with _)
+_WRT = WRT
+
+
+def _check_tangents(tangents):
+    """The first argument of jvp/hvp: a dict whose keys are parameter names (a parameter left
+    out counts as zero). Anything else is a TypeError naming the key."""
+    if not isinstance(tangents, dict):
+        kind = _type(tangents).__name__
+        raise TypeError(f"the tangents must be a dict keyed by parameter name, got {kind}")
+    for key in tangents:
+        if key not in _WRT:
+            known = ", ".join(_WRT)
+            raise TypeError(f"{key!r} is not a parameter of this circuit (parameters: {known})")
+
+
+def _tangent(tangents, name, param, dtype):
+    """The tangent of one parameter, shaped and typed like it (zero when left out); another
+    shape is a ValueError naming the parameter."""
+    if name not in tangents:
+        return _zeros_like(param)
+    tangent = _arg(tangents[name], dtype, name)
+    if _np.shape(tangent) != _np.shape(param):
+        raise ValueError(
+            f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
+            f"{_np.shape(param)}, the shape of {name}"
+        )
+    if tangent.dtype != param.dtype:
+        tangent = tangent.astype(param.dtype)
+    return tangent
+
+
+def _tangent_out(dot, like, dtype):
+    """J's tangent shaped like J (a tangent may stand for its broadcast), a fresh array; zero
+    when J does not depend on the parameters; a 1×1 J's tangent is a float, as J is."""
+    shape = _np.shape(like)
+    if dot is None:
+        out = _np.zeros(shape, dtype=dtype)
+    else:
+        out = _np.array(_np.broadcast_to(dot, shape))
+    return _value(out[0, 0] if shape == (1, 1) else out)
+
+
 _float = float
 #: what math raises where NumPy returns inf/nan; the fast path then leaves it to NumPy
 _MathError = (OverflowError, ValueError, ZeroDivisionError)
@@ -234,3 +277,77 @@ _value_and_grad = value_and_grad
 def grad(*, x: _Arg) -> dict[str, _Arg]:
     """Return the gradient of sum(J) as a dict keyed by parameter name."""
     return _value_and_grad(x=x)[1]
+
+
+def jvp(_tangents, /, *, x: _Arg) -> tuple[_Arg, _Arg]:
+    """Return J and its tangent along the parameters' tangents (forward mode).
+
+    The first argument maps parameter names to tangents shaped like the parameters (one left
+    out counts as zero); the tangent of J, sum over parameters of dJ/dp · p-dot, has J's shape.
+    """
+    if _type(x) is _ndarray and x.dtype is _float64:
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(x)
+        x = _arg(x, _dt, "x")
+    _check_tangents(_tangents)
+    _dot_x = _tangent(_tangents, "x", x, _dt)
+    # forward (ops: 5)
+    t = x**2
+    u1 = _np.sin(t)
+    u2 = 3 * t
+    u = u1 + u2
+    J = _np.cos(u)
+    # tangents (ops: 9)
+    _dot_t = 2 * x * _dot_x  # ṫ = dt/dx · ẋ,  dt/dx = 2*x
+    _dot_u1 = _np.cos(t) * _dot_t  # u1̇ = du1/dt · ṫ,  du1/dt = cos(t)
+    _dot_u2 = 3 * _dot_t  # u2̇ = du2/dt · ṫ,  du2/dt = 3
+    _dot_u = _dot_u1 + _dot_u2  # u̇ = du/du1 · u1̇ + du/du2 · u2̇,  du/du1 = 1, du/du2 = 1
+    _dot_J = -_np.sin(u) * _dot_u  # J̇ = dJ/du · u̇,  dJ/du = -sin(u)
+    return (
+        _value(J),
+        _tangent_out(_dot_J, J, _dt),
+    )
+
+
+def hvp(_vectors, /, *, x: _Arg) -> dict[str, _Arg]:
+    """Return the Hessian of sum(J) times the vectors v, a dict keyed by parameter name.
+
+    Forward over reverse: the backward pass of value_and_grad, each line followed by its
+    tangent along v. The first argument maps parameter names to vectors shaped like the
+    parameters (one left out counts as zero); each result has its parameter's shape.
+    """
+    if _type(x) is _ndarray and x.dtype is _float64:
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(x)
+        x = _arg(x, _dt, "x")
+    _check_tangents(_vectors)
+    _dot_x = _tangent(_vectors, "x", x, _dt)
+    # forward (ops: 5)
+    t = x**2
+    u1 = _np.sin(t)
+    u2 = 3 * t
+    u = u1 + u2
+    J = _np.cos(u)
+    # backward and its tangents (ops: 8 + 21)
+    _dot_t = 2 * x * _dot_x  # ṫ = dt/dx · ẋ,  dt/dx = 2*x
+    _t0 = _np.cos(t)
+    _dot_u1 = _t0 * _dot_t  # u1̇ = du1/dt · ṫ,  du1/dt = cos(t)
+    _dot_u2 = 3 * _dot_t  # u2̇ = du2/dt · ṫ,  du2/dt = 3
+    _dot_u = _dot_u1 + _dot_u2  # u̇ = du/du1 · u1̇ + du/du2 · u2̇,  du/du1 = 1, du/du2 = 1
+    _d_u = -_np.sin(u)  # dJ/du = -sin(u)
+    _dot_d_u = -(J * _dot_u)  # (dJ/du)˙ = (-sin(u))˙
+    _d_u1 = _d_u  # dJ/du1 += dJ/du * du/du1,  du/du1 = 1
+    _dot_d_u1 = _dot_d_u  # (dJ/du1)˙ += (dJ/du · du/du1)˙
+    _d_u2 = _d_u  # dJ/du2 += dJ/du * du/du2,  du/du2 = 1
+    _dot_d_u2 = _dot_d_u  # (dJ/du2)˙ += (dJ/du · du/du2)˙
+    _d_t = _d_u2 * 3  # dJ/dt += dJ/du2 * du2/dt,  du2/dt = 3
+    _dot_d_t = 3 * _dot_d_u2  # (dJ/dt)˙ += (dJ/du2 · du2/dt)˙
+    _d_t += _d_u1 * _np.cos(t)  # dJ/dt += dJ/du1 * du1/dt,  du1/dt = cos(t)
+    _dot_d_t += _t0 * _dot_d_u1 + _d_u1 * (-u1 * _dot_t)  # (dJ/dt)˙ += (dJ/du1 · du1/dt)˙
+    _d_x = _d_t * 2 * x  # dJ/dx += dJ/dt * dt/dx,  dt/dx = 2*x
+    _dot_d_x = _d_t * 2 * _dot_x + 2 * x * _dot_d_t  # (dJ/dx)˙ += (dJ/dt · dt/dx)˙
+    return {
+        "x": _reduce(_dot_d_x, x, True),
+    }

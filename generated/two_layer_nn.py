@@ -215,6 +215,49 @@ def _sigmoid(a):
     return 1.0 / (1.0 + _np.exp(-a))
 
 
+#: the parameters' names (an argument of the circuit may be called WRT; none starts with _)
+_WRT = WRT
+
+
+def _check_tangents(tangents):
+    """The first argument of jvp/hvp: a dict whose keys are parameter names (a parameter left
+    out counts as zero). Anything else is a TypeError naming the key."""
+    if not isinstance(tangents, dict):
+        kind = _type(tangents).__name__
+        raise TypeError(f"the tangents must be a dict keyed by parameter name, got {kind}")
+    for key in tangents:
+        if key not in _WRT:
+            known = ", ".join(_WRT)
+            raise TypeError(f"{key!r} is not a parameter of this circuit (parameters: {known})")
+
+
+def _tangent(tangents, name, param, dtype):
+    """The tangent of one parameter, shaped and typed like it (zero when left out); another
+    shape is a ValueError naming the parameter."""
+    if name not in tangents:
+        return _zeros_like(param)
+    tangent = _arg(tangents[name], dtype, name)
+    if _np.shape(tangent) != _np.shape(param):
+        raise ValueError(
+            f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
+            f"{_np.shape(param)}, the shape of {name}"
+        )
+    if tangent.dtype != param.dtype:
+        tangent = tangent.astype(param.dtype)
+    return tangent
+
+
+def _tangent_out(dot, like, dtype):
+    """J's tangent shaped like J (a tangent may stand for its broadcast), a fresh array; zero
+    when J does not depend on the parameters; a 1×1 J's tangent is a float, as J is."""
+    shape = _np.shape(like)
+    if dot is None:
+        out = _np.zeros(shape, dtype=dtype)
+    else:
+        out = _np.array(_np.broadcast_to(dot, shape))
+    return _value(out[0, 0] if shape == (1, 1) else out)
+
+
 def forward(
     *,
     alpha_1_0: _Arg,
@@ -579,6 +622,524 @@ def grad(
         x_3=x_3,
         y_star=y_star,
     )[1]
+
+
+def jvp(
+    _tangents,
+    /,
+    *,
+    alpha_1_0: _Arg,
+    alpha_1_1: _Arg,
+    alpha_1_2: _Arg,
+    alpha_1_3: _Arg,
+    alpha_2_0: _Arg,
+    alpha_2_1: _Arg,
+    alpha_2_2: _Arg,
+    alpha_2_3: _Arg,
+    alpha_3_0: _Arg,
+    alpha_3_1: _Arg,
+    alpha_3_2: _Arg,
+    alpha_3_3: _Arg,
+    alpha_4_0: _Arg,
+    alpha_4_1: _Arg,
+    alpha_4_2: _Arg,
+    alpha_4_3: _Arg,
+    beta_0: _Arg,
+    beta_1: _Arg,
+    beta_2: _Arg,
+    beta_3: _Arg,
+    beta_4: _Arg,
+    x_1: _Arg,
+    x_2: _Arg,
+    x_3: _Arg,
+    y_star: _Arg,
+) -> tuple[_Arg, _Arg]:
+    """Return J and its tangent along the parameters' tangents (forward mode).
+
+    The first argument maps parameter names to tangents shaped like the parameters (one left
+    out counts as zero); the tangent of J, sum over parameters of dJ/dp · p-dot, has J's shape.
+    """
+    _dt = _dtype(
+        alpha_1_0,
+        alpha_1_1,
+        alpha_1_2,
+        alpha_1_3,
+        alpha_2_0,
+        alpha_2_1,
+        alpha_2_2,
+        alpha_2_3,
+        alpha_3_0,
+        alpha_3_1,
+        alpha_3_2,
+        alpha_3_3,
+        alpha_4_0,
+        alpha_4_1,
+        alpha_4_2,
+        alpha_4_3,
+        beta_0,
+        beta_1,
+        beta_2,
+        beta_3,
+        beta_4,
+        x_1,
+        x_2,
+        x_3,
+        y_star,
+    )
+    alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
+    alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
+    alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
+    alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
+    alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
+    alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
+    alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
+    alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
+    alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
+    alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
+    alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
+    alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
+    alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
+    alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
+    alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
+    alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
+    beta_0 = _arg(beta_0, _dt, "beta_0")
+    beta_1 = _arg(beta_1, _dt, "beta_1")
+    beta_2 = _arg(beta_2, _dt, "beta_2")
+    beta_3 = _arg(beta_3, _dt, "beta_3")
+    beta_4 = _arg(beta_4, _dt, "beta_4")
+    x_1 = _arg(x_1, _dt, "x_1")
+    x_2 = _arg(x_2, _dt, "x_2")
+    x_3 = _arg(x_3, _dt, "x_3")
+    y_star = _arg(y_star, _dt, "y_star")
+    _check_tangents(_tangents)
+    _dot_alpha_1_0 = _tangent(_tangents, "alpha_1_0", alpha_1_0, _dt)
+    _dot_alpha_1_1 = _tangent(_tangents, "alpha_1_1", alpha_1_1, _dt)
+    _dot_alpha_1_2 = _tangent(_tangents, "alpha_1_2", alpha_1_2, _dt)
+    _dot_alpha_1_3 = _tangent(_tangents, "alpha_1_3", alpha_1_3, _dt)
+    _dot_alpha_2_0 = _tangent(_tangents, "alpha_2_0", alpha_2_0, _dt)
+    _dot_alpha_2_1 = _tangent(_tangents, "alpha_2_1", alpha_2_1, _dt)
+    _dot_alpha_2_2 = _tangent(_tangents, "alpha_2_2", alpha_2_2, _dt)
+    _dot_alpha_2_3 = _tangent(_tangents, "alpha_2_3", alpha_2_3, _dt)
+    _dot_alpha_3_0 = _tangent(_tangents, "alpha_3_0", alpha_3_0, _dt)
+    _dot_alpha_3_1 = _tangent(_tangents, "alpha_3_1", alpha_3_1, _dt)
+    _dot_alpha_3_2 = _tangent(_tangents, "alpha_3_2", alpha_3_2, _dt)
+    _dot_alpha_3_3 = _tangent(_tangents, "alpha_3_3", alpha_3_3, _dt)
+    _dot_alpha_4_0 = _tangent(_tangents, "alpha_4_0", alpha_4_0, _dt)
+    _dot_alpha_4_1 = _tangent(_tangents, "alpha_4_1", alpha_4_1, _dt)
+    _dot_alpha_4_2 = _tangent(_tangents, "alpha_4_2", alpha_4_2, _dt)
+    _dot_alpha_4_3 = _tangent(_tangents, "alpha_4_3", alpha_4_3, _dt)
+    _dot_beta_0 = _tangent(_tangents, "beta_0", beta_0, _dt)
+    _dot_beta_1 = _tangent(_tangents, "beta_1", beta_1, _dt)
+    _dot_beta_2 = _tangent(_tangents, "beta_2", beta_2, _dt)
+    _dot_beta_3 = _tangent(_tangents, "beta_3", beta_3, _dt)
+    _dot_beta_4 = _tangent(_tangents, "beta_4", beta_4, _dt)
+    # forward (ops: 41)
+    _t0 = alpha_1_1 * x_1
+    _t1 = alpha_1_2 * x_2
+    _t2 = alpha_1_3 * x_3
+    a_1 = alpha_1_0 + _t0 + _t1 + _t2
+    _t3 = x_1 * alpha_2_1
+    _t4 = x_2 * alpha_2_2
+    _t5 = x_3 * alpha_2_3
+    a_2 = alpha_2_0 + _t3 + _t4 + _t5
+    _t6 = x_1 * alpha_3_1
+    _t7 = x_2 * alpha_3_2
+    _t8 = x_3 * alpha_3_3
+    a_3 = alpha_3_0 + _t6 + _t7 + _t8
+    _t9 = x_1 * alpha_4_1
+    _t10 = x_2 * alpha_4_2
+    _t11 = x_3 * alpha_4_3
+    a_4 = alpha_4_0 + _t9 + _t10 + _t11
+    z_1 = _sigmoid(a_1)
+    z_2 = _sigmoid(a_2)
+    z_3 = _sigmoid(a_3)
+    z_4 = _sigmoid(a_4)
+    _t12 = z_1 * beta_1
+    _t13 = z_2 * beta_2
+    _t14 = z_3 * beta_3
+    _t15 = z_4 * beta_4
+    b = beta_0 + _t12 + _t13 + _t14 + _t15
+    y = _sigmoid(b)
+    _t16 = y - y_star
+    _t17 = _t16**2
+    J = _t17 / 2
+    # tangents (ops: 63)
+    _dot_t0 = x_1 * _dot_alpha_1_1  # _t0̇ = d_t0/dalpha_1_1 · alpha_1_1̇,  d_t0/dalpha_1_1 = x_1
+    _dot_t1 = x_2 * _dot_alpha_1_2  # _t1̇ = d_t1/dalpha_1_2 · alpha_1_2̇,  d_t1/dalpha_1_2 = x_2
+    _dot_t2 = x_3 * _dot_alpha_1_3  # _t2̇ = d_t2/dalpha_1_3 · alpha_1_3̇,  d_t2/dalpha_1_3 = x_3
+    # a_1̇ = da_1/dalpha_1_0 · alpha_1_0̇ + da_1/d_t0 · _t0̇ + da_1/d_t1 · _t1̇ + da_1/d_t2 · _t2̇,
+    # da_1/dalpha_1_0 = 1, da_1/d_t0 = 1, da_1/d_t1 = 1, da_1/d_t2 = 1
+    _dot_a_1 = _dot_alpha_1_0 + _dot_t0 + _dot_t1 + _dot_t2
+    _dot_t3 = x_1 * _dot_alpha_2_1  # _t3̇ = d_t3/dalpha_2_1 · alpha_2_1̇,  d_t3/dalpha_2_1 = x_1
+    _dot_t4 = x_2 * _dot_alpha_2_2  # _t4̇ = d_t4/dalpha_2_2 · alpha_2_2̇,  d_t4/dalpha_2_2 = x_2
+    _dot_t5 = x_3 * _dot_alpha_2_3  # _t5̇ = d_t5/dalpha_2_3 · alpha_2_3̇,  d_t5/dalpha_2_3 = x_3
+    # a_2̇ = da_2/dalpha_2_0 · alpha_2_0̇ + da_2/d_t3 · _t3̇ + da_2/d_t4 · _t4̇ + da_2/d_t5 · _t5̇,
+    # da_2/dalpha_2_0 = 1, da_2/d_t3 = 1, da_2/d_t4 = 1, da_2/d_t5 = 1
+    _dot_a_2 = _dot_alpha_2_0 + _dot_t3 + _dot_t4 + _dot_t5
+    _dot_t6 = x_1 * _dot_alpha_3_1  # _t6̇ = d_t6/dalpha_3_1 · alpha_3_1̇,  d_t6/dalpha_3_1 = x_1
+    _dot_t7 = x_2 * _dot_alpha_3_2  # _t7̇ = d_t7/dalpha_3_2 · alpha_3_2̇,  d_t7/dalpha_3_2 = x_2
+    _dot_t8 = x_3 * _dot_alpha_3_3  # _t8̇ = d_t8/dalpha_3_3 · alpha_3_3̇,  d_t8/dalpha_3_3 = x_3
+    # a_3̇ = da_3/dalpha_3_0 · alpha_3_0̇ + da_3/d_t6 · _t6̇ + da_3/d_t7 · _t7̇ + da_3/d_t8 · _t8̇,
+    # da_3/dalpha_3_0 = 1, da_3/d_t6 = 1, da_3/d_t7 = 1, da_3/d_t8 = 1
+    _dot_a_3 = _dot_alpha_3_0 + _dot_t6 + _dot_t7 + _dot_t8
+    _dot_t9 = x_1 * _dot_alpha_4_1  # _t9̇ = d_t9/dalpha_4_1 · alpha_4_1̇,  d_t9/dalpha_4_1 = x_1
+    # _t10̇ = d_t10/dalpha_4_2 · alpha_4_2̇,  d_t10/dalpha_4_2 = x_2
+    _dot_t10 = x_2 * _dot_alpha_4_2
+    # _t11̇ = d_t11/dalpha_4_3 · alpha_4_3̇,  d_t11/dalpha_4_3 = x_3
+    _dot_t11 = x_3 * _dot_alpha_4_3
+    # a_4̇ = da_4/dalpha_4_0 · alpha_4_0̇ + da_4/d_t9 · _t9̇ + da_4/d_t10 · _t10̇ + da_4/d_t11 ·
+    # _t11̇,  da_4/dalpha_4_0 = 1, da_4/d_t9 = 1, da_4/d_t10 = 1, da_4/d_t11 = 1
+    _dot_a_4 = _dot_alpha_4_0 + _dot_t9 + _dot_t10 + _dot_t11
+    _dot_z_1 = z_1 * (1 - z_1) * _dot_a_1  # z_1̇ = dz_1/da_1 · a_1̇,  dz_1/da_1 = z_1*(1 - z_1)
+    _dot_z_2 = z_2 * (1 - z_2) * _dot_a_2  # z_2̇ = dz_2/da_2 · a_2̇,  dz_2/da_2 = z_2*(1 - z_2)
+    _dot_z_3 = z_3 * (1 - z_3) * _dot_a_3  # z_3̇ = dz_3/da_3 · a_3̇,  dz_3/da_3 = z_3*(1 - z_3)
+    _dot_z_4 = z_4 * (1 - z_4) * _dot_a_4  # z_4̇ = dz_4/da_4 · a_4̇,  dz_4/da_4 = z_4*(1 - z_4)
+    # _t12̇ = d_t12/dz_1 · z_1̇ + d_t12/dbeta_1 · beta_1̇,  d_t12/dz_1 = beta_1, d_t12/dbeta_1 = z_1
+    _dot_t12 = beta_1 * _dot_z_1 + z_1 * _dot_beta_1
+    # _t13̇ = d_t13/dz_2 · z_2̇ + d_t13/dbeta_2 · beta_2̇,  d_t13/dz_2 = beta_2, d_t13/dbeta_2 = z_2
+    _dot_t13 = beta_2 * _dot_z_2 + z_2 * _dot_beta_2
+    # _t14̇ = d_t14/dz_3 · z_3̇ + d_t14/dbeta_3 · beta_3̇,  d_t14/dz_3 = beta_3, d_t14/dbeta_3 = z_3
+    _dot_t14 = beta_3 * _dot_z_3 + z_3 * _dot_beta_3
+    # _t15̇ = d_t15/dz_4 · z_4̇ + d_t15/dbeta_4 · beta_4̇,  d_t15/dz_4 = beta_4, d_t15/dbeta_4 = z_4
+    _dot_t15 = beta_4 * _dot_z_4 + z_4 * _dot_beta_4
+    # ḃ = db/dbeta_0 · beta_0̇ + db/d_t12 · _t12̇ + db/d_t13 · _t13̇ + db/d_t14 · _t14̇ + db/d_t15
+    # · _t15̇,  db/dbeta_0 = 1, db/d_t12 = 1, db/d_t13 = 1, db/d_t14 = 1, db/d_t15 = 1
+    _dot_b = _dot_beta_0 + _dot_t12 + _dot_t13 + _dot_t14 + _dot_t15
+    _dot_y = y * (1 - y) * _dot_b  # ẏ = dy/db · ḃ,  dy/db = y*(1 - y)
+    _dot_t16 = _dot_y  # _t16̇ = d_t16/dy · ẏ,  d_t16/dy = 1
+    _dot_t17 = 2 * _t16 * _dot_t16  # _t17̇ = d_t17/d_t16 · _t16̇,  d_t17/d_t16 = 2*_t16
+    _dot_J = _dot_t17 / 2  # J̇ = dJ/d_t17 · _t17̇,  dJ/d_t17 = 1/2
+    return (
+        _value(J),
+        _tangent_out(_dot_J, J, _dt),
+    )
+
+
+def hvp(
+    _vectors,
+    /,
+    *,
+    alpha_1_0: _Arg,
+    alpha_1_1: _Arg,
+    alpha_1_2: _Arg,
+    alpha_1_3: _Arg,
+    alpha_2_0: _Arg,
+    alpha_2_1: _Arg,
+    alpha_2_2: _Arg,
+    alpha_2_3: _Arg,
+    alpha_3_0: _Arg,
+    alpha_3_1: _Arg,
+    alpha_3_2: _Arg,
+    alpha_3_3: _Arg,
+    alpha_4_0: _Arg,
+    alpha_4_1: _Arg,
+    alpha_4_2: _Arg,
+    alpha_4_3: _Arg,
+    beta_0: _Arg,
+    beta_1: _Arg,
+    beta_2: _Arg,
+    beta_3: _Arg,
+    beta_4: _Arg,
+    x_1: _Arg,
+    x_2: _Arg,
+    x_3: _Arg,
+    y_star: _Arg,
+) -> dict[str, _Arg]:
+    """Return the Hessian of sum(J) times the vectors v, a dict keyed by parameter name.
+
+    Forward over reverse: the backward pass of value_and_grad, each line followed by its
+    tangent along v. The first argument maps parameter names to vectors shaped like the
+    parameters (one left out counts as zero); each result has its parameter's shape.
+    """
+    _dt = _dtype(
+        alpha_1_0,
+        alpha_1_1,
+        alpha_1_2,
+        alpha_1_3,
+        alpha_2_0,
+        alpha_2_1,
+        alpha_2_2,
+        alpha_2_3,
+        alpha_3_0,
+        alpha_3_1,
+        alpha_3_2,
+        alpha_3_3,
+        alpha_4_0,
+        alpha_4_1,
+        alpha_4_2,
+        alpha_4_3,
+        beta_0,
+        beta_1,
+        beta_2,
+        beta_3,
+        beta_4,
+        x_1,
+        x_2,
+        x_3,
+        y_star,
+    )
+    alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
+    alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
+    alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
+    alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
+    alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
+    alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
+    alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
+    alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
+    alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
+    alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
+    alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
+    alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
+    alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
+    alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
+    alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
+    alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
+    beta_0 = _arg(beta_0, _dt, "beta_0")
+    beta_1 = _arg(beta_1, _dt, "beta_1")
+    beta_2 = _arg(beta_2, _dt, "beta_2")
+    beta_3 = _arg(beta_3, _dt, "beta_3")
+    beta_4 = _arg(beta_4, _dt, "beta_4")
+    x_1 = _arg(x_1, _dt, "x_1")
+    x_2 = _arg(x_2, _dt, "x_2")
+    x_3 = _arg(x_3, _dt, "x_3")
+    y_star = _arg(y_star, _dt, "y_star")
+    _check_tangents(_vectors)
+    _dot_alpha_1_0 = _tangent(_vectors, "alpha_1_0", alpha_1_0, _dt)
+    _dot_alpha_1_1 = _tangent(_vectors, "alpha_1_1", alpha_1_1, _dt)
+    _dot_alpha_1_2 = _tangent(_vectors, "alpha_1_2", alpha_1_2, _dt)
+    _dot_alpha_1_3 = _tangent(_vectors, "alpha_1_3", alpha_1_3, _dt)
+    _dot_alpha_2_0 = _tangent(_vectors, "alpha_2_0", alpha_2_0, _dt)
+    _dot_alpha_2_1 = _tangent(_vectors, "alpha_2_1", alpha_2_1, _dt)
+    _dot_alpha_2_2 = _tangent(_vectors, "alpha_2_2", alpha_2_2, _dt)
+    _dot_alpha_2_3 = _tangent(_vectors, "alpha_2_3", alpha_2_3, _dt)
+    _dot_alpha_3_0 = _tangent(_vectors, "alpha_3_0", alpha_3_0, _dt)
+    _dot_alpha_3_1 = _tangent(_vectors, "alpha_3_1", alpha_3_1, _dt)
+    _dot_alpha_3_2 = _tangent(_vectors, "alpha_3_2", alpha_3_2, _dt)
+    _dot_alpha_3_3 = _tangent(_vectors, "alpha_3_3", alpha_3_3, _dt)
+    _dot_alpha_4_0 = _tangent(_vectors, "alpha_4_0", alpha_4_0, _dt)
+    _dot_alpha_4_1 = _tangent(_vectors, "alpha_4_1", alpha_4_1, _dt)
+    _dot_alpha_4_2 = _tangent(_vectors, "alpha_4_2", alpha_4_2, _dt)
+    _dot_alpha_4_3 = _tangent(_vectors, "alpha_4_3", alpha_4_3, _dt)
+    _dot_beta_0 = _tangent(_vectors, "beta_0", beta_0, _dt)
+    _dot_beta_1 = _tangent(_vectors, "beta_1", beta_1, _dt)
+    _dot_beta_2 = _tangent(_vectors, "beta_2", beta_2, _dt)
+    _dot_beta_3 = _tangent(_vectors, "beta_3", beta_3, _dt)
+    _dot_beta_4 = _tangent(_vectors, "beta_4", beta_4, _dt)
+    # forward (ops: 41)
+    _t0 = alpha_1_1 * x_1
+    _t1 = alpha_1_2 * x_2
+    _t2 = alpha_1_3 * x_3
+    a_1 = alpha_1_0 + _t0 + _t1 + _t2
+    _t3 = x_1 * alpha_2_1
+    _t4 = x_2 * alpha_2_2
+    _t5 = x_3 * alpha_2_3
+    a_2 = alpha_2_0 + _t3 + _t4 + _t5
+    _t6 = x_1 * alpha_3_1
+    _t7 = x_2 * alpha_3_2
+    _t8 = x_3 * alpha_3_3
+    a_3 = alpha_3_0 + _t6 + _t7 + _t8
+    _t9 = x_1 * alpha_4_1
+    _t10 = x_2 * alpha_4_2
+    _t11 = x_3 * alpha_4_3
+    a_4 = alpha_4_0 + _t9 + _t10 + _t11
+    z_1 = _sigmoid(a_1)
+    z_2 = _sigmoid(a_2)
+    z_3 = _sigmoid(a_3)
+    z_4 = _sigmoid(a_4)
+    _t12 = z_1 * beta_1
+    _t13 = z_2 * beta_2
+    _t14 = z_3 * beta_3
+    _t15 = z_4 * beta_4
+    b = beta_0 + _t12 + _t13 + _t14 + _t15
+    y = _sigmoid(b)
+    _t16 = y - y_star
+    _t17 = _t16**2
+    J = _t17 / 2
+    # backward and its tangents (ops: 43 + 136)
+    _dot_t0 = x_1 * _dot_alpha_1_1  # _t0̇ = d_t0/dalpha_1_1 · alpha_1_1̇,  d_t0/dalpha_1_1 = x_1
+    _dot_t1 = x_2 * _dot_alpha_1_2  # _t1̇ = d_t1/dalpha_1_2 · alpha_1_2̇,  d_t1/dalpha_1_2 = x_2
+    _dot_t2 = x_3 * _dot_alpha_1_3  # _t2̇ = d_t2/dalpha_1_3 · alpha_1_3̇,  d_t2/dalpha_1_3 = x_3
+    # a_1̇ = da_1/dalpha_1_0 · alpha_1_0̇ + da_1/d_t0 · _t0̇ + da_1/d_t1 · _t1̇ + da_1/d_t2 · _t2̇,
+    # da_1/dalpha_1_0 = 1, da_1/d_t0 = 1, da_1/d_t1 = 1, da_1/d_t2 = 1
+    _dot_a_1 = _dot_alpha_1_0 + _dot_t0 + _dot_t1 + _dot_t2
+    _dot_t3 = x_1 * _dot_alpha_2_1  # _t3̇ = d_t3/dalpha_2_1 · alpha_2_1̇,  d_t3/dalpha_2_1 = x_1
+    _dot_t4 = x_2 * _dot_alpha_2_2  # _t4̇ = d_t4/dalpha_2_2 · alpha_2_2̇,  d_t4/dalpha_2_2 = x_2
+    _dot_t5 = x_3 * _dot_alpha_2_3  # _t5̇ = d_t5/dalpha_2_3 · alpha_2_3̇,  d_t5/dalpha_2_3 = x_3
+    # a_2̇ = da_2/dalpha_2_0 · alpha_2_0̇ + da_2/d_t3 · _t3̇ + da_2/d_t4 · _t4̇ + da_2/d_t5 · _t5̇,
+    # da_2/dalpha_2_0 = 1, da_2/d_t3 = 1, da_2/d_t4 = 1, da_2/d_t5 = 1
+    _dot_a_2 = _dot_alpha_2_0 + _dot_t3 + _dot_t4 + _dot_t5
+    _dot_t6 = x_1 * _dot_alpha_3_1  # _t6̇ = d_t6/dalpha_3_1 · alpha_3_1̇,  d_t6/dalpha_3_1 = x_1
+    _dot_t7 = x_2 * _dot_alpha_3_2  # _t7̇ = d_t7/dalpha_3_2 · alpha_3_2̇,  d_t7/dalpha_3_2 = x_2
+    _dot_t8 = x_3 * _dot_alpha_3_3  # _t8̇ = d_t8/dalpha_3_3 · alpha_3_3̇,  d_t8/dalpha_3_3 = x_3
+    # a_3̇ = da_3/dalpha_3_0 · alpha_3_0̇ + da_3/d_t6 · _t6̇ + da_3/d_t7 · _t7̇ + da_3/d_t8 · _t8̇,
+    # da_3/dalpha_3_0 = 1, da_3/d_t6 = 1, da_3/d_t7 = 1, da_3/d_t8 = 1
+    _dot_a_3 = _dot_alpha_3_0 + _dot_t6 + _dot_t7 + _dot_t8
+    _dot_t9 = x_1 * _dot_alpha_4_1  # _t9̇ = d_t9/dalpha_4_1 · alpha_4_1̇,  d_t9/dalpha_4_1 = x_1
+    # _t10̇ = d_t10/dalpha_4_2 · alpha_4_2̇,  d_t10/dalpha_4_2 = x_2
+    _dot_t10 = x_2 * _dot_alpha_4_2
+    # _t11̇ = d_t11/dalpha_4_3 · alpha_4_3̇,  d_t11/dalpha_4_3 = x_3
+    _dot_t11 = x_3 * _dot_alpha_4_3
+    # a_4̇ = da_4/dalpha_4_0 · alpha_4_0̇ + da_4/d_t9 · _t9̇ + da_4/d_t10 · _t10̇ + da_4/d_t11 ·
+    # _t11̇,  da_4/dalpha_4_0 = 1, da_4/d_t9 = 1, da_4/d_t10 = 1, da_4/d_t11 = 1
+    _dot_a_4 = _dot_alpha_4_0 + _dot_t9 + _dot_t10 + _dot_t11
+    _t18 = 1 - z_1
+    _dot_z_1 = z_1 * _t18 * _dot_a_1  # z_1̇ = dz_1/da_1 · a_1̇,  dz_1/da_1 = z_1*(1 - z_1)
+    _t19 = 1 - z_2
+    _dot_z_2 = z_2 * _t19 * _dot_a_2  # z_2̇ = dz_2/da_2 · a_2̇,  dz_2/da_2 = z_2*(1 - z_2)
+    _t20 = 1 - z_3
+    _dot_z_3 = z_3 * _t20 * _dot_a_3  # z_3̇ = dz_3/da_3 · a_3̇,  dz_3/da_3 = z_3*(1 - z_3)
+    _t21 = 1 - z_4
+    _dot_z_4 = z_4 * _t21 * _dot_a_4  # z_4̇ = dz_4/da_4 · a_4̇,  dz_4/da_4 = z_4*(1 - z_4)
+    # _t12̇ = d_t12/dz_1 · z_1̇ + d_t12/dbeta_1 · beta_1̇,  d_t12/dz_1 = beta_1, d_t12/dbeta_1 = z_1
+    _dot_t12 = beta_1 * _dot_z_1 + z_1 * _dot_beta_1
+    # _t13̇ = d_t13/dz_2 · z_2̇ + d_t13/dbeta_2 · beta_2̇,  d_t13/dz_2 = beta_2, d_t13/dbeta_2 = z_2
+    _dot_t13 = beta_2 * _dot_z_2 + z_2 * _dot_beta_2
+    # _t14̇ = d_t14/dz_3 · z_3̇ + d_t14/dbeta_3 · beta_3̇,  d_t14/dz_3 = beta_3, d_t14/dbeta_3 = z_3
+    _dot_t14 = beta_3 * _dot_z_3 + z_3 * _dot_beta_3
+    # _t15̇ = d_t15/dz_4 · z_4̇ + d_t15/dbeta_4 · beta_4̇,  d_t15/dz_4 = beta_4, d_t15/dbeta_4 = z_4
+    _dot_t15 = beta_4 * _dot_z_4 + z_4 * _dot_beta_4
+    # ḃ = db/dbeta_0 · beta_0̇ + db/d_t12 · _t12̇ + db/d_t13 · _t13̇ + db/d_t14 · _t14̇ + db/d_t15
+    # · _t15̇,  db/dbeta_0 = 1, db/d_t12 = 1, db/d_t13 = 1, db/d_t14 = 1, db/d_t15 = 1
+    _dot_b = _dot_beta_0 + _dot_t12 + _dot_t13 + _dot_t14 + _dot_t15
+    _t22 = 1 - y
+    _dot_y = y * _t22 * _dot_b  # ẏ = dy/db · ḃ,  dy/db = y*(1 - y)
+    _dot_t16 = _dot_y  # _t16̇ = d_t16/dy · ẏ,  d_t16/dy = 1
+    _d_J = _ones_like(J)  # dJ/dJ = 1
+    _d_t17 = _d_J / 2  # dJ/d_t17 = 1/2
+    _d_t16 = _d_t17 * 2 * _t16  # dJ/d_t16 += dJ/d_t17 * d_t17/d_t16,  d_t17/d_t16 = 2*_t16
+    _dot_d_t16 = _d_t17 * 2 * _dot_t16  # (dJ/d_t16)˙ += (dJ/d_t17 · d_t17/d_t16)˙
+    _d_y = _d_t16  # dJ/dy += dJ/d_t16 * d_t16/dy,  d_t16/dy = 1
+    _dot_d_y = _dot_d_t16  # (dJ/dy)˙ += (dJ/d_t16 · d_t16/dy)˙
+    _d_b = _d_y * y * (1 - y)  # dJ/db += dJ/dy * dy/db,  dy/db = y*(1 - y)
+    # (dJ/db)˙ += (dJ/dy · dy/db)˙
+    _dot_d_b = _d_y * _t22 * _dot_y + y * _t22 * _dot_d_y - _d_y * y * _dot_y
+    _d_beta_0 = _d_b  # dJ/dbeta_0 += dJ/db * db/dbeta_0,  db/dbeta_0 = 1
+    _dot_d_beta_0 = _dot_d_b  # (dJ/dbeta_0)˙ += (dJ/db · db/dbeta_0)˙
+    _d_t12 = _d_b  # dJ/d_t12 += dJ/db * db/d_t12,  db/d_t12 = 1
+    _dot_d_t12 = _dot_d_b  # (dJ/d_t12)˙ += (dJ/db · db/d_t12)˙
+    _d_t13 = _d_b  # dJ/d_t13 += dJ/db * db/d_t13,  db/d_t13 = 1
+    _dot_d_t13 = _dot_d_b  # (dJ/d_t13)˙ += (dJ/db · db/d_t13)˙
+    _d_t14 = _d_b  # dJ/d_t14 += dJ/db * db/d_t14,  db/d_t14 = 1
+    _dot_d_t14 = _dot_d_b  # (dJ/d_t14)˙ += (dJ/db · db/d_t14)˙
+    _d_t15 = _d_b  # dJ/d_t15 += dJ/db * db/d_t15,  db/d_t15 = 1
+    _dot_d_t15 = _dot_d_b  # (dJ/d_t15)˙ += (dJ/db · db/d_t15)˙
+    _d_z_4 = _d_t15 * beta_4  # dJ/dz_4 += dJ/d_t15 * d_t15/dz_4,  d_t15/dz_4 = beta_4
+    # (dJ/dz_4)˙ += (dJ/d_t15 · d_t15/dz_4)˙
+    _dot_d_z_4 = _d_t15 * _dot_beta_4 + beta_4 * _dot_d_t15
+    _d_beta_4 = _d_t15 * z_4  # dJ/dbeta_4 += dJ/d_t15 * d_t15/dbeta_4,  d_t15/dbeta_4 = z_4
+    # (dJ/dbeta_4)˙ += (dJ/d_t15 · d_t15/dbeta_4)˙
+    _dot_d_beta_4 = _d_t15 * _dot_z_4 + z_4 * _dot_d_t15
+    _d_z_3 = _d_t14 * beta_3  # dJ/dz_3 += dJ/d_t14 * d_t14/dz_3,  d_t14/dz_3 = beta_3
+    # (dJ/dz_3)˙ += (dJ/d_t14 · d_t14/dz_3)˙
+    _dot_d_z_3 = _d_t14 * _dot_beta_3 + beta_3 * _dot_d_t14
+    _d_beta_3 = _d_t14 * z_3  # dJ/dbeta_3 += dJ/d_t14 * d_t14/dbeta_3,  d_t14/dbeta_3 = z_3
+    # (dJ/dbeta_3)˙ += (dJ/d_t14 · d_t14/dbeta_3)˙
+    _dot_d_beta_3 = _d_t14 * _dot_z_3 + z_3 * _dot_d_t14
+    _d_z_2 = _d_t13 * beta_2  # dJ/dz_2 += dJ/d_t13 * d_t13/dz_2,  d_t13/dz_2 = beta_2
+    # (dJ/dz_2)˙ += (dJ/d_t13 · d_t13/dz_2)˙
+    _dot_d_z_2 = _d_t13 * _dot_beta_2 + beta_2 * _dot_d_t13
+    _d_beta_2 = _d_t13 * z_2  # dJ/dbeta_2 += dJ/d_t13 * d_t13/dbeta_2,  d_t13/dbeta_2 = z_2
+    # (dJ/dbeta_2)˙ += (dJ/d_t13 · d_t13/dbeta_2)˙
+    _dot_d_beta_2 = _d_t13 * _dot_z_2 + z_2 * _dot_d_t13
+    _d_z_1 = _d_t12 * beta_1  # dJ/dz_1 += dJ/d_t12 * d_t12/dz_1,  d_t12/dz_1 = beta_1
+    # (dJ/dz_1)˙ += (dJ/d_t12 · d_t12/dz_1)˙
+    _dot_d_z_1 = _d_t12 * _dot_beta_1 + beta_1 * _dot_d_t12
+    _d_beta_1 = _d_t12 * z_1  # dJ/dbeta_1 += dJ/d_t12 * d_t12/dbeta_1,  d_t12/dbeta_1 = z_1
+    # (dJ/dbeta_1)˙ += (dJ/d_t12 · d_t12/dbeta_1)˙
+    _dot_d_beta_1 = _d_t12 * _dot_z_1 + z_1 * _dot_d_t12
+    _d_a_4 = _d_z_4 * z_4 * (1 - z_4)  # dJ/da_4 += dJ/dz_4 * dz_4/da_4,  dz_4/da_4 = z_4*(1 - z_4)
+    # (dJ/da_4)˙ += (dJ/dz_4 · dz_4/da_4)˙
+    _dot_d_a_4 = _d_z_4 * _t21 * _dot_z_4 + z_4 * _t21 * _dot_d_z_4 - _d_z_4 * z_4 * _dot_z_4
+    _d_a_3 = _d_z_3 * z_3 * (1 - z_3)  # dJ/da_3 += dJ/dz_3 * dz_3/da_3,  dz_3/da_3 = z_3*(1 - z_3)
+    # (dJ/da_3)˙ += (dJ/dz_3 · dz_3/da_3)˙
+    _dot_d_a_3 = _d_z_3 * _t20 * _dot_z_3 + z_3 * _t20 * _dot_d_z_3 - _d_z_3 * z_3 * _dot_z_3
+    _d_a_2 = _d_z_2 * z_2 * (1 - z_2)  # dJ/da_2 += dJ/dz_2 * dz_2/da_2,  dz_2/da_2 = z_2*(1 - z_2)
+    # (dJ/da_2)˙ += (dJ/dz_2 · dz_2/da_2)˙
+    _dot_d_a_2 = _d_z_2 * _t19 * _dot_z_2 + z_2 * _t19 * _dot_d_z_2 - _d_z_2 * z_2 * _dot_z_2
+    _d_a_1 = _d_z_1 * z_1 * (1 - z_1)  # dJ/da_1 += dJ/dz_1 * dz_1/da_1,  dz_1/da_1 = z_1*(1 - z_1)
+    # (dJ/da_1)˙ += (dJ/dz_1 · dz_1/da_1)˙
+    _dot_d_a_1 = _d_z_1 * _t18 * _dot_z_1 + z_1 * _t18 * _dot_d_z_1 - _d_z_1 * z_1 * _dot_z_1
+    _d_alpha_4_0 = _d_a_4  # dJ/dalpha_4_0 += dJ/da_4 * da_4/dalpha_4_0,  da_4/dalpha_4_0 = 1
+    _dot_d_alpha_4_0 = _dot_d_a_4  # (dJ/dalpha_4_0)˙ += (dJ/da_4 · da_4/dalpha_4_0)˙
+    _d_t9 = _d_a_4  # dJ/d_t9 += dJ/da_4 * da_4/d_t9,  da_4/d_t9 = 1
+    _dot_d_t9 = _dot_d_a_4  # (dJ/d_t9)˙ += (dJ/da_4 · da_4/d_t9)˙
+    _d_t10 = _d_a_4  # dJ/d_t10 += dJ/da_4 * da_4/d_t10,  da_4/d_t10 = 1
+    _dot_d_t10 = _dot_d_a_4  # (dJ/d_t10)˙ += (dJ/da_4 · da_4/d_t10)˙
+    _d_t11 = _d_a_4  # dJ/d_t11 += dJ/da_4 * da_4/d_t11,  da_4/d_t11 = 1
+    _dot_d_t11 = _dot_d_a_4  # (dJ/d_t11)˙ += (dJ/da_4 · da_4/d_t11)˙
+    # dJ/dalpha_4_3 += dJ/d_t11 * d_t11/dalpha_4_3,  d_t11/dalpha_4_3 = x_3
+    _d_alpha_4_3 = _d_t11 * x_3
+    _dot_d_alpha_4_3 = x_3 * _dot_d_t11  # (dJ/dalpha_4_3)˙ += (dJ/d_t11 · d_t11/dalpha_4_3)˙
+    # dJ/dalpha_4_2 += dJ/d_t10 * d_t10/dalpha_4_2,  d_t10/dalpha_4_2 = x_2
+    _d_alpha_4_2 = _d_t10 * x_2
+    _dot_d_alpha_4_2 = x_2 * _dot_d_t10  # (dJ/dalpha_4_2)˙ += (dJ/d_t10 · d_t10/dalpha_4_2)˙
+    _d_alpha_4_1 = _d_t9 * x_1  # dJ/dalpha_4_1 += dJ/d_t9 * d_t9/dalpha_4_1,  d_t9/dalpha_4_1 = x_1
+    _dot_d_alpha_4_1 = x_1 * _dot_d_t9  # (dJ/dalpha_4_1)˙ += (dJ/d_t9 · d_t9/dalpha_4_1)˙
+    _d_alpha_3_0 = _d_a_3  # dJ/dalpha_3_0 += dJ/da_3 * da_3/dalpha_3_0,  da_3/dalpha_3_0 = 1
+    _dot_d_alpha_3_0 = _dot_d_a_3  # (dJ/dalpha_3_0)˙ += (dJ/da_3 · da_3/dalpha_3_0)˙
+    _d_t6 = _d_a_3  # dJ/d_t6 += dJ/da_3 * da_3/d_t6,  da_3/d_t6 = 1
+    _dot_d_t6 = _dot_d_a_3  # (dJ/d_t6)˙ += (dJ/da_3 · da_3/d_t6)˙
+    _d_t7 = _d_a_3  # dJ/d_t7 += dJ/da_3 * da_3/d_t7,  da_3/d_t7 = 1
+    _dot_d_t7 = _dot_d_a_3  # (dJ/d_t7)˙ += (dJ/da_3 · da_3/d_t7)˙
+    _d_t8 = _d_a_3  # dJ/d_t8 += dJ/da_3 * da_3/d_t8,  da_3/d_t8 = 1
+    _dot_d_t8 = _dot_d_a_3  # (dJ/d_t8)˙ += (dJ/da_3 · da_3/d_t8)˙
+    _d_alpha_3_3 = _d_t8 * x_3  # dJ/dalpha_3_3 += dJ/d_t8 * d_t8/dalpha_3_3,  d_t8/dalpha_3_3 = x_3
+    _dot_d_alpha_3_3 = x_3 * _dot_d_t8  # (dJ/dalpha_3_3)˙ += (dJ/d_t8 · d_t8/dalpha_3_3)˙
+    _d_alpha_3_2 = _d_t7 * x_2  # dJ/dalpha_3_2 += dJ/d_t7 * d_t7/dalpha_3_2,  d_t7/dalpha_3_2 = x_2
+    _dot_d_alpha_3_2 = x_2 * _dot_d_t7  # (dJ/dalpha_3_2)˙ += (dJ/d_t7 · d_t7/dalpha_3_2)˙
+    _d_alpha_3_1 = _d_t6 * x_1  # dJ/dalpha_3_1 += dJ/d_t6 * d_t6/dalpha_3_1,  d_t6/dalpha_3_1 = x_1
+    _dot_d_alpha_3_1 = x_1 * _dot_d_t6  # (dJ/dalpha_3_1)˙ += (dJ/d_t6 · d_t6/dalpha_3_1)˙
+    _d_alpha_2_0 = _d_a_2  # dJ/dalpha_2_0 += dJ/da_2 * da_2/dalpha_2_0,  da_2/dalpha_2_0 = 1
+    _dot_d_alpha_2_0 = _dot_d_a_2  # (dJ/dalpha_2_0)˙ += (dJ/da_2 · da_2/dalpha_2_0)˙
+    _d_t3 = _d_a_2  # dJ/d_t3 += dJ/da_2 * da_2/d_t3,  da_2/d_t3 = 1
+    _dot_d_t3 = _dot_d_a_2  # (dJ/d_t3)˙ += (dJ/da_2 · da_2/d_t3)˙
+    _d_t4 = _d_a_2  # dJ/d_t4 += dJ/da_2 * da_2/d_t4,  da_2/d_t4 = 1
+    _dot_d_t4 = _dot_d_a_2  # (dJ/d_t4)˙ += (dJ/da_2 · da_2/d_t4)˙
+    _d_t5 = _d_a_2  # dJ/d_t5 += dJ/da_2 * da_2/d_t5,  da_2/d_t5 = 1
+    _dot_d_t5 = _dot_d_a_2  # (dJ/d_t5)˙ += (dJ/da_2 · da_2/d_t5)˙
+    _d_alpha_2_3 = _d_t5 * x_3  # dJ/dalpha_2_3 += dJ/d_t5 * d_t5/dalpha_2_3,  d_t5/dalpha_2_3 = x_3
+    _dot_d_alpha_2_3 = x_3 * _dot_d_t5  # (dJ/dalpha_2_3)˙ += (dJ/d_t5 · d_t5/dalpha_2_3)˙
+    _d_alpha_2_2 = _d_t4 * x_2  # dJ/dalpha_2_2 += dJ/d_t4 * d_t4/dalpha_2_2,  d_t4/dalpha_2_2 = x_2
+    _dot_d_alpha_2_2 = x_2 * _dot_d_t4  # (dJ/dalpha_2_2)˙ += (dJ/d_t4 · d_t4/dalpha_2_2)˙
+    _d_alpha_2_1 = _d_t3 * x_1  # dJ/dalpha_2_1 += dJ/d_t3 * d_t3/dalpha_2_1,  d_t3/dalpha_2_1 = x_1
+    _dot_d_alpha_2_1 = x_1 * _dot_d_t3  # (dJ/dalpha_2_1)˙ += (dJ/d_t3 · d_t3/dalpha_2_1)˙
+    _d_alpha_1_0 = _d_a_1  # dJ/dalpha_1_0 += dJ/da_1 * da_1/dalpha_1_0,  da_1/dalpha_1_0 = 1
+    _dot_d_alpha_1_0 = _dot_d_a_1  # (dJ/dalpha_1_0)˙ += (dJ/da_1 · da_1/dalpha_1_0)˙
+    _d_t0 = _d_a_1  # dJ/d_t0 += dJ/da_1 * da_1/d_t0,  da_1/d_t0 = 1
+    _dot_d_t0 = _dot_d_a_1  # (dJ/d_t0)˙ += (dJ/da_1 · da_1/d_t0)˙
+    _d_t1 = _d_a_1  # dJ/d_t1 += dJ/da_1 * da_1/d_t1,  da_1/d_t1 = 1
+    _dot_d_t1 = _dot_d_a_1  # (dJ/d_t1)˙ += (dJ/da_1 · da_1/d_t1)˙
+    _d_t2 = _d_a_1  # dJ/d_t2 += dJ/da_1 * da_1/d_t2,  da_1/d_t2 = 1
+    _dot_d_t2 = _dot_d_a_1  # (dJ/d_t2)˙ += (dJ/da_1 · da_1/d_t2)˙
+    _d_alpha_1_3 = _d_t2 * x_3  # dJ/dalpha_1_3 += dJ/d_t2 * d_t2/dalpha_1_3,  d_t2/dalpha_1_3 = x_3
+    _dot_d_alpha_1_3 = x_3 * _dot_d_t2  # (dJ/dalpha_1_3)˙ += (dJ/d_t2 · d_t2/dalpha_1_3)˙
+    _d_alpha_1_2 = _d_t1 * x_2  # dJ/dalpha_1_2 += dJ/d_t1 * d_t1/dalpha_1_2,  d_t1/dalpha_1_2 = x_2
+    _dot_d_alpha_1_2 = x_2 * _dot_d_t1  # (dJ/dalpha_1_2)˙ += (dJ/d_t1 · d_t1/dalpha_1_2)˙
+    _d_alpha_1_1 = _d_t0 * x_1  # dJ/dalpha_1_1 += dJ/d_t0 * d_t0/dalpha_1_1,  d_t0/dalpha_1_1 = x_1
+    _dot_d_alpha_1_1 = x_1 * _dot_d_t0  # (dJ/dalpha_1_1)˙ += (dJ/d_t0 · d_t0/dalpha_1_1)˙
+    return {
+        "alpha_1_0": _reduce(_dot_d_alpha_1_0, alpha_1_0),
+        "alpha_1_1": _reduce(_dot_d_alpha_1_1, alpha_1_1, True),
+        "alpha_1_2": _reduce(_dot_d_alpha_1_2, alpha_1_2, True),
+        "alpha_1_3": _reduce(_dot_d_alpha_1_3, alpha_1_3, True),
+        "alpha_2_0": _reduce(_dot_d_alpha_2_0, alpha_2_0),
+        "alpha_2_1": _reduce(_dot_d_alpha_2_1, alpha_2_1, True),
+        "alpha_2_2": _reduce(_dot_d_alpha_2_2, alpha_2_2, True),
+        "alpha_2_3": _reduce(_dot_d_alpha_2_3, alpha_2_3, True),
+        "alpha_3_0": _reduce(_dot_d_alpha_3_0, alpha_3_0),
+        "alpha_3_1": _reduce(_dot_d_alpha_3_1, alpha_3_1, True),
+        "alpha_3_2": _reduce(_dot_d_alpha_3_2, alpha_3_2, True),
+        "alpha_3_3": _reduce(_dot_d_alpha_3_3, alpha_3_3, True),
+        "alpha_4_0": _reduce(_dot_d_alpha_4_0, alpha_4_0),
+        "alpha_4_1": _reduce(_dot_d_alpha_4_1, alpha_4_1, True),
+        "alpha_4_2": _reduce(_dot_d_alpha_4_2, alpha_4_2, True),
+        "alpha_4_3": _reduce(_dot_d_alpha_4_3, alpha_4_3, True),
+        "beta_0": _reduce(_dot_d_beta_0, beta_0),
+        "beta_1": _reduce(_dot_d_beta_1, beta_1, True),
+        "beta_2": _reduce(_dot_d_beta_2, beta_2, True),
+        "beta_3": _reduce(_dot_d_beta_3, beta_3, True),
+        "beta_4": _reduce(_dot_d_beta_4, beta_4, True),
+    }
 
 
 def predict(

@@ -189,6 +189,30 @@ def _shape_text(expected):
     return "(" + ", ".join(str(d) for d in expected) + ")"
 
 
+def _jacobian(jvp, names, args):
+    """d(output)/dp for each parameter p, of shape output.shape + p.shape: one forward-mode
+    pass per entry of the parameters (a column of the Jacobian each)."""
+    out = {}
+    for name in names:
+        param = _np.asarray(args[name])
+        dtype = param.dtype if param.dtype.kind == "f" else _float64
+        columns = []
+        value = None
+        for k in range(param.size):
+            direction = _np.zeros(param.shape, dtype=dtype)
+            direction.flat[k] = 1
+            value, dot = jvp({name: direction}, **args)
+            columns.append(_np.asarray(dot))
+        if value is None:
+            value = jvp({}, **args)[0]
+        shape = _np.shape(value) + param.shape
+        if columns:
+            out[name] = _np.stack(columns, axis=-1).reshape(shape)
+        else:
+            out[name] = _np.zeros(shape, dtype=dtype)
+    return out
+
+
 def _own(grad, like):
     """A gradient that is already a fresh array of its parameter's shape, in its dtype."""
     return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
@@ -204,6 +228,49 @@ def _sigmoid(a):
     never overflows (exp(-|a|) and a where) costs five more ufunc calls.
     """
     return 1.0 / (1.0 + _np.exp(-a))
+
+
+#: the parameters' names (an argument of the circuit may be called WRT; none starts with _)
+_WRT = WRT
+
+
+def _check_tangents(tangents):
+    """The first argument of jvp/hvp: a dict whose keys are parameter names (a parameter left
+    out counts as zero). Anything else is a TypeError naming the key."""
+    if not isinstance(tangents, dict):
+        kind = _type(tangents).__name__
+        raise TypeError(f"the tangents must be a dict keyed by parameter name, got {kind}")
+    for key in tangents:
+        if key not in _WRT:
+            known = ", ".join(_WRT)
+            raise TypeError(f"{key!r} is not a parameter of this circuit (parameters: {known})")
+
+
+def _tangent(tangents, name, param, dtype):
+    """The tangent of one parameter, shaped and typed like it (zero when left out); another
+    shape is a ValueError naming the parameter."""
+    if name not in tangents:
+        return _zeros_like(param)
+    tangent = _arg(tangents[name], dtype, name)
+    if _np.shape(tangent) != _np.shape(param):
+        raise ValueError(
+            f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
+            f"{_np.shape(param)}, the shape of {name}"
+        )
+    if tangent.dtype != param.dtype:
+        tangent = tangent.astype(param.dtype)
+    return tangent
+
+
+def _tangent_out(dot, like, dtype):
+    """J's tangent shaped like J (a tangent may stand for its broadcast), a fresh array; zero
+    when J does not depend on the parameters; a 1×1 J's tangent is a float, as J is."""
+    shape = _np.shape(like)
+    if dot is None:
+        out = _np.zeros(shape, dtype=dtype)
+    else:
+        out = _np.array(_np.broadcast_to(dot, shape))
+    return _value(out[0, 0] if shape == (1, 1) else out)
 
 
 def forward(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
@@ -344,6 +411,274 @@ _value_and_grad = value_and_grad
 def grad(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
     """Return the gradient of sum(J) as a dict keyed by parameter name."""
     return _value_and_grad(alpha=alpha, beta=beta, beta_0=beta_0, X=X, y=y)[1]
+
+
+def jvp(
+    _tangents,
+    /,
+    *,
+    alpha: _Arg,
+    beta: _Arg,
+    beta_0: _Arg,
+    X: _Arg,
+    y: _Arg,
+) -> tuple[_Arg, _Arg]:
+    """Return J and its tangent along the parameters' tangents (forward mode).
+
+    The first argument maps parameter names to tangents shaped like the parameters (one left
+    out counts as zero); the tangent of J, sum over parameters of dJ/dp · p-dot, has J's shape.
+    """
+    if (
+        _type(alpha) is _ndarray
+        and alpha.dtype is _float64
+        and _type(beta) is _ndarray
+        and beta.dtype is _float64
+        and _type(beta_0) is _ndarray
+        and beta_0.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(y) is _ndarray
+        and y.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(alpha, beta, beta_0, X, y)
+        alpha = _arg(alpha, _dt, "alpha")
+        beta = _arg(beta, _dt, "beta")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        X = _arg(X, _dt, "X")
+        y = _arg(y, _dt, "y")
+    N = X.shape[0] if X.ndim == 2 else -1
+    if (
+        alpha.shape != (31, 32)
+        or beta.shape != (32, 1)
+        or beta_0.shape != (1, 1)
+        or X.shape != (N, 31)
+        or y.shape != (N, 1)
+    ):
+        (N,) = _bind(
+            ("N",),
+            ("alpha", alpha, (31, 32)),
+            ("beta", beta, (32, 1)),
+            ("beta_0", beta_0, (1, 1)),
+            ("X", X, ("N", 31)),
+            ("y", y, ("N", 1)),
+        )
+    _check_tangents(_tangents)
+    _dot_alpha = _tangent(_tangents, "alpha", alpha, _dt)
+    _dot_beta = _tangent(_tangents, "beta", beta, _dt)
+    _dot_beta_0 = _tangent(_tangents, "beta_0", beta_0, _dt)
+    # forward (ops: 12)
+    A = X @ alpha
+    Z = _sigmoid(A)
+    _t0 = Z @ beta
+    b = _t0 + beta_0
+    y_hat = _sigmoid(b)
+    _t1 = 1 / N
+    _t2 = y_hat - y
+    _t3 = _t2**2
+    _t4 = _np.add.reduce(_t3, axis=None)
+    J = _t1 * _t4 / 2
+    # tangents (ops: 18)
+    _dot_A = X @ _dot_alpha  # Ȧ = dA/dalpha · alphȧ,  dA/dalpha = X @ (·)
+    _dot_Z = Z * (1 - Z) * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
+    # _t0̇ = d_t0/dZ · Ż + d_t0/dbeta · betȧ,  d_t0/dZ = (·) @ beta, d_t0/dbeta = Z @ (·)
+    _dot_t0 = _dot_Z @ beta + Z @ _dot_beta
+    # ḃ = db/d_t0 · _t0̇ + db/dbeta_0 · beta_0̇,  db/d_t0 = 1, db/dbeta_0 = 1
+    _dot_b = _dot_beta_0 + _dot_t0
+    # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
+    _dot_y_hat = y_hat * (1 - y_hat) * _dot_b
+    _dot_t2 = _dot_y_hat  # _t2̇ = d_t2/dy_hat · y_haṫ,  d_t2/dy_hat = 1
+    _dot_t3 = 2 * _t2 * _dot_t2  # _t3̇ = d_t3/d_t2 · _t2̇,  d_t3/d_t2 = 2*_t2
+    # _t4̇ = d_t4/d_t3 · _t3̇,  d_t4/d_t3 = the sum of (·)
+    _dot_t4 = _np.add.reduce(_dot_t3, axis=None)
+    _dot_J = _t1 * _dot_t4 / 2  # J̇ = dJ/d_t4 · _t4̇,  dJ/d_t4 = _t1/2
+    return (
+        _value(J),
+        _tangent_out(_dot_J, J, _dt),
+    )
+
+
+def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
+    """Return the Hessian of sum(J) times the vectors v, a dict keyed by parameter name.
+
+    Forward over reverse: the backward pass of value_and_grad, each line followed by its
+    tangent along v. The first argument maps parameter names to vectors shaped like the
+    parameters (one left out counts as zero); each result has its parameter's shape.
+    """
+    if (
+        _type(alpha) is _ndarray
+        and alpha.dtype is _float64
+        and _type(beta) is _ndarray
+        and beta.dtype is _float64
+        and _type(beta_0) is _ndarray
+        and beta_0.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and _type(y) is _ndarray
+        and y.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(alpha, beta, beta_0, X, y)
+        alpha = _arg(alpha, _dt, "alpha")
+        beta = _arg(beta, _dt, "beta")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        X = _arg(X, _dt, "X")
+        y = _arg(y, _dt, "y")
+    N = X.shape[0] if X.ndim == 2 else -1
+    if (
+        alpha.shape != (31, 32)
+        or beta.shape != (32, 1)
+        or beta_0.shape != (1, 1)
+        or X.shape != (N, 31)
+        or y.shape != (N, 1)
+    ):
+        (N,) = _bind(
+            ("N",),
+            ("alpha", alpha, (31, 32)),
+            ("beta", beta, (32, 1)),
+            ("beta_0", beta_0, (1, 1)),
+            ("X", X, ("N", 31)),
+            ("y", y, ("N", 1)),
+        )
+    _check_tangents(_vectors)
+    _dot_alpha = _tangent(_vectors, "alpha", alpha, _dt)
+    _dot_beta = _tangent(_vectors, "beta", beta, _dt)
+    _dot_beta_0 = _tangent(_vectors, "beta_0", beta_0, _dt)
+    # forward (ops: 12)
+    A = X @ alpha
+    Z = _sigmoid(A)
+    _t0 = Z @ beta
+    b = _t0 + beta_0
+    y_hat = _sigmoid(b)
+    _t1 = 1 / N
+    _t2 = y_hat - y
+    _t3 = _t2**2
+    _t4 = _np.add.reduce(_t3, axis=None)
+    J = _t1 * _t4 / 2
+    # backward and its tangents (ops: 19 + 44)
+    _dot_A = X @ _dot_alpha  # Ȧ = dA/dalpha · alphȧ,  dA/dalpha = X @ (·)
+    _t5 = 1 - Z
+    _dot_Z = Z * _t5 * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
+    # _t0̇ = d_t0/dZ · Ż + d_t0/dbeta · betȧ,  d_t0/dZ = (·) @ beta, d_t0/dbeta = Z @ (·)
+    _dot_t0 = _dot_Z @ beta + Z @ _dot_beta
+    # ḃ = db/d_t0 · _t0̇ + db/dbeta_0 · beta_0̇,  db/d_t0 = 1, db/dbeta_0 = 1
+    _dot_b = _dot_beta_0 + _dot_t0
+    _t6 = 1 - y_hat
+    _dot_y_hat = y_hat * _t6 * _dot_b  # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
+    _dot_t2 = _dot_y_hat  # _t2̇ = d_t2/dy_hat · y_haṫ,  d_t2/dy_hat = 1
+    _d_J = _ones_like(J)  # dJ/dJ = 1
+    _d_t4 = _d_J * _t1 / 2  # dJ/d_t4 = _t1/2
+    _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1, broadcast over the summed axis
+    _d_t2 = _d_t3 * 2 * _t2  # dJ/d_t2 += dJ/d_t3 * d_t3/d_t2,  d_t3/d_t2 = 2*_t2
+    _dot_d_t2 = _d_t3 * 2 * _dot_t2  # (dJ/d_t2)˙ += (dJ/d_t3 · d_t3/d_t2)˙
+    _d_y_hat = _d_t2  # dJ/dy_hat += dJ/d_t2 * d_t2/dy_hat,  d_t2/dy_hat = 1
+    _dot_d_y_hat = _dot_d_t2  # (dJ/dy_hat)˙ += (dJ/d_t2 · d_t2/dy_hat)˙
+    # dJ/db += dJ/dy_hat * dy_hat/db,  dy_hat/db = y_hat*(1 - y_hat)
+    _d_b = _d_y_hat * y_hat * (1 - y_hat)
+    # (dJ/db)˙ += (dJ/dy_hat · dy_hat/db)˙
+    _dot_d_b = (
+        _d_y_hat * _t6 * _dot_y_hat + y_hat * _t6 * _dot_d_y_hat - _d_y_hat * y_hat * _dot_y_hat
+    )
+    _d_t0 = _d_b  # dJ/d_t0 += dJ/db * db/d_t0,  db/d_t0 = 1
+    _dot_d_t0 = _dot_d_b  # (dJ/d_t0)˙ += (dJ/db · db/d_t0)˙
+    # dJ/dbeta_0 += dJ/db * db/dbeta_0,  db/dbeta_0 = 1
+    _d_beta_0 = _np.add.reduce(_d_b, axis=0, keepdims=True)
+    # (dJ/dbeta_0)˙ += (dJ/db · db/dbeta_0)˙
+    _dot_d_beta_0 = _np.add.reduce(_dot_d_b, axis=0, keepdims=True)
+    _d_Z = _d_t0 @ beta.T  # dJ/dZ += dJ/d_t0 * d_t0/dZ,  d_t0/dZ = (·) @ beta.T
+    _dot_d_Z = _dot_d_t0 @ beta.T + _d_t0 @ _dot_beta.T  # (dJ/dZ)˙ += (dJ/d_t0 · d_t0/dZ)˙
+    _d_beta = Z.T @ _d_t0  # dJ/dbeta += dJ/d_t0 * d_t0/dbeta,  d_t0/dbeta = Z.T @ (·)
+    _dot_d_beta = _dot_Z.T @ _d_t0 + Z.T @ _dot_d_t0  # (dJ/dbeta)˙ += (dJ/d_t0 · d_t0/dbeta)˙
+    _d_A = _d_Z * Z * (1 - Z)  # dJ/dA += dJ/dZ * dZ/dA,  dZ/dA = Z*(1 - Z)
+    # (dJ/dA)˙ += (dJ/dZ · dZ/dA)˙
+    _dot_d_A = _d_Z * _t5 * _dot_Z + Z * _t5 * _dot_d_Z - _d_Z * Z * _dot_Z
+    _d_alpha = X.T @ _d_A  # dJ/dalpha += dJ/dA * dA/dalpha,  dA/dalpha = X.T @ (·)
+    _dot_d_alpha = X.T @ _dot_d_A  # (dJ/dalpha)˙ += (dJ/dA · dA/dalpha)˙
+    return {
+        "alpha": _reduce(_dot_d_alpha, alpha, True),
+        "beta": _reduce(_dot_d_beta, beta, True),
+        "beta_0": _reduce(_dot_d_beta_0, beta_0, True),
+    }
+
+
+def _tangent_of_output(
+    _tangents,
+    /,
+    *,
+    alpha: _Arg,
+    beta: _Arg,
+    beta_0: _Arg,
+    X: _Arg,
+    y: _Arg = None,
+) -> tuple[_Arg, _Arg]:
+    """The prediction and its tangent (forward mode): what jacobian() runs."""
+    if (
+        _type(alpha) is _ndarray
+        and alpha.dtype is _float64
+        and _type(beta) is _ndarray
+        and beta.dtype is _float64
+        and _type(beta_0) is _ndarray
+        and beta_0.dtype is _float64
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+    ):
+        _dt = _float64  # float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(alpha, beta, beta_0, X)
+        alpha = _arg(alpha, _dt, "alpha")
+        beta = _arg(beta, _dt, "beta")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        X = _arg(X, _dt, "X")
+    N = X.shape[0] if X.ndim == 2 else -1
+    if (
+        alpha.shape != (31, 32)
+        or beta.shape != (32, 1)
+        or beta_0.shape != (1, 1)
+        or X.shape != (N, 31)
+    ):
+        (N,) = _bind(
+            ("N",),
+            ("alpha", alpha, (31, 32)),
+            ("beta", beta, (32, 1)),
+            ("beta_0", beta_0, (1, 1)),
+            ("X", X, ("N", 31)),
+        )
+    _check_tangents(_tangents)
+    _dot_alpha = _tangent(_tangents, "alpha", alpha, _dt)
+    _dot_beta = _tangent(_tangents, "beta", beta, _dt)
+    _dot_beta_0 = _tangent(_tangents, "beta_0", beta_0, _dt)
+    A = X @ alpha
+    Z = _sigmoid(A)
+    _t0 = Z @ beta
+    b = _t0 + beta_0
+    y_hat = _sigmoid(b)
+    # tangents
+    _dot_A = X @ _dot_alpha  # Ȧ = dA/dalpha · alphȧ,  dA/dalpha = X @ (·)
+    _dot_Z = Z * (1 - Z) * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
+    # _t0̇ = d_t0/dZ · Ż + d_t0/dbeta · betȧ,  d_t0/dZ = (·) @ beta, d_t0/dbeta = Z @ (·)
+    _dot_t0 = _dot_Z @ beta + Z @ _dot_beta
+    # ḃ = db/d_t0 · _t0̇ + db/dbeta_0 · beta_0̇,  db/d_t0 = 1, db/dbeta_0 = 1
+    _dot_b = _dot_beta_0 + _dot_t0
+    # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
+    _dot_y_hat = y_hat * (1 - y_hat) * _dot_b
+    return (
+        y_hat,
+        _tangent_out(_dot_y_hat, y_hat, _dt),
+    )
+
+
+def jacobian(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg = None) -> dict[str, _Arg]:
+    """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
+
+    Forward mode: one tangent pass per entry of the parameters.
+    """
+    return _jacobian(
+        _tangent_of_output,
+        ("alpha", "beta", "beta_0"),
+        {"alpha": alpha, "beta": beta, "beta_0": beta_0, "X": X},
+    )
 
 
 def predict(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg = None) -> _Arg:

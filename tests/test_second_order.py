@@ -41,9 +41,6 @@ except ImportError:  # the torch comparisons skip cleanly
 
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
-#: until issue 13 lands, every test here must fail (strict: an accidental pass is an error)
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 13")
-
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -211,6 +208,7 @@ SCALAR_CASES = {
     "quotient": (x + y) / (1 + x**2 + y**2),
     "max_min": sp.Max(x, y) ** 2 + sp.Min(x * y, 1) * x,
     "piecewise": sp.Piecewise((x**2 * y, x < y), (sp.exp(x) + y, True)),
+    "inverse_hyperbolic": sp.asinh(x * y) + sp.atanh(y / 4) * sp.acosh(x + 2),
 }
 
 SCALAR_POINTS = [
@@ -521,8 +519,8 @@ def test_jacobian_of_the_prediction_against_torch():
         assert_close(jac[n], e.numpy(), "central", f"dŷ/d{n} vs torch")
 
 
-def test_jacobian_of_a_wide_output_uses_reverse_mode_and_agrees():
-    """4×30 output of 3 parameters (forward) vs 1×2 output of 40 (reverse): both exact."""
+def test_jacobian_of_wide_and_narrow_outputs():
+    """A 4×30 output of 12 parameter entries and a 1×2 output of 80: both against differences."""
     A = sp.MatrixSymbol("A", 4, 3)
     B = sp.MatrixSymbol("B", 3, 30)
     w = sp.MatrixSymbol("w", 40, 2)
@@ -537,3 +535,151 @@ def test_jacobian_of_a_wide_output_uses_reverse_mode_and_agrees():
         jac = m.jacobian(**point)
         expected = _jacobian_by_differences(m.forward, point, name)
         assert_close(jac[name], expected, "central", f"{m.NAME}", scale=_scale(expected))
+
+
+def test_a_scalar_circuit_has_no_jacobian():
+    """Its Jacobian over broadcast inputs is diagonal and huge: jvp and grad are the tools."""
+    m = _scalar_module("exp_log")
+    assert not hasattr(m, "jacobian")
+
+
+# -- cost: op counts --------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.py")))
+def test_hvp_costs_a_small_constant_times_one_gradient(name):
+    from circuitc.cli import load_circuits
+
+    for circuit in load_circuits(str(EXAMPLES / f"{name}.py")):
+        report = circuitc.cost(circuit, naive=False)
+        assert report.hvp_ops > 0
+        assert report.hvp_ratio <= 3.0, (circuit.name, report.hvp_ratio)
+        if report.entries is not None:
+            assert report.forward_mode_ops == report.entries * (
+                report.forward_ops + report.tangent_ops
+            )
+
+
+def test_hvp_cost_grows_linearly_with_depth():
+    a = sp.Symbol("a")
+
+    def chain(depth):
+        e = x
+        for _ in range(depth):
+            e = sp.sin(e) * e + a
+        return circuitc.cost(e, wrt=[x, a], naive=False)
+
+    short, long = chain(40), chain(80)
+    assert 1.8 <= long.hvp_ops / short.hvp_ops <= 2.2
+    assert long.hvp_ratio <= 3.0
+
+
+def test_the_small_example_forward_mode_by_hand():
+    (circuit,) = [example("small_example")["circuit"]]
+    report = circuitc.cost(circuit, naive=False)
+    # the tangent lines: 2*x*ẋ (2), cos(t)*ṫ (2), 3*ṫ (1), u̇1 + u̇2 (1), -sin(u)*u̇ (3)
+    assert report.tangent_ops == 9
+    assert report.entries == 1 and report.forward_mode_ops == 5 + 9
+    text = str(report)
+    assert "forward mode, full gradient (1 x jvp)" in text
+    assert "hvp (forward over reverse)" in text
+    source = circuitc.source(circuit)
+    assert "# tangents (ops: 9)" in source
+
+
+# -- check: jvp and hvp rows ---------------------------------------------------------------------
+def test_check_compares_jvp_and_hvp_with_central_differences():
+    m = matrix_module("softmax_cross_entropy")
+    report = circuitc.check(m)
+    assert [r.name for r in report.rows] == ["W", "b"]  # the gradient rows, as before
+    names = [r.name for r in report.second_order]
+    assert "J-dot (jvp)" in names and "H.v: W (hvp)" in names and "H.v: b (hvp)" in names
+    assert report.passed
+
+
+def test_check_catches_a_wrong_hvp(monkeypatch):
+    import types
+
+    m = circuitc.compile(x**3 * y, wrt=[x, y], name="wrong_hvp")
+    broken = types.ModuleType("broken")
+    broken.__dict__.update(vars(m))
+    right = m.hvp
+    broken.hvp = lambda v, **kw: {k: val * 1.01 for k, val in right(v, **kw).items()}
+    report = circuitc.check(broken)
+    failed = [r.name for r in report.rows + report.second_order if not r.passed]
+    assert failed == ["H.v: x (hvp)", "H.v: y (hvp)"]
+    assert not report.passed
+
+
+# -- the forward-mode table ---------------------------------------------------------------------
+def test_forward_table_values_are_the_jvp():
+    from circuitc.views.tangent_table import forward_table
+
+    circuit = example("small_example")["circuit"]
+    report = forward_table(circuit, at={"x": 0.5}, direction={"x": 2.0})
+    by_node = {r.node: r for r in report.rows}
+    # by hand: t = x², ṫ = 2x·ẋ = 2; u = sin t + 3t, u̇ = (cos t + 3)·ṫ; J̇ = -sin(u)·u̇
+    t = 0.25
+    u = np.sin(t) + 3 * t
+    assert_close(by_node["t"].dot, 2.0, "exact", "t-dot")
+    assert_close(by_node["u"].dot, (np.cos(t) + 3) * 2.0, "exact", "u-dot")
+    assert_close(report.dot, -np.sin(u) * (np.cos(t) + 3) * 2.0, "exact", "J-dot")
+    assert "t\u0307 = dt/dx · x\u0307" in str(report)  # ṫ, ẋ: the combining dot
+
+
+def test_cli_table_forward_mode(tmp_path):
+    import subprocess
+    import sys
+
+    path = str(EXAMPLES / "small_example.py")
+    run = subprocess.run(
+        [sys.executable, "-m", "circuitc", "table", path, "--mode", "forward", "--at", "x=0.5"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "forward mode of small_example: tangents along x\u0307 = 1" in run.stdout
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "circuitc",
+            "table",
+            path,
+            "--mode",
+            "forward",
+            "--direction",
+            "y=1",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'y'" in bad.stderr
+
+
+# -- slices (issue 12's ops) ----------------------------------------------------------------------
+@pytest.mark.parametrize("block", ["rows", "row", "column", "steps"])
+def test_jvp_and_hvp_through_slices_by_hand(block):
+    A = sp.MatrixSymbol("A", 3, 4)
+    W = sp.MatrixSymbol("W", 4, 2)
+    sl, index = {
+        "rows": (A[0:2, 1:3], np.s_[0:2, 1:3]),
+        "row": (A[1, :], np.s_[1:2, :]),
+        "column": (A[:, 2], np.s_[:, 2:3]),
+        "steps": (A[::2, 1:4:2], np.s_[::2, 1:4:2]),
+    }[block]
+    m = circuitc.compile(nn.sum(sl.applyfunc(sp.sin)) + nn.sum((A * W)[0:2, :]), wrt=[A, W])
+    rng = np.random.default_rng(3)
+    point = {"A": rng.normal(size=(3, 4)), "W": rng.normal(size=(4, 2))}
+    v = {"A": rng.normal(size=(3, 4)), "W": rng.normal(size=(4, 2))}
+    # by hand: J = Σ sin(A[index]) + Σ (A W)[0:2]; J̇ = Σ cos(A[index])·Ȧ[index] + Σ (ȦW + AẆ)[0:2]
+    A0, W0, dA, dW = point["A"], point["W"], v["A"], v["W"]
+    expected_dot = np.sum(np.cos(A0[index]) * dA[index]) + np.sum((dA @ W0 + A0 @ dW)[0:2])
+    _, J_dot = m.jvp(v, **point)
+    assert_close(J_dot, expected_dot, "exact", f"{block}: J_dot")
+    # Hv for A: -sin(A[index])·Ȧ[index] placed back, plus Ẇ's rows summed over the first 2 rows
+    Hv = m.hvp(v, **point)
+    hA = np.zeros((3, 4))
+    hA[index] = -np.sin(A0[index]) * dA[index]
+    hA[0:2] += np.ones((2, 2)) @ dW.T
+    hW = dA[0:2].T @ np.ones((2, 2))
+    assert_close(Hv["A"], hA, "exact", f"{block}: Hv[A]")
+    assert_close(Hv["W"], hW, "exact", f"{block}: Hv[W]")

@@ -88,6 +88,30 @@ def _contributions(graph: Graph, v: int, g: int) -> tuple[list, list[str]]:
     return out, [_partial_text(node.op, consts, i, e) for i, e in enumerate(exprs)]
 
 
+def rule_term(graph: Graph, v: int, i: int, g: int):
+    """Contribution ``i`` of node v's SymPy rule for the incoming adjoint ``g``, with the local
+    partial's text; ``(None, "0")`` when the rule gives that argument nothing. Only that one
+    expression is built (the forward sweep asks for one argument at a time, g := ȧ_i)."""
+    node = graph.nodes[v]
+    consts = tuple(graph.values[a] if graph.is_const(a) else None for a in node.args)
+    expr = rules.sympy_vjp(node.op, consts)[i]
+    if expr is None:
+        return None, "0"
+    text = _partial_text(node.op, consts, i, expr)
+    if (
+        node.shape == ()
+        and graph.nodes[g].shape == ()
+        and all(graph.nodes[a].shape == () for a in node.args)
+    ):
+        program = _program(node.op, consts, (expr,))
+        if program is not None:
+            return _replay(graph, program, [g, v, *node.args])[0], text
+    env = {rules.G: g, rules.ANS: v}
+    for k, a in enumerate(node.args):
+        env[rules.ARGS[k]] = a
+    return Lowerer(graph, env).lower(sp.sympify(expr)), text
+
+
 #: (op, constant arguments) -> the rule lowered once into a scratch graph, or None
 _programs: dict[tuple, tuple[Graph, list] | None] = {}
 

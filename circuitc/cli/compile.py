@@ -122,19 +122,56 @@ def add_table(p: argparse.ArgumentParser) -> None:
         default=0,
         help="seed of the values --at does not give (default 0)",
     )
+    p.add_argument(
+        "--mode",
+        choices=("reverse", "forward"),
+        default="reverse",
+        help="reverse: the notes' Forward | Backward table (default); forward: each value "
+        "beside its tangent along --direction (forward mode)",
+    )
+    p.add_argument(
+        "--direction",
+        action="append",
+        metavar="NAME=VALUE",
+        help="forward mode: a parameter's tangent (repeatable; a number fills a matrix; "
+        "default: the first parameter's first coordinate)",
+    )
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    """Print the notes' Forward | Backward table of each circuit of FILE."""
+    """Print the notes' Forward | Backward table of each circuit of FILE (or, with
+    ``--mode forward``, its forward-mode table)."""
     from ..views.table import table
 
     circuits = load_circuits(args.file, args.circuit)
     ats = at_for(circuits, parse_at(args.at))
+    if args.mode == "forward":
+        return _forward_tables(args, circuits, ats)
+    if args.direction:
+        raise CliError("--direction is an option of --mode forward")
     given = args.at is not None
     reports = [
         table(c, at=at if given else None, seed=args.seed)
         for c, at in zip(circuits, ats, strict=True)
     ]
+    sys.stdout.write("\n".join(r.format(args.format) for r in reports))
+    return 0
+
+
+def _forward_tables(args, circuits, ats) -> int:
+    from ..views.tangent_table import forward_table
+
+    if args.format not in ("text", "markdown"):
+        raise CliError(f"--mode forward prints text or markdown, not {args.format}")
+    direction = parse_at([d if "=" in d else d + "=" for d in args.direction or ()])
+    reports = []
+    for c, at in zip(circuits, ats, strict=True):
+        params = [w.name for w in c.wrt]
+        mine = {k: v for k, v in direction.items() if k in params}
+        reports.append(forward_table(c, at=at or None, direction=mine or None))
+    unknown = sorted(set(direction) - {w.name for c in circuits for w in c.wrt})
+    if unknown:
+        raise CliError(f"--direction {unknown[0]!r} is not a parameter of the circuit")
     sys.stdout.write("\n".join(r.format(args.format) for r in reports))
     return 0
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .scipy_train import SCIPY_OPTIMIZERS
+
 
 def progress_bar(total: int, quiet: bool):
     """A tqdm bar on stderr (when tqdm is installed and stderr is a terminal), else None."""
@@ -164,13 +166,18 @@ def header_line(name: str, dataset, binding, s: dict) -> str:
     n_val = dataset.X_val.shape[0]
     rows = f"{dataset.X_train.shape[0]} train / " + (f"{n_val} validation / " if n_val else "")
     rows += f"{dataset.X_test.shape[0]} test rows"
+    if s["optimizer"] in SCIPY_OPTIMIZERS:
+        how = f"{s['optimizer']} (SciPy, full batch)"
+    else:
+        how = (
+            f"{s['optimizer']}, lr {s['lr']:g}"
+            + (f" ({s['schedule']})" if s["schedule"] != "constant" else "")
+            + (f", momentum {s['momentum']:g}" if s["momentum"] else "")
+            + f", batch {s['batch_size']}, {s['epochs']} epochs"
+        )
     return (
         f"{name} on {dataset.name}: {rows}, "
-        f"{dataset.n_features} features ({binding.task or 'loss only'}); "
-        f"{s['optimizer']}, lr {s['lr']:g}"
-        + (f" ({s['schedule']})" if s["schedule"] != "constant" else "")
-        + (f", momentum {s['momentum']:g}" if s["momentum"] else "")
-        + f", batch {s['batch_size']}, {s['epochs']} epochs"
+        f"{dataset.n_features} features ({binding.task or 'loss only'}); {how}"
     )
 
 

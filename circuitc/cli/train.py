@@ -31,6 +31,7 @@ from .common import (
 )
 from .device import add_device
 from .progress import Reporter, data_notes, final_lines, header_line, plot
+from .scipy_train import SCIPY_OPTIMIZERS, add_optimizer, check_l2, train_scipy
 
 #: settings when neither the flags, the parameter file nor the circuit file's TRAIN give one
 DEFAULTS = dict(
@@ -63,7 +64,7 @@ def add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--batch-size", type=positive_int, help="instances per step (default 1: per-instance)"
     )
-    p.add_argument("--optimizer", choices=("sgd", "adam"), help="update rule (default sgd)")
+    add_optimizer(p)  # --optimizer (SGD's rules and SciPy's) and --l2-C
     p.add_argument(
         "--schedule",
         choices=("constant", "1/t", "step", "cosine"),
@@ -230,6 +231,7 @@ def _prepare(args, namespace: dict, module) -> _Run:
         ck = checkpoint.load(args.resume, module) if args.resume else None
         saved = ck.config if ck is not None else {}
         s = _settings(args, file_train, saved)
+        check_l2(args, s)
         config = _config(args, s, saved, file_data or data.DEFAULT)
         raw = data.raw(
             config["data"],
@@ -306,6 +308,8 @@ def _train(module, run: _Run, reporter: Reporter):
     from .device import trainer  # sgd.train, or device.train on --array-lib
 
     s = run.settings
+    if s["optimizer"] in SCIPY_OPTIMIZERS:
+        return train_scipy(module, run, reporter)
     installed = True
     try:
         previous = signal.signal(signal.SIGINT, reporter.on_sigint)

@@ -16,7 +16,7 @@ import sympy as sp
 from ..errors import CircuitError
 
 #: ops whose node is a leaf (no arguments)
-LEAF_OPS = frozenset({"sym", "const", "adj", "dim", "ones", "zeros", "eye"})
+LEAF_OPS = frozenset({"sym", "const", "adj", "dot", "dim", "ones", "zeros", "eye"})
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,20 @@ class Update:
     partial: str
 
 
+@dataclass(frozen=True)
+class Tangent:
+    """One forward-mode line: ``tangent(target) = expr``.
+
+    ``expr`` is written in the tangent leaves of ``target``'s arguments and in forward values.
+    ``terms`` holds, per argument that contributed, the argument and the local partial
+    d(target)/d(argument) as text in the placeholders ``_ans``/``_a0``… (for the comment).
+    """
+
+    target: int
+    expr: int
+    terms: tuple[tuple[int, str], ...]
+
+
 @dataclass
 class Compiled:
     """Everything the emitter needs: the DAG, its names, and the backward updates."""
@@ -52,6 +66,14 @@ class Compiled:
     prediction: int | None = None
     digest: str = ""
     seed_folded: bool = False  # optimize.fold_seed: no dJ/dJ line, J's op contributes directly
+    # forward mode (calculus/forward.py): the tangent lines of the forward nodes, each node's
+    # tangent leaf; forward over reverse: per update its tangent update (None: zero) and each
+    # node's tangent leaf of its adjoint
+    tangents: list[Tangent] = field(default_factory=list)
+    tangent: dict[int, int] = field(default_factory=dict)
+    hvp_updates: list[Update | None] = field(default_factory=list)
+    tangent_adjoint: dict[int, int] = field(default_factory=dict)
+    primal_nodes: int = 0  # the graph's nodes before the tangent sweeps (forward and backward)
 
 
 def _op_weight(node) -> int:
@@ -91,6 +113,39 @@ def op_counts(c: Compiled) -> tuple[int, int]:
         stack.extend(node.args)
     backward += sum(1 for u in c.updates if not u.first)
     return forward, backward
+
+
+def tangent_op_counts(c: Compiled) -> tuple[int, int]:
+    """The arithmetic ops that forward mode adds, counted as ``op_counts`` counts: those of
+    J's tangent lines (what ``jvp`` runs beyond ``forward``), and those of the forward
+    tangents and the backward pass's tangent updates (what ``hvp`` runs beyond
+    ``value_and_grad``), one addition per tangent update that accumulates included."""
+    g = c.graph
+    leaves = LEAF_OPS | {"bool"}
+    roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
+    fwd_set = set(g.cone(roots))
+    backward = _reachable(g, [u.expr for u in c.updates], fwd_set)
+    of_j = set(g.cone([c.output]))
+    jvp_nodes = _reachable(g, [t.expr for t in c.tangents if t.target in of_j], fwd_set)
+    jvp = sum(_op_weight(g.nodes[v]) for v in jvp_nodes if g.nodes[v].op not in leaves)
+    exprs = [t.expr for t in c.tangents] + [h.expr for h in c.hvp_updates if h is not None]
+    hvp_nodes = _reachable(g, exprs, fwd_set | backward)
+    hvp = sum(_op_weight(g.nodes[v]) for v in hvp_nodes if g.nodes[v].op not in leaves)
+    hvp += sum(1 for h in c.hvp_updates if h is not None and not h.first)
+    return jvp, hvp
+
+
+def _reachable(g: Graph, roots: list[int], stop: set[int]) -> set[int]:
+    """The nodes under ``roots`` (roots included), not walking into ``stop``."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        v = stack.pop()
+        if v in seen or v in stop:
+            continue
+        seen.add(v)
+        stack.extend(g.nodes[v].args)
+    return seen
 
 
 def digest(c: Compiled) -> str:

@@ -72,6 +72,7 @@ def has_math_path(c: Compiled) -> bool:
     scalar that ``MathPrinter`` prints exactly, J is computed (not a constant), and the
     circuit is small."""
     g = c.graph
-    if g.nodes[c.output].op == "const" or len(g.nodes) > MATH_PATH_MAX_NODES:
+    count = c.primal_nodes or len(g.nodes)  # the tangent sweeps' nodes have no fast path
+    if g.nodes[c.output].op == "const" or count > MATH_PATH_MAX_NODES:
         return False
-    return MathPrinter.supports(g, range(len(g.nodes)))
+    return MathPrinter.supports(g, range(count))

@@ -68,7 +68,7 @@ class LoopPrinter(MathPrinter):
 def render_numba(c: Compiled) -> str:
     """The fused module's source text; ``CircuitError`` when the circuit cannot be fused."""
     g = c.graph
-    bad = LoopPrinter.unsupported(g, range(len(g.nodes)))
+    bad = LoopPrinter.unsupported(g, range(c.primal_nodes or len(g.nodes)))  # no tangents
     if bad is not None:
         raise CircuitError(
             f"backend 'numba' fuses elementwise circuits whose ops have a math equivalent; "

@@ -354,7 +354,7 @@ def _pending(c: Compiled, expr: int, fwd_set, emitted, shared: set[int]) -> list
         if v != expr and v in shared:
             found.append(v)
         stack.extend(g.nodes[v].args)
-    if expr in shared and expr not in emitted:
+    if expr in shared and expr not in emitted and expr not in fwd_set:
         found.append(expr)
     return sorted(found)
 

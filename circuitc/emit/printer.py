@@ -8,6 +8,8 @@ uses (``_np.sin``, ``_np.where``…), with the fewest parentheses Python needs.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from ..core import ops
@@ -55,6 +57,16 @@ def _top_level_power(text: str) -> bool:
 
 #: an inlined expression is at most this deep (keeps printing bounded on any input)
 MAX_INLINE_DEPTH = 6
+
+
+#: an operand ruff writes ``**`` beside without spaces: a name, a dotted name or a number
+_SIMPLE_OPERAND = re.compile(r"-?([A-Za-z_][A-Za-z0-9_.]*|[0-9][0-9.eE+-]*)")
+
+
+def _power(base: str, exponent: str) -> str:
+    """``b**e`` as ruff writes it: tight around simple operands, else spaced (``(a + b) ** 2``)."""
+    simple = _SIMPLE_OPERAND.fullmatch(base) and _SIMPLE_OPERAND.fullmatch(exponent)
+    return f"{base}**{exponent}" if simple else f"{base} ** {exponent}"
 
 
 class Printer(NumpyFrame):
@@ -224,7 +236,7 @@ class Printer(NumpyFrame):
             return self._wrap(base, depth, need)
         if exponent == sp.Rational(1, 2):
             return f"{self.SQRT}({self.expr_at(base, depth)})"
-        text = f"{self._wrap(base, depth, ATOM)}**{self.number(exponent)}"
+        text = _power(self._wrap(base, depth, ATOM), self.number(exponent))
         if not isinstance(exponent, sp.Integer):
             text = f"{self.POWER}({self.expr_at(base, depth)}, {self.number(exponent)})"
             return text
@@ -243,7 +255,7 @@ class Printer(NumpyFrame):
             if e == sp.Rational(1, 2):
                 return f"{self.SQRT}({self.expr_at(base, depth)})", ATOM
             if isinstance(e, sp.Integer):
-                return f"{self._wrap(base, depth, ATOM)}**{int(e)}", POW
+                return _power(self._wrap(base, depth, ATOM), str(int(e))), POW
         return f"{self.POWER}({self.expr_at(base, depth)}, {self.expr_at(exp, depth)})", ATOM
 
     # -- calls ---------------------------------------------------------------------------------

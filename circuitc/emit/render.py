@@ -26,6 +26,7 @@ from .layout import (
     wrapped,
 )
 from .plan import output_display, plan
+from .tangent_context import tangent_context
 
 TEMPLATE = "module.py.j2"
 
@@ -156,4 +157,4 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
         # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
         output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose", "slice"),
     )
-    return context
+    return context | tangent_context(c, p, args)

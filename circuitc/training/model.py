@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..loader import check_target
-from . import checkpoint, data, sgd
+from . import checkpoint, data, scipy_opt, sgd
 from .errors import DataError
 from .preprocess import Preprocessing, select
 from .sources import RawData, from_arrays
@@ -141,6 +141,7 @@ def fit(
     standardize: bool = True,
     feature_names: Sequence[str] | None = None,
     params: dict | None = None,
+    l2_C: float | None = None,
 ) -> Model:
     """Train the compiled ``module`` on raw rows ``X`` and labels ``y``; see ``circuitc.fit``."""
     raw = sgd.align(module, from_arrays(X, y, feature_names))
@@ -154,11 +155,18 @@ def fit(
             stop = bool(cb(progress)) or stop
         return stop
 
-    params, history = sgd.train(
-        module, dataset, params=params, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-        schedule=schedule, momentum=momentum, optimizer=optimizer,
-        callback=callback if callbacks else None, early_stopping=early_stopping,
-    )  # fmt: skip
+    if optimizer in scipy_opt.METHODS:  # SciPy, full batch, on the module's gradient and hvp
+        params, history = scipy_opt.train(
+            module, dataset, method=optimizer, params=params, l2_C=l2_C, seed=seed
+        )
+    elif l2_C is not None:
+        raise ValueError("l2_C is an option of the SciPy optimizers (lbfgs, newton-cg, trust-ncg)")
+    else:
+        params, history = sgd.train(
+            module, dataset, params=params, epochs=epochs, lr=lr, batch_size=batch_size,
+            seed=seed, schedule=schedule, momentum=momentum, optimizer=optimizer,
+            callback=callback if callbacks else None, early_stopping=early_stopping,
+        )  # fmt: skip
     if isinstance(validation, tuple):
         held_out = validation
     elif dataset.val_rows.size:

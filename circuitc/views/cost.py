@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..core.program import op_counts
+from .modes import add_modes, mode_rows
 from .trace import inspect_circuit
 
 DEFAULT_TIME_LIMIT = 10.0
@@ -63,6 +64,11 @@ class CostReport:
     kept: list[str]  # forward values the backward pass reads
     peak_live: int  # most values alive at once in value_and_grad (arguments not counted)
     naive: NaiveRoute | None = None
+    tangent_ops: int = 0  # what jvp adds to forward: J's tangent lines
+    hvp_ops: int = 0  # what hvp adds to value_and_grad: the tangents of both passes
+    entries: int | None = None  # parameter entries (None: a shape is a dimension symbol)
+    forward_mode_ops: int | None = None  # the full gradient by forward mode: one jvp an entry
+    hvp_ratio: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -88,6 +94,7 @@ class CostReport:
             ),
             ("peak live values in value_and_grad", str(self.peak_live)),
         ]
+        out += mode_rows(self)
         n = self.naive
         if n is None:
             return out
@@ -155,6 +162,7 @@ def cost(
         [("J" if k == "_J" else k) for k in kept],
         _peak_live(p, args),
     )
+    add_modes(report, c)
     if naive:
         report.naive = naive_route(c.circuit, time_limit)
     return report

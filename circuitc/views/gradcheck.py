@@ -43,6 +43,7 @@ from ..pipeline import build
 from .points import DIM_SIZES  # noqa: F401 - re-exported: the sizes check binds
 from .points import bind_dims as _bind_dims
 from .points import draw as _draw
+from .second_check import second_order_probes
 from .table import first_nonfinite
 
 #: entries probed one by one before an argument is probed by a random direction + samples
@@ -94,7 +95,10 @@ class CheckReport:
         rtol, atol: the tolerances used.
         nonfinite: where J or a gradient first turns inf/nan (the node ``circuitc table``'s
             NaN hunting finds), or "" when everything is finite or the circuit is not at hand.
-        passed: every row passed.
+        second_order: ``jvp`` against the directional central difference of ``forward`` and
+            each parameter's ``hvp`` against central differences of ``grad`` (one random
+            direction; empty for a module without them), printed under the gradient rows.
+        passed: every row passed, the second-order ones too.
 
     ``str(report)`` is the text ``circuitc check`` prints; ``report.format("markdown")``
     gives a Markdown table.
@@ -108,10 +112,12 @@ class CheckReport:
     rtol: float = RTOL
     atol: float = ATOL
     nonfinite: str = ""  # where a non-finite value or gradient starts (report.first_nonfinite)
+    # jvp against directional differences, each parameter's hvp against differences of grad
+    second_order: list[CheckRow] = field(default_factory=list)
     passed: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.passed = all(row.passed for row in self.rows)
+        self.passed = all(row.passed for row in self.rows + self.second_order)
 
     def __str__(self) -> str:
         return self.format("text")
@@ -134,7 +140,7 @@ class CheckReport:
                 f"{r.max_rel_error:.2e}",
                 "ok" if r.passed else "FAILED",
             ]
-            for r in self.rows
+            for r in self.rows + self.second_order
         ]
         verdict = "passed" if self.passed else "FAILED"
         title = f"gradient check of '{self.name}': {verdict}"
@@ -207,10 +213,15 @@ def check(
     rng = np.random.default_rng(seed)
     point, value, probes = _probed_point(module, shapes, given, rng, (eps, samples), known_shapes)
     rows = [_row(name, shapes[name], probes[name], value, rtol, atol) for name in params]
+    second: list[CheckRow] = []
+    if hasattr(module, "jvp") and hasattr(module, "hvp") and params:
+        with np.errstate(all="ignore"):
+            for name, shape, pairs, size in second_order_probes(module, point, rng, eps, samples):
+                second.append(_row(name, shape, pairs, size, rtol, atol))
     nonfinite = ""
     if not math.isfinite(value) or any(not math.isfinite(r.max_abs_error) for r in rows):
         nonfinite = _nonfinite_pointer(circuit_or_module, wrt, point)
-    return CheckReport(module.NAME, rows, point, value, seed, rtol, atol, nonfinite)
+    return CheckReport(module.NAME, rows, point, value, seed, rtol, atol, nonfinite, second)
 
 
 def _given(module, at: Mapping[str, object] | None) -> dict[str, np.ndarray]:

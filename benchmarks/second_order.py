@@ -1,0 +1,161 @@
+"""Second-order benchmarks (issue 13), reported and never asserted.
+
+* HVP of the 784-256-10 MLP (``examples/mlp.py``, batch 128) against its gradient
+  (``value_and_grad``) and against JAX's ``jvp(grad(loss))`` (jit-compiled), one thread each;
+* full-batch L-BFGS on the compiled logistic regression (``examples/logistic_regression_batch.py``,
+  standardised breast_cancer, ``C = 1``) against ``LogisticRegression(solver="lbfgs")`` at the
+  same optimum, wall-clock seconds, with the coefficient agreement.
+
+Run: ``python benchmarks/second_order.py`` (prints a Markdown report). Threads are pinned to one
+before NumPy and JAX load, so the comparison is one core against one core.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
+
+import runpy  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import circuitc  # noqa: E402
+
+
+def best_of(f, repeat: int = 7, number: int = 3) -> float:
+    """The best mean seconds per call over ``repeat`` rounds of ``number`` calls."""
+    f()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            f()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def mlp_point(rng, n=128, d=784, h=256, k=10):
+    return {
+        "X": rng.normal(size=(n, d)),
+        "Y": np.eye(k)[rng.integers(0, k, n)],
+        "W1": rng.normal(size=(d, h)) * 0.05,
+        "b1": np.zeros((1, h)),
+        "W2": rng.normal(size=(h, k)) * 0.05,
+        "b2": np.zeros((1, k)),
+    }
+
+
+def bench_mlp_hvp() -> dict:
+    module = circuitc.compile(runpy.run_path(str(ROOT / "examples" / "mlp.py"))["circuit"])
+    rng = np.random.default_rng(0)
+    point = mlp_point(rng)
+    params = ("W1", "b1", "W2", "b2")
+    v = {n: rng.normal(size=point[n].shape) for n in params}
+    out = {
+        "gradient": best_of(lambda: module.value_and_grad(**point)),
+        "hvp": best_of(lambda: module.hvp(v, **point)),
+    }
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+
+        def loss(p, X, Y):
+            Z = jnp.maximum(X @ p["W1"] + p["b1"], 0)
+            A = Z @ p["W2"] + p["b2"]
+            return jnp.mean(jax.nn.logsumexp(A, axis=1) - jnp.sum(Y * A, axis=1))
+
+        hvp = jax.jit(lambda p, t, X, Y: jax.jvp(lambda q: jax.grad(loss)(q, X, Y), (p,), (t,))[1])
+        p = {n: jnp.asarray(point[n]) for n in params}
+        t = {n: jnp.asarray(v[n]) for n in params}
+        X, Y = jnp.asarray(point["X"]), jnp.asarray(point["Y"])
+        mine = module.hvp(v, **point)
+        theirs = hvp(p, t, X, Y)
+        out["agree"] = max(
+            float(np.max(np.abs(np.asarray(theirs[n]) - mine[n])) / np.max(np.abs(mine[n])))
+            for n in params
+        )
+        out["jax_hvp"] = best_of(lambda: jax.block_until_ready(hvp(p, t, X, Y)))
+    except ImportError:
+        out["jax_hvp"] = None
+    return out
+
+
+def bench_lbfgs() -> dict:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from circuitc.training import scipy_opt
+
+    X, y = load_breast_cancer(return_X_y=True)
+    Xs = StandardScaler().fit_transform(X)
+    circuit = runpy.run_path(str(ROOT / "examples" / "logistic_regression_batch.py"))["circuit"]
+    module = circuitc.compile(circuit)
+    data = {"X": np.hstack([np.ones((len(y), 1)), Xs]), "y": y.reshape(-1, 1).astype(float)}
+    binding = scipy_opt.Binding(["X"], "y", "matrix", True, ("N", 1), {}, n_data_features=30)
+    out = {}
+    for method in ("lbfgs", "newton-cg", "trust-ncg"):
+
+        def run(method=method):
+            return scipy_opt.minimize(
+                module, {"theta": np.zeros((31, 1))}, data, method=method, l2_C=1.0, binding=binding
+            )
+
+        result = run()
+        out[method] = (best_of(run, repeat=3, number=1), result)
+
+    def fit():
+        return LogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(Xs, y)
+
+    model = fit()
+    out["sklearn"] = best_of(fit, repeat=3, number=1)
+    expected = np.concatenate([model.intercept_, model.coef_.ravel()])
+    out["agreement"] = {
+        m: float(
+            np.max(np.abs(out[m][1].params["theta"].ravel() - expected)) / np.max(np.abs(expected))
+        )
+        for m in ("lbfgs", "newton-cg", "trust-ncg")
+    }
+    return out
+
+
+def main() -> None:
+    h = bench_mlp_hvp()
+    print("## HVP of the 784-256-10 MLP (batch 128, float64, one thread)\n")
+    print("| | ms | / gradient |")
+    print("|---|---|---|")
+    print(f"| circuitc value_and_grad | {h['gradient'] * 1e3:.2f} | 1.00 |")
+    print(f"| circuitc hvp | {h['hvp'] * 1e3:.2f} | {h['hvp'] / h['gradient']:.2f} |")
+    if h.get("jax_hvp") is not None:
+        print(
+            f"| JAX jit(jvp(grad)) | {h['jax_hvp'] * 1e3:.2f} | {h['jax_hvp'] / h['gradient']:.2f} |"
+        )
+        print(f"\ncircuitc hvp vs JAX: max relative difference {h['agree']:.1e}")
+    r = bench_lbfgs()
+    print("\n## Logistic regression on breast_cancer (C = 1): SciPy on circuitc vs scikit-learn\n")
+    print("| | seconds | iterations | gradients | hvps | max rel. diff. to scikit-learn |")
+    print("|---|---|---|---|---|---|")
+    for m in ("lbfgs", "newton-cg", "trust-ncg"):
+        secs, res = r[m]
+        print(
+            f"| circuitc {m} | {secs:.4f} | {res.iterations} | {res.evaluations} | {res.hvps} | "
+            f"{r['agreement'][m]:.1e} |"
+        )
+    print(f"| scikit-learn lbfgs (tol 1e-12) | {r['sklearn']:.4f} | | | | 0 |")
+
+
+if __name__ == "__main__":
+    main()
