@@ -428,3 +428,23 @@ def test_resuming_an_early_stopped_run_says_so(capsys, tmp_path, plain):
     code, stdout, err = run(capsys, "train", LOGREG, *CE, "--resume", out, *common)
     assert code == 0, err
     assert "stopped early at epoch" in stdout
+
+
+def test_decimal_comma_files_as_european_spreadsheets_save_them(capsys, tmp_path, plain):
+    X, y = _binary()
+    rows = [[v.replace(".", ",") for v in r[:4]] + [r[4]] for r in _rows(X, y)]
+    path = write_csv(tmp_path / "de.csv", [*NAMES, "label"], rows, delimiter=";")
+    assert "," in Path(path).read_text().splitlines()[1]  # 1,234 on every data line
+    code, _, err = run(capsys, "train", LOGREG, *CE, "--data", path, "--out", tmp_path / "m.npz")
+    _one_line_error(
+        code,
+        err,
+        r"line 2, column 'x_1': '.*' is not a number \(a decimal comma\? give --decimal ,\)",
+    )
+    a, _ = _train(capsys, tmp_path, path, "--epochs", 2, "--decimal", ",", out="a.npz")
+    b, _ = _train(capsys, tmp_path, plain, "--epochs", 2, out="b.npz")
+    pa, pb = _params(a), _params(b)
+    assert all(pa[k].tobytes() == pb[k].tobytes() for k in pb)
+    rows_a, _ = _predict(capsys, tmp_path, a, path)  # the saved settings read it back
+    rows_b, _ = _predict(capsys, tmp_path, b, plain)
+    assert rows_a == rows_b

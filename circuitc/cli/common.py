@@ -275,6 +275,11 @@ def add_data_arguments(p: argparse.ArgumentParser, data_default: str) -> None:
     p.add_argument(
         "--delimiter", metavar="CHAR", help="the CSV delimiter (default: found from the file)"
     )
+    p.add_argument(
+        "--decimal",
+        choices=(".", ","),
+        help="the CSV numbers' decimal mark: , for 1,5 (default .)",
+    )
 
 
 def one_circuit(args, keep: dict):

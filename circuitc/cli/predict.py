@@ -34,9 +34,10 @@ def _predict_data(args, ck, pre):
     target_column = args.target_column or ck.config.get("target_column")
     encoding = args.encoding or ck.config.get("encoding")
     delimiter = args.delimiter or ck.config.get("delimiter")
+    decimal = args.decimal or ck.config.get("decimal") or "."
     text = str(source)
     if Path(text).suffix.lower() in (".csv", ".tsv", ".txt"):
-        table = csvfile.read(text, encoding=encoding, delimiter=delimiter)
+        table = csvfile.read(text, encoding=encoding, delimiter=delimiter, decimal=decimal)
         names = table.names
         if target_column is None and pre.target_name in names and table.header is not None:
             target_column = pre.target_name

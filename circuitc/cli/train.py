@@ -238,6 +238,7 @@ def _prepare(args, namespace: dict, module) -> _Run:
             config["target_column"],
             encoding=config["encoding"],
             delimiter=config["delimiter"],
+            decimal=config["decimal"],
             missing=args.missing,
         )
         if ck is None:
@@ -273,6 +274,7 @@ def _config(args, s: dict, saved: dict, default_data) -> dict:
         target_column=args.target_column or saved.get("target_column"),
         encoding=args.encoding or saved.get("encoding"),
         delimiter=args.delimiter or saved.get("delimiter"),
+        decimal=args.decimal or saved.get("decimal") or ".",
         validation=s["validation"] or (0.1 if s["early_stopping"] else 0.0),
     )
 

@@ -9,7 +9,8 @@ The delimiter is the one of ``, ; TAB |`` that splits every row into the same, l
 of cells (``csv.Sniffer``'s proposal on a tie; a comma when none does). The first row is the header when it has text
 where the rows below have numbers; else the file has no header and its columns are bound by
 position (a headerless file's text labels do not make its first row a header).
-A cell that is empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``None`` or ``?`` (any case) is
+With ``decimal=","`` (``--decimal ,``) numbers are written ``1,5`` and the comma is never the
+delimiter (a cell with both marks, ``1.234,5``, is refused rather than misread). A cell that is empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``None`` or ``?`` (any case) is
 missing: an error naming its line and column, or, with ``missing="drop"``, its row is left out.
 """
 
@@ -19,6 +20,7 @@ import codecs
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,8 @@ MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 #: what may be done with a row that has a missing cell
 MISSING_POLICIES = ("error", "drop")
 _SAMPLE = 64 * 1024
+#: a number written with a decimal comma (1,5 or -0,25e3), for the hint
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+([eE][+-]?\d+)?")
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Table:
     rows: list[list[str]]
     lines: list[int]
     delimiter: str
+    decimal: str = "."
 
     @property
     def names(self) -> list[str]:
@@ -98,7 +103,7 @@ def _widths(sample: str, sep: str, quote: str) -> set[int]:
         return set()
 
 
-def _dialect(text: str, delimiter: str | None) -> tuple[str, str]:
+def _dialect(text: str, delimiter: str | None, decimal: str = ".") -> tuple[str, str]:
     """``(delimiter, quote character)`` of the file's text.
 
     Of the delimiters that split every row of the sample into the same number (more than one)
@@ -120,7 +125,8 @@ def _dialect(text: str, delimiter: str | None) -> tuple[str, str]:
     except csv.Error:  # one column, or too little text to tell
         pass
     candidates += [(sep, '"') for sep in DELIMITERS]
-    best, most = (",", '"'), 1
+    candidates = [(sep, quote) for sep, quote in candidates if sep != decimal]
+    best, most = (";" if decimal == "," else ",", '"'), 1
     for sep, quote in candidates:  # the most cells wins; on a tie, the sniffer's choice
         widths = _widths(sample, sep, quote)
         if len(widths) == 1 and (width := widths.pop()) > most:
@@ -128,15 +134,23 @@ def _dialect(text: str, delimiter: str | None) -> tuple[str, str]:
     return best
 
 
-def is_number(cell: str) -> bool:
+def is_number(cell: str, decimal: str = ".") -> bool:
+    """Does ``float`` read the cell (its decimal mark ``decimal``)?"""
     try:
-        float(cell)
+        float(_decimal_point(cell, decimal))
     except ValueError:
         return False
     return True
 
 
-def read(path, *, encoding: str | None = None, delimiter: str | None = None) -> Table:
+def _decimal_point(cell: str, decimal: str) -> str:
+    """The cell with its decimal mark as ``float`` reads it (``1,5`` → ``1.5``)."""
+    return cell if decimal == "." or "." in cell else cell.replace(decimal, ".")
+
+
+def read(
+    path, *, encoding: str | None = None, delimiter: str | None = None, decimal: str = "."
+) -> Table:
     """The header and text cells of the CSV file at ``path`` (see the module doc)."""
     path = Path(path)
     try:
@@ -151,7 +165,7 @@ def read(path, *, encoding: str | None = None, delimiter: str | None = None) -> 
         raise DataError(f"{path}: not a CSV text file (it holds NUL bytes)")
     rows: list[list[str]] = []
     lines: list[int] = []
-    sep, quote = _dialect(text, delimiter)
+    sep, quote = _dialect(text, delimiter, decimal)
     reader = csv.reader(
         io.StringIO(text, newline=""),
         delimiter=sep,
@@ -169,7 +183,11 @@ def read(path, *, encoding: str | None = None, delimiter: str | None = None) -> 
     if not rows:
         raise DataError(f"{path}: no rows")
     header = None
-    if _has_header(rows):
+    if decimal not in (".", ","):
+        raise DataError(f"the decimal mark must be '.' or ',', got {decimal!r}")
+    if decimal == sep:
+        raise DataError(f"the decimal mark {decimal!r} is also the delimiter; give --delimiter")
+    if _has_header(rows, decimal):
         header = rows[0]
         rows, lines = rows[1:], lines[1:]
         _check_names(path, header)
@@ -180,18 +198,18 @@ def read(path, *, encoding: str | None = None, delimiter: str | None = None) -> 
         if len(row) != width:
             what = "the header has" if header is not None else "the first row has"
             raise DataError(f"{path}: line {line} has {len(row)} cells, {what} {width}")
-    return Table(path, header, rows, lines, sep)
+    return Table(path, header, rows, lines, sep, decimal)
 
 
-def _has_header(rows: list[list[str]]) -> bool:
+def _has_header(rows: list[list[str]], decimal: str = ".") -> bool:
     """Is the first row names? Yes when one of its cells is not a number where the rows below
     (the first few) have numbers in that column; a first row whose only text is in a text
     column (class labels) is data. A lone row with any text is a header."""
     first, below = rows[0], rows[1:6]
-    text = [j for j, cell in enumerate(first) if not is_number(cell)]
+    text = [j for j, cell in enumerate(first) if not is_number(cell, decimal)]
     if not below:
         return bool(text)
-    return any(any(j < len(r) and is_number(r[j]) for r in below) for j in text)
+    return any(any(j < len(r) and is_number(r[j], decimal) for r in below) for j in text)
 
 
 def _check_names(path: Path, header: list[str]) -> None:
@@ -259,7 +277,7 @@ def columns(
     if target is None:
         return Columns(X, None, feature_names, None, dropped)
     cells = [row[target] for row in rows]
-    if all(is_number(c) for c in cells):
+    if all(is_number(c, table.decimal) for c in cells):
         y = np.array(
             [_number(table, c, ln, names[target]) for c, ln in zip(cells, lines, strict=False)]
         )
@@ -270,10 +288,12 @@ def columns(
 
 def _number(table: Table, cell: str, line: int, column: str) -> float:
     try:
-        value = float(cell)
+        value = float(_decimal_point(cell, table.decimal))
     except ValueError:
+        comma = table.decimal == "." and _DECIMAL_COMMA.fullmatch(cell)
+        hint = " (a decimal comma? give --decimal ,)" if comma else ""
         raise DataError(
-            f"{table.path}: line {line}, column {column!r}: {cell!r} is not a number"
+            f"{table.path}: line {line}, column {column!r}: {cell!r} is not a number{hint}"
         ) from None
     if not math.isfinite(value):
         raise DataError(f"{table.path}: line {line}, column {column!r}: {cell} is not finite")

@@ -100,10 +100,11 @@ def read_csv(
     *,
     encoding: str | None = None,
     delimiter: str | None = None,
+    decimal: str = ".",
     missing: str = "error",
 ) -> RawData:
     """The rows of a CSV file (``csvfile``); ``has_target=False``: every column a feature."""
-    table = csvfile.read(path, encoding=encoding, delimiter=delimiter)
+    table = csvfile.read(path, encoding=encoding, delimiter=delimiter, decimal=decimal)
     cols = csvfile.columns(table, target_column, has_target=has_target, missing=missing)
     return RawData(
         Path(path).name, cols.X, cols.y, cols.feature_names, cols.target_name or "target",
