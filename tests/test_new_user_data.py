@@ -448,3 +448,15 @@ def test_decimal_comma_files_as_european_spreadsheets_save_them(capsys, tmp_path
     rows_a, _ = _predict(capsys, tmp_path, a, path)  # the saved settings read it back
     rows_b, _ = _predict(capsys, tmp_path, b, plain)
     assert rows_a == rows_b
+
+
+def test_utf16_tab_file_as_excel_unicode_text(capsys, tmp_path, plain):
+    X, y = _binary()
+    path = write_csv(
+        tmp_path / "u.txt", [*NAMES, "label"], _rows(X, y), delimiter="\t", encoding="utf-16"
+    )
+    assert Path(path).read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")
+    a, _ = _train(capsys, tmp_path, path, "--epochs", 2, out="a.npz")
+    b, _ = _train(capsys, tmp_path, plain, "--epochs", 2, out="b.npz")
+    pa, pb = _params(a), _params(b)
+    assert all(pa[k].tobytes() == pb[k].tobytes() for k in pb)
