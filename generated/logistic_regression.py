@@ -568,26 +568,16 @@ def hvp(
     _dot_d_t4 = _d_t5 * 2 * _dot_t4  # (dJ/d_t4)˙ += (dJ/d_t5 · d_t5/d_t4)˙
     _d_y = _d_t4  # dJ/dy += dJ/d_t4 * d_t4/dy,  d_t4/dy = 1
     _dot_d_y = _dot_d_t4  # (dJ/dy)˙ += (dJ/d_t4 · d_t4/dy)˙
-    _d_a = _d_y * y * (1 - y)  # dJ/da += dJ/dy * dy/da,  dy/da = y*(1 - y)
     # (dJ/da)˙ += (dJ/dy · dy/da)˙
     _dot_d_a = _d_y * _t6 * _dot_y + y * _t6 * _dot_d_y - _d_y * y * _dot_y
-    _d_theta_0 = _d_a  # dJ/dtheta_0 += dJ/da * da/dtheta_0,  da/dtheta_0 = 1
     _dot_d_theta_0 = _dot_d_a  # (dJ/dtheta_0)˙ += (dJ/da · da/dtheta_0)˙
-    _d_t0 = _d_a  # dJ/d_t0 += dJ/da * da/d_t0,  da/d_t0 = 1
     _dot_d_t0 = _dot_d_a  # (dJ/d_t0)˙ += (dJ/da · da/d_t0)˙
-    _d_t1 = _d_a  # dJ/d_t1 += dJ/da * da/d_t1,  da/d_t1 = 1
     _dot_d_t1 = _dot_d_a  # (dJ/d_t1)˙ += (dJ/da · da/d_t1)˙
-    _d_t2 = _d_a  # dJ/d_t2 += dJ/da * da/d_t2,  da/d_t2 = 1
     _dot_d_t2 = _dot_d_a  # (dJ/d_t2)˙ += (dJ/da · da/d_t2)˙
-    _d_t3 = _d_a  # dJ/d_t3 += dJ/da * da/d_t3,  da/d_t3 = 1
     _dot_d_t3 = _dot_d_a  # (dJ/d_t3)˙ += (dJ/da · da/d_t3)˙
-    _d_theta_4 = _d_t3 * x_4  # dJ/dtheta_4 += dJ/d_t3 * d_t3/dtheta_4,  d_t3/dtheta_4 = x_4
     _dot_d_theta_4 = x_4 * _dot_d_t3  # (dJ/dtheta_4)˙ += (dJ/d_t3 · d_t3/dtheta_4)˙
-    _d_theta_3 = _d_t2 * x_3  # dJ/dtheta_3 += dJ/d_t2 * d_t2/dtheta_3,  d_t2/dtheta_3 = x_3
     _dot_d_theta_3 = x_3 * _dot_d_t2  # (dJ/dtheta_3)˙ += (dJ/d_t2 · d_t2/dtheta_3)˙
-    _d_theta_2 = _d_t1 * x_2  # dJ/dtheta_2 += dJ/d_t1 * d_t1/dtheta_2,  d_t1/dtheta_2 = x_2
     _dot_d_theta_2 = x_2 * _dot_d_t1  # (dJ/dtheta_2)˙ += (dJ/d_t1 · d_t1/dtheta_2)˙
-    _d_theta_1 = _d_t0 * x_1  # dJ/dtheta_1 += dJ/d_t0 * d_t0/dtheta_1,  d_t0/dtheta_1 = x_1
     _dot_d_theta_1 = x_1 * _dot_d_t0  # (dJ/dtheta_1)˙ += (dJ/d_t0 · d_t0/dtheta_1)˙
     return {
         "theta_0": _reduce(_dot_d_theta_0, theta_0),

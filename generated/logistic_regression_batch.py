@@ -455,13 +455,8 @@ def hvp(_vectors, /, *, theta: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t5 = _d_J * _t0  # dJ/d_t5 = _t0
     _d_t4 = _d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 1, broadcast over the summed axis
-    _d_t2 = _d_t4  # dJ/d_t2 += dJ/d_t4 * d_t4/d_t2,  d_t4/d_t2 = 1
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1
-    _d_a = _d_t3 * _t6  # dJ/da += dJ/d_t3 * d_t3/da,  d_t3/da = sigmoid(a)
     _dot_d_a = _d_t3 * _dot_t6  # (dJ/da)˙ += (dJ/d_t3 · d_t3/da)˙
-    _d_t1 = -_d_t2  # dJ/d_t1 += dJ/d_t2 * d_t2/d_t1,  d_t2/d_t1 = -1
-    _d_a += _d_t1 * y  # dJ/da += dJ/d_t1 * d_t1/da,  d_t1/da = y
-    _d_theta = X.T @ _d_a  # dJ/dtheta += dJ/da * da/dtheta,  da/dtheta = X.T @ (·)
     _dot_d_theta = X.T @ _dot_d_a  # (dJ/dtheta)˙ += (dJ/da · da/dtheta)˙
     return {
         "theta": _reduce(_dot_d_theta, theta, True),

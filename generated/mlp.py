@@ -634,22 +634,13 @@ def hvp(
     _dot_d_A = _d_t5 * _dot_t10  # (dJ/dA)˙ += (dJ/d_t5 · d_t5/dA)˙
     _d_t2 = _d_A  # dJ/d_t2 += dJ/dA * dA/d_t2,  dA/d_t2 = 1
     _dot_d_t2 = _dot_d_A  # (dJ/d_t2)˙ += (dJ/dA · dA/d_t2)˙
-    _d_b2 = _np.add.reduce(_d_A, axis=0, keepdims=True)  # dJ/db2 += dJ/dA * dA/db2,  dA/db2 = 1
     _dot_d_b2 = _np.add.reduce(_dot_d_A, axis=0, keepdims=True)  # (dJ/db2)˙ += (dJ/dA · dA/db2)˙
-    _d_Z = _d_t2 @ W2.T  # dJ/dZ += dJ/d_t2 * d_t2/dZ,  d_t2/dZ = (·) @ W2.T
     _dot_d_Z = _dot_d_t2 @ W2.T + _d_t2 @ _dot_W2.T  # (dJ/dZ)˙ += (dJ/d_t2 · d_t2/dZ)˙
-    _d_W2 = Z.T @ _d_t2  # dJ/dW2 += dJ/d_t2 * d_t2/dW2,  d_t2/dW2 = Z.T @ (·)
     _dot_d_W2 = _dot_Z.T @ _d_t2 + Z.T @ _dot_d_t2  # (dJ/dW2)˙ += (dJ/d_t2 · d_t2/dW2)˙
-    # dJ/d_t1 += dJ/dZ * dZ/d_t1,  dZ/d_t1 = 0 where 0 >= _t1 else 1
-    _d_t1 = _np.where(0 >= _t1, 0, _d_Z)
     _dot_d_t1 = _np.where(_t11, 0, _dot_d_Z)  # (dJ/d_t1)˙ += (dJ/dZ · dZ/d_t1)˙
-    _d_t0 = _d_t1  # dJ/d_t0 += dJ/d_t1 * d_t1/d_t0,  d_t1/d_t0 = 1
     _dot_d_t0 = _dot_d_t1  # (dJ/d_t0)˙ += (dJ/d_t1 · d_t1/d_t0)˙
-    # dJ/db1 += dJ/d_t1 * d_t1/db1,  d_t1/db1 = 1
-    _d_b1 = _np.add.reduce(_d_t1, axis=0, keepdims=True)
     # (dJ/db1)˙ += (dJ/d_t1 · d_t1/db1)˙
     _dot_d_b1 = _np.add.reduce(_dot_d_t1, axis=0, keepdims=True)
-    _d_W1 = X.T @ _d_t0  # dJ/dW1 += dJ/d_t0 * d_t0/dW1,  d_t0/dW1 = X.T @ (·)
     _dot_d_W1 = X.T @ _dot_d_t0  # (dJ/dW1)˙ += (dJ/d_t0 · d_t0/dW1)˙
     return {
         "W1": _reduce(_dot_d_W1, W1, True),

@@ -588,16 +588,12 @@ def hvp(_vectors, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[
     _dot_d_A = _d_t4 * _dot_t9  # (dJ/dA)˙ += (dJ/d_t4 · d_t4/dA)˙
     _d_t1 = _d_A  # dJ/d_t1 += dJ/dA * dA/d_t1,  dA/d_t1 = 1
     _dot_d_t1 = _dot_d_A  # (dJ/d_t1)˙ += (dJ/dA · dA/d_t1)˙
-    _d_b2 = _np.add.reduce(_d_A, axis=0, keepdims=True)  # dJ/db2 += dJ/dA * dA/db2,  dA/db2 = 1
     _dot_d_b2 = _np.add.reduce(_dot_d_A, axis=0, keepdims=True)  # (dJ/db2)˙ += (dJ/dA · dA/db2)˙
     _d_Z = _d_t1 @ W2.T  # dJ/dZ += dJ/d_t1 * d_t1/dZ,  d_t1/dZ = (·) @ W2.T
     _dot_d_Z = _dot_d_t1 @ W2.T + _d_t1 @ _dot_W2.T  # (dJ/dZ)˙ += (dJ/d_t1 · d_t1/dZ)˙
-    _d_W2 = Z.T @ _d_t1  # dJ/dW2 += dJ/d_t1 * d_t1/dW2,  d_t1/dW2 = Z.T @ (·)
     _dot_d_W2 = _dot_Z.T @ _d_t1 + Z.T @ _dot_d_t1  # (dJ/dW2)˙ += (dJ/d_t1 · d_t1/dW2)˙
-    _d_t0 = _d_Z * Z * (1 - Z)  # dJ/d_t0 += dJ/dZ * dZ/d_t0,  dZ/d_t0 = Z*(1 - Z)
     # (dJ/d_t0)˙ += (dJ/dZ · dZ/d_t0)˙
     _dot_d_t0 = _d_Z * _t10 * _dot_Z + Z * _t10 * _dot_d_Z - _d_Z * Z * _dot_Z
-    _d_W1 = X.T @ _d_t0  # dJ/dW1 += dJ/d_t0 * d_t0/dW1,  d_t0/dW1 = X.T @ (·)
     _dot_d_W1 = X.T @ _dot_d_t0  # (dJ/dW1)˙ += (dJ/d_t0 · d_t0/dW1)˙
     return {
         "W1": _reduce(_dot_d_W1, W1, True),

@@ -346,7 +346,6 @@ def hvp(_vectors, /, *, x: _Arg) -> dict[str, _Arg]:
     _dot_d_t = 3 * _dot_d_u2  # (dJ/dt)˙ += (dJ/du2 · du2/dt)˙
     _d_t += _d_u1 * _np.cos(t)  # dJ/dt += dJ/du1 * du1/dt,  du1/dt = cos(t)
     _dot_d_t += _t0 * _dot_d_u1 + _d_u1 * (-u1 * _dot_t)  # (dJ/dt)˙ += (dJ/du1 · du1/dt)˙
-    _d_x = _d_t * 2 * x  # dJ/dx += dJ/dt * dt/dx,  dt/dx = 2*x
     _dot_d_x = _d_t * 2 * _dot_x + 2 * x * _dot_d_t  # (dJ/dx)˙ += (dJ/dt · dt/dx)˙
     return {
         "x": _reduce(_dot_d_x, x, True),

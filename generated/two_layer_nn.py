@@ -1013,7 +1013,6 @@ def hvp(
     _d_b = _d_y * y * (1 - y)  # dJ/db += dJ/dy * dy/db,  dy/db = y*(1 - y)
     # (dJ/db)˙ += (dJ/dy · dy/db)˙
     _dot_d_b = _d_y * _t22 * _dot_y + y * _t22 * _dot_d_y - _d_y * y * _dot_y
-    _d_beta_0 = _d_b  # dJ/dbeta_0 += dJ/db * db/dbeta_0,  db/dbeta_0 = 1
     _dot_d_beta_0 = _dot_d_b  # (dJ/dbeta_0)˙ += (dJ/db · db/dbeta_0)˙
     _d_t12 = _d_b  # dJ/d_t12 += dJ/db * db/d_t12,  db/d_t12 = 1
     _dot_d_t12 = _dot_d_b  # (dJ/d_t12)˙ += (dJ/db · db/d_t12)˙
@@ -1026,96 +1025,58 @@ def hvp(
     _d_z_4 = _d_t15 * beta_4  # dJ/dz_4 += dJ/d_t15 * d_t15/dz_4,  d_t15/dz_4 = beta_4
     # (dJ/dz_4)˙ += (dJ/d_t15 · d_t15/dz_4)˙
     _dot_d_z_4 = _d_t15 * _dot_beta_4 + beta_4 * _dot_d_t15
-    _d_beta_4 = _d_t15 * z_4  # dJ/dbeta_4 += dJ/d_t15 * d_t15/dbeta_4,  d_t15/dbeta_4 = z_4
     # (dJ/dbeta_4)˙ += (dJ/d_t15 · d_t15/dbeta_4)˙
     _dot_d_beta_4 = _d_t15 * _dot_z_4 + z_4 * _dot_d_t15
     _d_z_3 = _d_t14 * beta_3  # dJ/dz_3 += dJ/d_t14 * d_t14/dz_3,  d_t14/dz_3 = beta_3
     # (dJ/dz_3)˙ += (dJ/d_t14 · d_t14/dz_3)˙
     _dot_d_z_3 = _d_t14 * _dot_beta_3 + beta_3 * _dot_d_t14
-    _d_beta_3 = _d_t14 * z_3  # dJ/dbeta_3 += dJ/d_t14 * d_t14/dbeta_3,  d_t14/dbeta_3 = z_3
     # (dJ/dbeta_3)˙ += (dJ/d_t14 · d_t14/dbeta_3)˙
     _dot_d_beta_3 = _d_t14 * _dot_z_3 + z_3 * _dot_d_t14
     _d_z_2 = _d_t13 * beta_2  # dJ/dz_2 += dJ/d_t13 * d_t13/dz_2,  d_t13/dz_2 = beta_2
     # (dJ/dz_2)˙ += (dJ/d_t13 · d_t13/dz_2)˙
     _dot_d_z_2 = _d_t13 * _dot_beta_2 + beta_2 * _dot_d_t13
-    _d_beta_2 = _d_t13 * z_2  # dJ/dbeta_2 += dJ/d_t13 * d_t13/dbeta_2,  d_t13/dbeta_2 = z_2
     # (dJ/dbeta_2)˙ += (dJ/d_t13 · d_t13/dbeta_2)˙
     _dot_d_beta_2 = _d_t13 * _dot_z_2 + z_2 * _dot_d_t13
     _d_z_1 = _d_t12 * beta_1  # dJ/dz_1 += dJ/d_t12 * d_t12/dz_1,  d_t12/dz_1 = beta_1
     # (dJ/dz_1)˙ += (dJ/d_t12 · d_t12/dz_1)˙
     _dot_d_z_1 = _d_t12 * _dot_beta_1 + beta_1 * _dot_d_t12
-    _d_beta_1 = _d_t12 * z_1  # dJ/dbeta_1 += dJ/d_t12 * d_t12/dbeta_1,  d_t12/dbeta_1 = z_1
     # (dJ/dbeta_1)˙ += (dJ/d_t12 · d_t12/dbeta_1)˙
     _dot_d_beta_1 = _d_t12 * _dot_z_1 + z_1 * _dot_d_t12
-    _d_a_4 = _d_z_4 * z_4 * (1 - z_4)  # dJ/da_4 += dJ/dz_4 * dz_4/da_4,  dz_4/da_4 = z_4*(1 - z_4)
     # (dJ/da_4)˙ += (dJ/dz_4 · dz_4/da_4)˙
     _dot_d_a_4 = _d_z_4 * _t21 * _dot_z_4 + z_4 * _t21 * _dot_d_z_4 - _d_z_4 * z_4 * _dot_z_4
-    _d_a_3 = _d_z_3 * z_3 * (1 - z_3)  # dJ/da_3 += dJ/dz_3 * dz_3/da_3,  dz_3/da_3 = z_3*(1 - z_3)
     # (dJ/da_3)˙ += (dJ/dz_3 · dz_3/da_3)˙
     _dot_d_a_3 = _d_z_3 * _t20 * _dot_z_3 + z_3 * _t20 * _dot_d_z_3 - _d_z_3 * z_3 * _dot_z_3
-    _d_a_2 = _d_z_2 * z_2 * (1 - z_2)  # dJ/da_2 += dJ/dz_2 * dz_2/da_2,  dz_2/da_2 = z_2*(1 - z_2)
     # (dJ/da_2)˙ += (dJ/dz_2 · dz_2/da_2)˙
     _dot_d_a_2 = _d_z_2 * _t19 * _dot_z_2 + z_2 * _t19 * _dot_d_z_2 - _d_z_2 * z_2 * _dot_z_2
-    _d_a_1 = _d_z_1 * z_1 * (1 - z_1)  # dJ/da_1 += dJ/dz_1 * dz_1/da_1,  dz_1/da_1 = z_1*(1 - z_1)
     # (dJ/da_1)˙ += (dJ/dz_1 · dz_1/da_1)˙
     _dot_d_a_1 = _d_z_1 * _t18 * _dot_z_1 + z_1 * _t18 * _dot_d_z_1 - _d_z_1 * z_1 * _dot_z_1
-    _d_alpha_4_0 = _d_a_4  # dJ/dalpha_4_0 += dJ/da_4 * da_4/dalpha_4_0,  da_4/dalpha_4_0 = 1
     _dot_d_alpha_4_0 = _dot_d_a_4  # (dJ/dalpha_4_0)˙ += (dJ/da_4 · da_4/dalpha_4_0)˙
-    _d_t9 = _d_a_4  # dJ/d_t9 += dJ/da_4 * da_4/d_t9,  da_4/d_t9 = 1
     _dot_d_t9 = _dot_d_a_4  # (dJ/d_t9)˙ += (dJ/da_4 · da_4/d_t9)˙
-    _d_t10 = _d_a_4  # dJ/d_t10 += dJ/da_4 * da_4/d_t10,  da_4/d_t10 = 1
     _dot_d_t10 = _dot_d_a_4  # (dJ/d_t10)˙ += (dJ/da_4 · da_4/d_t10)˙
-    _d_t11 = _d_a_4  # dJ/d_t11 += dJ/da_4 * da_4/d_t11,  da_4/d_t11 = 1
     _dot_d_t11 = _dot_d_a_4  # (dJ/d_t11)˙ += (dJ/da_4 · da_4/d_t11)˙
-    # dJ/dalpha_4_3 += dJ/d_t11 * d_t11/dalpha_4_3,  d_t11/dalpha_4_3 = x_3
-    _d_alpha_4_3 = _d_t11 * x_3
     _dot_d_alpha_4_3 = x_3 * _dot_d_t11  # (dJ/dalpha_4_3)˙ += (dJ/d_t11 · d_t11/dalpha_4_3)˙
-    # dJ/dalpha_4_2 += dJ/d_t10 * d_t10/dalpha_4_2,  d_t10/dalpha_4_2 = x_2
-    _d_alpha_4_2 = _d_t10 * x_2
     _dot_d_alpha_4_2 = x_2 * _dot_d_t10  # (dJ/dalpha_4_2)˙ += (dJ/d_t10 · d_t10/dalpha_4_2)˙
-    _d_alpha_4_1 = _d_t9 * x_1  # dJ/dalpha_4_1 += dJ/d_t9 * d_t9/dalpha_4_1,  d_t9/dalpha_4_1 = x_1
     _dot_d_alpha_4_1 = x_1 * _dot_d_t9  # (dJ/dalpha_4_1)˙ += (dJ/d_t9 · d_t9/dalpha_4_1)˙
-    _d_alpha_3_0 = _d_a_3  # dJ/dalpha_3_0 += dJ/da_3 * da_3/dalpha_3_0,  da_3/dalpha_3_0 = 1
     _dot_d_alpha_3_0 = _dot_d_a_3  # (dJ/dalpha_3_0)˙ += (dJ/da_3 · da_3/dalpha_3_0)˙
-    _d_t6 = _d_a_3  # dJ/d_t6 += dJ/da_3 * da_3/d_t6,  da_3/d_t6 = 1
     _dot_d_t6 = _dot_d_a_3  # (dJ/d_t6)˙ += (dJ/da_3 · da_3/d_t6)˙
-    _d_t7 = _d_a_3  # dJ/d_t7 += dJ/da_3 * da_3/d_t7,  da_3/d_t7 = 1
     _dot_d_t7 = _dot_d_a_3  # (dJ/d_t7)˙ += (dJ/da_3 · da_3/d_t7)˙
-    _d_t8 = _d_a_3  # dJ/d_t8 += dJ/da_3 * da_3/d_t8,  da_3/d_t8 = 1
     _dot_d_t8 = _dot_d_a_3  # (dJ/d_t8)˙ += (dJ/da_3 · da_3/d_t8)˙
-    _d_alpha_3_3 = _d_t8 * x_3  # dJ/dalpha_3_3 += dJ/d_t8 * d_t8/dalpha_3_3,  d_t8/dalpha_3_3 = x_3
     _dot_d_alpha_3_3 = x_3 * _dot_d_t8  # (dJ/dalpha_3_3)˙ += (dJ/d_t8 · d_t8/dalpha_3_3)˙
-    _d_alpha_3_2 = _d_t7 * x_2  # dJ/dalpha_3_2 += dJ/d_t7 * d_t7/dalpha_3_2,  d_t7/dalpha_3_2 = x_2
     _dot_d_alpha_3_2 = x_2 * _dot_d_t7  # (dJ/dalpha_3_2)˙ += (dJ/d_t7 · d_t7/dalpha_3_2)˙
-    _d_alpha_3_1 = _d_t6 * x_1  # dJ/dalpha_3_1 += dJ/d_t6 * d_t6/dalpha_3_1,  d_t6/dalpha_3_1 = x_1
     _dot_d_alpha_3_1 = x_1 * _dot_d_t6  # (dJ/dalpha_3_1)˙ += (dJ/d_t6 · d_t6/dalpha_3_1)˙
-    _d_alpha_2_0 = _d_a_2  # dJ/dalpha_2_0 += dJ/da_2 * da_2/dalpha_2_0,  da_2/dalpha_2_0 = 1
     _dot_d_alpha_2_0 = _dot_d_a_2  # (dJ/dalpha_2_0)˙ += (dJ/da_2 · da_2/dalpha_2_0)˙
-    _d_t3 = _d_a_2  # dJ/d_t3 += dJ/da_2 * da_2/d_t3,  da_2/d_t3 = 1
     _dot_d_t3 = _dot_d_a_2  # (dJ/d_t3)˙ += (dJ/da_2 · da_2/d_t3)˙
-    _d_t4 = _d_a_2  # dJ/d_t4 += dJ/da_2 * da_2/d_t4,  da_2/d_t4 = 1
     _dot_d_t4 = _dot_d_a_2  # (dJ/d_t4)˙ += (dJ/da_2 · da_2/d_t4)˙
-    _d_t5 = _d_a_2  # dJ/d_t5 += dJ/da_2 * da_2/d_t5,  da_2/d_t5 = 1
     _dot_d_t5 = _dot_d_a_2  # (dJ/d_t5)˙ += (dJ/da_2 · da_2/d_t5)˙
-    _d_alpha_2_3 = _d_t5 * x_3  # dJ/dalpha_2_3 += dJ/d_t5 * d_t5/dalpha_2_3,  d_t5/dalpha_2_3 = x_3
     _dot_d_alpha_2_3 = x_3 * _dot_d_t5  # (dJ/dalpha_2_3)˙ += (dJ/d_t5 · d_t5/dalpha_2_3)˙
-    _d_alpha_2_2 = _d_t4 * x_2  # dJ/dalpha_2_2 += dJ/d_t4 * d_t4/dalpha_2_2,  d_t4/dalpha_2_2 = x_2
     _dot_d_alpha_2_2 = x_2 * _dot_d_t4  # (dJ/dalpha_2_2)˙ += (dJ/d_t4 · d_t4/dalpha_2_2)˙
-    _d_alpha_2_1 = _d_t3 * x_1  # dJ/dalpha_2_1 += dJ/d_t3 * d_t3/dalpha_2_1,  d_t3/dalpha_2_1 = x_1
     _dot_d_alpha_2_1 = x_1 * _dot_d_t3  # (dJ/dalpha_2_1)˙ += (dJ/d_t3 · d_t3/dalpha_2_1)˙
-    _d_alpha_1_0 = _d_a_1  # dJ/dalpha_1_0 += dJ/da_1 * da_1/dalpha_1_0,  da_1/dalpha_1_0 = 1
     _dot_d_alpha_1_0 = _dot_d_a_1  # (dJ/dalpha_1_0)˙ += (dJ/da_1 · da_1/dalpha_1_0)˙
-    _d_t0 = _d_a_1  # dJ/d_t0 += dJ/da_1 * da_1/d_t0,  da_1/d_t0 = 1
     _dot_d_t0 = _dot_d_a_1  # (dJ/d_t0)˙ += (dJ/da_1 · da_1/d_t0)˙
-    _d_t1 = _d_a_1  # dJ/d_t1 += dJ/da_1 * da_1/d_t1,  da_1/d_t1 = 1
     _dot_d_t1 = _dot_d_a_1  # (dJ/d_t1)˙ += (dJ/da_1 · da_1/d_t1)˙
-    _d_t2 = _d_a_1  # dJ/d_t2 += dJ/da_1 * da_1/d_t2,  da_1/d_t2 = 1
     _dot_d_t2 = _dot_d_a_1  # (dJ/d_t2)˙ += (dJ/da_1 · da_1/d_t2)˙
-    _d_alpha_1_3 = _d_t2 * x_3  # dJ/dalpha_1_3 += dJ/d_t2 * d_t2/dalpha_1_3,  d_t2/dalpha_1_3 = x_3
     _dot_d_alpha_1_3 = x_3 * _dot_d_t2  # (dJ/dalpha_1_3)˙ += (dJ/d_t2 · d_t2/dalpha_1_3)˙
-    _d_alpha_1_2 = _d_t1 * x_2  # dJ/dalpha_1_2 += dJ/d_t1 * d_t1/dalpha_1_2,  d_t1/dalpha_1_2 = x_2
     _dot_d_alpha_1_2 = x_2 * _dot_d_t1  # (dJ/dalpha_1_2)˙ += (dJ/d_t1 · d_t1/dalpha_1_2)˙
-    _d_alpha_1_1 = _d_t0 * x_1  # dJ/dalpha_1_1 += dJ/d_t0 * d_t0/dalpha_1_1,  d_t0/dalpha_1_1 = x_1
     _dot_d_alpha_1_1 = x_1 * _dot_d_t0  # (dJ/dalpha_1_1)˙ += (dJ/d_t0 · d_t0/dalpha_1_1)˙
     return {
         "alpha_1_0": _reduce(_dot_d_alpha_1_0, alpha_1_0),

@@ -583,18 +583,13 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
     )
     _d_t0 = _d_b  # dJ/d_t0 += dJ/db * db/d_t0,  db/d_t0 = 1
     _dot_d_t0 = _dot_d_b  # (dJ/d_t0)˙ += (dJ/db · db/d_t0)˙
-    # dJ/dbeta_0 += dJ/db * db/dbeta_0,  db/dbeta_0 = 1
-    _d_beta_0 = _np.add.reduce(_d_b, axis=0, keepdims=True)
     # (dJ/dbeta_0)˙ += (dJ/db · db/dbeta_0)˙
     _dot_d_beta_0 = _np.add.reduce(_dot_d_b, axis=0, keepdims=True)
     _d_Z = _d_t0 @ beta.T  # dJ/dZ += dJ/d_t0 * d_t0/dZ,  d_t0/dZ = (·) @ beta.T
     _dot_d_Z = _dot_d_t0 @ beta.T + _d_t0 @ _dot_beta.T  # (dJ/dZ)˙ += (dJ/d_t0 · d_t0/dZ)˙
-    _d_beta = Z.T @ _d_t0  # dJ/dbeta += dJ/d_t0 * d_t0/dbeta,  d_t0/dbeta = Z.T @ (·)
     _dot_d_beta = _dot_Z.T @ _d_t0 + Z.T @ _dot_d_t0  # (dJ/dbeta)˙ += (dJ/d_t0 · d_t0/dbeta)˙
-    _d_A = _d_Z * Z * (1 - Z)  # dJ/dA += dJ/dZ * dZ/dA,  dZ/dA = Z*(1 - Z)
     # (dJ/dA)˙ += (dJ/dZ · dZ/dA)˙
     _dot_d_A = _d_Z * _t5 * _dot_Z + Z * _t5 * _dot_d_Z - _d_Z * Z * _dot_Z
-    _d_alpha = X.T @ _d_A  # dJ/dalpha += dJ/dA * dA/dalpha,  dA/dalpha = X.T @ (·)
     _dot_d_alpha = X.T @ _dot_d_A  # (dJ/dalpha)˙ += (dJ/dA · dA/dalpha)˙
     return {
         "alpha": _reduce(_dot_d_alpha, alpha, True),

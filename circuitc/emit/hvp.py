@@ -59,8 +59,10 @@ def _interleave(c: Compiled, p: Plan, w, out: TangentPlan, temps, fwd_set):
     reads: set[int] = set()
     body: list[Line] = []
     start = 0
+    live = _live_updates(c, fwd_set)
     for k, (u, h) in enumerate(zip(c.updates, c.hvp_updates, strict=True)):
-        body += p.backward[start : marks[k]]
+        # an adjoint that no tangent reads (a parameter's: X.T @ G) is not computed at all
+        body += p.backward[start : marks[k] if k in live else marks[k] - 1]
         start = marks[k]
         for v in defined.get(k, ()):
             w.names[v] = temps[v]
@@ -110,6 +112,37 @@ def _result(c: Compiled, w, name: str, leaf: int | None, fresh: set[int]) -> tup
     if dot in fresh:  # an array made for this parameter alone (X.T @ ...): returned uncopied
         return name, f"_reduce({w.names[dot]}, {name}, True)"
     return name, f"_reduce({w.names[dot]}, {name})"
+
+
+def _live_updates(c: Compiled, fwd_set: set[int]) -> set[int]:
+    """The backward updates hvp needs: those into an adjoint that a tangent update reads, or
+    that a needed update reads (walked back from the last update)."""
+    g = c.graph
+    adjoints = set(c.adjoint.values())
+
+    def read(expr: int) -> set[int]:
+        found, stack, seen = set(), [expr], set()
+        while stack:
+            v = stack.pop()
+            if v in seen or v in fwd_set:
+                continue
+            seen.add(v)
+            if v in adjoints:
+                found.add(v)
+            stack.extend(g.nodes[v].args)
+        return found
+
+    needed: set[int] = set()
+    for h in c.hvp_updates:
+        if h is not None:
+            needed |= read(h.expr)
+    live = set()
+    for k in range(len(c.updates) - 1, -1, -1):
+        u = c.updates[k]
+        if c.adjoint[u.target] in needed:
+            live.add(k)
+            needed |= read(u.expr)
+    return live
 
 
 def backward_marks(c: Compiled, p: Plan) -> list[int]:
