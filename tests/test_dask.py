@@ -270,7 +270,7 @@ def test_missing_and_unknown_arguments_are_named():
 
 # -- on a distributed cluster ----------------------------------------------------------------------
 @pytest.mark.slow
-def test_two_worker_processes_give_the_in_memory_gradient():
+def test_two_worker_processes_give_the_in_memory_gradient_and_training():
     distributed = pytest.importorskip("distributed")
     module = circuitc.compile(logreg_l2_mean())
     wv = np.linspace(-1, 1, D).reshape(D, 1)
@@ -282,9 +282,20 @@ def test_two_worker_processes_give_the_in_memory_gradient():
         distributed.Client(cluster),
     ):
         J, g = circuitc.dask.value_and_grad(module, {"w": wv}, **chunked(arrays, (20, 25, 15)))
+        # and 5 steps of full-batch gradient descent on the cluster, as in memory
+        on_cluster = wv.copy()
+        for _ in range(5):
+            _, step = circuitc.dask.value_and_grad(
+                module, {"w": on_cluster}, **chunked(arrays, (20, 25, 15))
+            )
+            on_cluster = on_cluster - 0.5 * step["w"]
     J_ref, g_ref = module.value_and_grad(w=wv, **arrays)
     agree(J, J_ref, "J")
     agree(g["w"], g_ref["w"], "dJ/dw")
+    in_memory = wv.copy()
+    for _ in range(5):
+        in_memory = in_memory - 0.5 * module.grad(w=in_memory, **arrays)["w"]
+    agree(on_cluster, in_memory, "w after 5 steps")
 
 
 # -- the analysis alone: which J split over rows, and how ----------------------------------------
