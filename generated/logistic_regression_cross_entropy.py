@@ -621,6 +621,15 @@ def hvp(
     }
 
 
+def jacobian(**_args):
+    """Refused: J is a scalar expression, so over broadcast inputs its Jacobian is diagonal."""
+    raise TypeError(
+        f"circuit {NAME!r} has a scalar output: over broadcast inputs its Jacobian is "
+        "diagonal and as large as the inputs squared; use grad() (the gradient of sum(J)) "
+        "or jvp() instead"
+    )
+
+
 def predict(
     *,
     theta_0: _Arg,

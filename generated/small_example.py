@@ -350,3 +350,12 @@ def hvp(_vectors, /, *, x: _Arg) -> dict[str, _Arg]:
     return {
         "x": _reduce(_dot_d_x, x, True),
     }
+
+
+def jacobian(**_args):
+    """Refused: J is a scalar expression, so over broadcast inputs its Jacobian is diagonal."""
+    raise TypeError(
+        f"circuit {NAME!r} has a scalar output: over broadcast inputs its Jacobian is "
+        "diagonal and as large as the inputs squared; use grad() (the gradient of sum(J)) "
+        "or jvp() instead"
+    )

@@ -537,10 +537,11 @@ def test_jacobian_of_wide_and_narrow_outputs():
         assert_close(jac[name], expected, "central", f"{m.NAME}", scale=_scale(expected))
 
 
-def test_a_scalar_circuit_has_no_jacobian():
+def test_a_scalar_circuit_refuses_a_jacobian():
     """Its Jacobian over broadcast inputs is diagonal and huge: jvp and grad are the tools."""
     m = _scalar_module("exp_log")
-    assert not hasattr(m, "jacobian")
+    with pytest.raises(TypeError, match="scalar output.*grad"):
+        m.jacobian(x=np.ones(3), y=0.5)
 
 
 # -- cost: op counts --------------------------------------------------------------------------------
