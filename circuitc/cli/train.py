@@ -29,7 +29,7 @@ from .common import (
     training_errors,
     unit_interval,
 )
-from .device import add_device
+from .device import add_device, dask_train
 from .progress import Reporter, data_notes, final_lines, header_line, plot
 from .scipy_train import SCIPY_OPTIMIZERS, add_optimizer, check_l2, train_scipy
 
@@ -160,6 +160,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     namespace: dict = {}
     circuit = one_circuit(args, namespace)
     module = _compile(circuit, args)
+    if args.dask:  # out of core, on a cluster
+        return dask_train(args, module, Path(args.out or f"{circuit.name}.npz"), _check_outputs)
     # resuming goes on writing the file it resumed from, unless --out says otherwise
     out = Path(args.out or args.resume or f"{circuit.name}.npz")
     _check_outputs(args, out)
