@@ -233,17 +233,13 @@ def forward(
         and _type(x_4) is _float
         and _type(y_star) is _float
     ):
-        # Python floats: the same lines with math (exactly NumPy's values; on an overflow or
-        # a domain error, the NumPy path below gives inf/nan instead)
+        # Python floats: the same arithmetic with math, copies dropped and single-use values
+        # inline (NumPy's values bit for bit; integer powers above 2 within an ulp of NumPy's
+        # arrays; on an overflow or a domain error, the NumPy path below gives inf/nan instead)
         try:
-            _t0 = theta_1 * x_1
-            _t1 = theta_2 * x_2
-            _t2 = theta_3 * x_3
-            _t3 = theta_4 * x_4
-            a = theta_0 + _t0 + _t1 + _t2 + _t3
+            a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
             _t4 = a - y_star
-            _t5 = _t4**2
-            J = _t5 / 2
+            J = _t4 * _t4 / 2
             return J
         except _MathError:
             pass
@@ -283,14 +279,11 @@ def forward(
         x_4 = _arg(x_4, _dt, "x_4")
         y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 12)
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     _t4 = a - y_star
-    _t5 = _t4**2
-    J = _t5 / 2
+    del a
+    J = _t4 * _t4 / 2  # _t5 inline
     return _value(J)
 
 
@@ -320,30 +313,20 @@ def value_and_grad(
         and _type(x_4) is _float
         and _type(y_star) is _float
     ):
-        # Python floats: the same lines with math (exactly NumPy's values; on an overflow or
-        # a domain error, the NumPy path below gives inf/nan instead)
+        # Python floats: the same arithmetic with math, copies dropped and single-use values
+        # inline (NumPy's values bit for bit; integer powers above 2 within an ulp of NumPy's
+        # arrays; on an overflow or a domain error, the NumPy path below gives inf/nan instead)
         try:
-            _t0 = theta_1 * x_1
-            _t1 = theta_2 * x_2
-            _t2 = theta_3 * x_3
-            _t3 = theta_4 * x_4
-            a = theta_0 + _t0 + _t1 + _t2 + _t3
+            a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
             _t4 = a - y_star
-            _t5 = _t4**2
-            J = _t5 / 2
+            J = _t4 * _t4 / 2
             _d_J = 1.0
-            _d_t5 = _d_J / 2
-            _d_t4 = _d_t5 * 2 * _t4
-            _d_a = _d_t4
-            _d_theta_0 = _d_a
-            _d_t0 = _d_a
-            _d_t1 = _d_a
-            _d_t2 = _d_a
-            _d_t3 = _d_a
-            _d_theta_4 = _d_t3 * x_4
-            _d_theta_3 = _d_t2 * x_3
-            _d_theta_2 = _d_t1 * x_2
-            _d_theta_1 = _d_t0 * x_1
+            _d_t4 = _d_J / 2 * 2 * _t4
+            _d_theta_0 = _d_t4
+            _d_theta_4 = _d_t4 * x_4
+            _d_theta_3 = _d_t4 * x_3
+            _d_theta_2 = _d_t4 * x_2
+            _d_theta_1 = _d_t4 * x_1
             return J, {
                 "theta_0": _d_theta_0,
                 "theta_1": _d_theta_1,
@@ -389,18 +372,17 @@ def value_and_grad(
         x_4 = _arg(x_4, _dt, "x_4")
         y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 12)
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     _t4 = a - y_star
-    _t5 = _t4**2
-    J = _t5 / 2
+    del a
+    J = _t4 * _t4 / 2  # _t5 inline
     # backward (ops: 7)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t5 = _d_J / 2  # dJ/d_t5 = 1/2
+    del _d_J
     _d_t4 = _d_t5 * 2 * _t4  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 2*_t4
+    del _t4, _d_t5
     _d_a = _d_t4  # dJ/da += dJ/d_t4 * d_t4/da,  d_t4/da = 1
     _d_theta_0 = _d_a  # dJ/dtheta_0 += dJ/da * da/dtheta_0,  da/dtheta_0 = 1
     _d_t0 = _d_a  # dJ/d_t0 += dJ/da * da/d_t0,  da/d_t0 = 1
@@ -700,9 +682,6 @@ def predict(
         x_2 = _arg(x_2, _dt, "x_2")
         x_3 = _arg(x_3, _dt, "x_3")
         x_4 = _arg(x_4, _dt, "x_4")
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     return _value(a)

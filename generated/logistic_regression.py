@@ -262,15 +262,13 @@ def forward(
         x_4 = _arg(x_4, _dt, "x_4")
         y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 13)
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     y = _sigmoid(a)
+    del a
     _t4 = y - y_star
-    _t5 = _t4**2
-    J = _t5 / 2
+    del y
+    J = _t4 * _t4 / 2  # _t5 inline
     return _value(J)
 
 
@@ -324,21 +322,21 @@ def value_and_grad(
         x_4 = _arg(x_4, _dt, "x_4")
         y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 13)
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     y = _sigmoid(a)
+    del a
     _t4 = y - y_star
-    _t5 = _t4**2
-    J = _t5 / 2
+    J = _t4 * _t4 / 2  # _t5 inline
     # backward (ops: 11)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t5 = _d_J / 2  # dJ/d_t5 = 1/2
+    del _d_J
     _d_t4 = _d_t5 * 2 * _t4  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 2*_t4
+    del _t4, _d_t5
     _d_y = _d_t4  # dJ/dy += dJ/d_t4 * d_t4/dy,  d_t4/dy = 1
     _d_a = _d_y * y * (1 - y)  # dJ/da += dJ/dy * dy/da,  dy/da = y*(1 - y)
+    del _d_t4, _d_y, y
     _d_theta_0 = _d_a  # dJ/dtheta_0 += dJ/da * da/dtheta_0,  da/dtheta_0 = 1
     _d_t0 = _d_a  # dJ/d_t0 += dJ/da * da/d_t0,  da/d_t0 = 1
     _d_t1 = _d_a  # dJ/d_t1 += dJ/da * da/d_t1,  da/d_t1 = 1
@@ -646,10 +644,7 @@ def predict(
         x_2 = _arg(x_2, _dt, "x_2")
         x_3 = _arg(x_3, _dt, "x_3")
         x_4 = _arg(x_4, _dt, "x_4")
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     y = _sigmoid(a)
     return _value(y)

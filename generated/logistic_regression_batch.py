@@ -294,14 +294,11 @@ def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
         (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
     # forward (ops: 8)
     a = X @ theta
-    _t0 = 1 / N
-    _t1 = a * y
-    _t2 = -_t1
     # stable: log(1+exp(a)) = softplus(a)
     _t3 = _softplus(a)
-    _t4 = _t2 + _t3
-    _t5 = _np.add.reduce(_t4, axis=None)
-    J = _t0 * _t5
+    _t4 = -(a * y) + _t3  # _t1, _t2 inline
+    del _t3, a
+    J = 1 / N * _np.add.reduce(_t4, axis=None)  # _t0, _t5 inline
     return _value(J)
 
 
@@ -327,23 +324,27 @@ def value_and_grad(*, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, dict[str, _A
     # forward (ops: 8)
     a = X @ theta
     _t0 = 1 / N
-    _t1 = a * y
-    _t2 = -_t1
     # stable: log(1+exp(a)) = softplus(a)
     _t3 = _softplus(a)
-    _t4 = _t2 + _t3
-    _t5 = _np.add.reduce(_t4, axis=None)
-    J = _t0 * _t5
+    _t4 = -(a * y) + _t3  # _t1, _t2 inline
+    del _t3
+    J = _t0 * _np.add.reduce(_t4, axis=None)  # _t5 inline
+    del _t4
     _t6 = _sigmoid(a)
+    del a
     # backward (ops: 7)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t5 = _d_J * _t0  # dJ/d_t5 = _t0
+    del _d_J
     _d_t4 = _d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 1, broadcast over the summed axis
     _d_t2 = _d_t4  # dJ/d_t2 += dJ/d_t4 * d_t4/d_t2,  d_t4/d_t2 = 1
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1
     _d_a = _d_t3 * _t6  # dJ/da += dJ/d_t3 * d_t3/da,  d_t3/da = sigmoid(a)
+    del _t6
     _d_t1 = -_d_t2  # dJ/d_t1 += dJ/d_t2 * d_t2/d_t1,  d_t2/d_t1 = -1
+    del _d_t2, _d_t3, _d_t4, _d_t5
     _d_a += _d_t1 * y  # dJ/da += dJ/d_t1 * d_t1/da,  d_t1/da = y
+    del _d_t1
     _d_theta = X.T @ _d_a  # dJ/dtheta += dJ/da * da/dtheta,  da/dtheta = X.T @ (·)
     _grad = {
         "theta": _own(_d_theta, theta),

@@ -267,20 +267,16 @@ def forward(
         x_4 = _arg(x_4, _dt, "x_4")
         y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 16)
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     _t4 = -a
     # stable: log(sigmoid(a)) = -softplus(-a)
     _t5 = _softplus(_t4)
-    _t6 = y_star * _t5
-    _t7 = 1 - y_star
+    del _t4
     # stable: log(1 - sigmoid(a)) = -softplus(a)
     _t8 = _softplus(a)
-    _t9 = _t7 * _t8
-    J = _t6 + _t9
+    del a
+    J = y_star * _t5 + (1 - y_star) * _t8  # _t6, _t7, _t9 inline
     return _value(J)
 
 
@@ -334,30 +330,32 @@ def value_and_grad(
         x_4 = _arg(x_4, _dt, "x_4")
         y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 16)
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     y = _sigmoid(a)
     _t4 = -a
     # stable: log(sigmoid(a)) = -softplus(-a)
     _t5 = _softplus(_t4)
-    _t6 = y_star * _t5
     _t7 = 1 - y_star
     # stable: log(1 - sigmoid(a)) = -softplus(a)
     _t8 = _softplus(a)
-    _t9 = _t7 * _t8
-    J = _t6 + _t9
+    del a
+    J = y_star * _t5 + _t7 * _t8  # _t6, _t9 inline
+    del _t5, _t8
     # backward (ops: 11)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t6 = _d_J  # dJ/d_t6 = 1
     _d_t9 = _d_J  # dJ/d_t9 = 1
     _d_t8 = _d_t9 * _t7  # dJ/d_t8 += dJ/d_t9 * d_t9/d_t8,  d_t9/d_t8 = _t7
+    del _t7
     _d_a = _d_t8 * y  # dJ/da += dJ/d_t8 * d_t8/da,  d_t8/da = sigmoid(a)
+    del _d_t8, y
     _d_t5 = _d_t6 * y_star  # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = y_star
+    del _d_t6, _d_t9, _d_J
     _d_t4 = _d_t5 * _sigmoid(_t4)  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = sigmoid(_t4)
+    del _t4, _d_t5
     _d_a -= _d_t4  # dJ/da += dJ/d_t4 * d_t4/da,  d_t4/da = -1
+    del _d_t4
     _d_theta_0 = _d_a  # dJ/dtheta_0 += dJ/da * da/dtheta_0,  da/dtheta_0 = 1
     _d_t0 = _d_a  # dJ/d_t0 += dJ/da * da/d_t0,  da/d_t0 = 1
     _d_t1 = _d_a  # dJ/d_t1 += dJ/da * da/d_t1,  da/d_t1 = 1
@@ -679,10 +677,7 @@ def predict(
         x_2 = _arg(x_2, _dt, "x_2")
         x_3 = _arg(x_3, _dt, "x_3")
         x_4 = _arg(x_4, _dt, "x_4")
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     y = _sigmoid(a)
     return _value(y)

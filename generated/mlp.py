@@ -304,20 +304,18 @@ def forward(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg
             ("Y", Y, ("N", 10)),
         )
     # forward (ops: 14)
-    _t0 = X @ W1
-    _t1 = _t0 + b1
+    _t1 = X @ W1 + b1  # _t0 inline
     Z = _np.maximum(0, _t1)
-    _t2 = Z @ W2
-    A = _t2 + b2
-    _t3 = 1 / N
+    del _t1
+    A = Z @ W2 + b2  # _t2 inline
+    del Z
     _t4 = _np.max(A, axis=1, keepdims=True)
     # stable: log-sum-exp, the row max subtracted before exp
     _t5 = _t4 + _np.log(_np.sum(_np.exp(A - _t4), axis=1, keepdims=True))
-    _t6 = -_t5
-    _t7 = A + _t6
-    _t8 = Y * _t7
-    _t9 = _np.add.reduce(_t8, axis=None)
-    J = -_t3 * _t9
+    del _t4
+    _t8 = Y * (A - _t5)  # _t6, _t7 inline
+    del _t5, A
+    J = -(1 / N) * _np.add.reduce(_t8, axis=None)  # _t3, _t9 inline
     return _value(J)
 
 
@@ -373,37 +371,43 @@ def value_and_grad(
             ("Y", Y, ("N", 10)),
         )
     # forward (ops: 14)
-    _t0 = X @ W1
-    _t1 = _t0 + b1
+    _t1 = X @ W1 + b1  # _t0 inline
     Z = _np.maximum(0, _t1)
-    _t2 = Z @ W2
-    A = _t2 + b2
+    A = Z @ W2 + b2  # _t2 inline
     _t3 = 1 / N
     _t4 = _np.max(A, axis=1, keepdims=True)
     # stable: log-sum-exp, the row max subtracted before exp
     _t5 = _t4 + _np.log(_np.sum(_np.exp(A - _t4), axis=1, keepdims=True))
-    _t6 = -_t5
-    _t7 = A + _t6
+    del _t4
+    _t7 = A - _t5  # _t6 inline
+    del _t5, A
     _t8 = Y * _t7
-    _t9 = _np.add.reduce(_t8, axis=None)
-    J = -_t3 * _t9
+    J = -_t3 * _np.add.reduce(_t8, axis=None)  # _t9 inline
+    del _t8
     _t10 = _np.exp(_t7)
+    del _t7
     # backward (ops: 17)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t9 = -_d_J * _t3  # dJ/d_t9 = -_t3
+    del _d_J
     _d_t8 = _d_t9  # dJ/d_t8 += dJ/d_t9 * d_t9/d_t8,  d_t9/d_t8 = 1, broadcast over the summed axis
     _d_t7 = _d_t8 * Y  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = Y
+    del _d_t8, _d_t9
     _d_A = _d_t7  # dJ/dA += dJ/d_t7 * d_t7/dA,  d_t7/dA = 1
     # dJ/d_t6 += dJ/d_t7 * d_t7/d_t6,  d_t7/d_t6 = 1
     _d_t6 = _np.add.reduce(_d_t7, axis=1, keepdims=True)
     _d_t5 = -_d_t6  # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = -1
+    del _d_t6
     _d_A = _d_A + (_d_t5 * _t10)  # dJ/dA += dJ/d_t5 * d_t5/dA,  d_t5/dA = softmax = exp(A - _t5)
+    del _d_t5, _d_t7, _t10
     _d_t2 = _d_A  # dJ/d_t2 += dJ/dA * dA/d_t2,  dA/d_t2 = 1
     _d_b2 = _np.add.reduce(_d_A, axis=0, keepdims=True)  # dJ/db2 += dJ/dA * dA/db2,  dA/db2 = 1
     _d_Z = _d_t2 @ W2.T  # dJ/dZ += dJ/d_t2 * d_t2/dZ,  d_t2/dZ = (·) @ W2.T
     _d_W2 = Z.T @ _d_t2  # dJ/dW2 += dJ/d_t2 * d_t2/dW2,  d_t2/dW2 = Z.T @ (·)
+    del _d_t2, Z, _d_A
     # dJ/d_t1 += dJ/dZ * dZ/d_t1,  dZ/d_t1 = 0 where 0 >= _t1 else 1
     _d_t1 = _np.where(0 >= _t1, 0, _d_Z)
+    del _t1, _d_Z
     _d_t0 = _d_t1  # dJ/d_t0 += dJ/d_t1 * d_t1/d_t0,  d_t1/d_t0 = 1
     # dJ/db1 += dJ/d_t1 * d_t1/db1,  d_t1/db1 = 1
     _d_b1 = _np.add.reduce(_d_t1, axis=0, keepdims=True)
@@ -788,15 +792,16 @@ def predict(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) 
             ("b2", b2, (1, 10)),
             ("X", X, ("N", 784)),
         )
-    _t0 = X @ W1
-    _t1 = _t0 + b1
+    _t1 = X @ W1 + b1  # _t0 inline
     Z = _np.maximum(0, _t1)
-    _t2 = Z @ W2
-    A = _t2 + b2
+    del _t1
+    A = Z @ W2 + b2  # _t2 inline
+    del Z
     _t4 = _np.max(A, axis=1, keepdims=True)
     # stable: log-sum-exp, the row max subtracted before exp
     _t5 = _t4 + _np.log(_np.sum(_np.exp(A - _t4), axis=1, keepdims=True))
-    _t6 = -_t5
-    _t7 = A + _t6
+    del _t4
+    _t7 = A - _t5  # _t6 inline
+    del _t5, A
     _t10 = _np.exp(_t7)
     return _value(_t10)

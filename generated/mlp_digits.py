@@ -312,17 +312,16 @@ def forward(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
     # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
-    _t1 = Z @ W2
-    A = _t1 + b2
-    _t2 = 1 / N
+    del _t0
+    A = Z @ W2 + b2  # _t1 inline
+    del Z
     _t3 = _np.max(A, axis=1, keepdims=True)
     # stable: log-sum-exp, the row max subtracted before exp
     _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
-    _t5 = -_t4
-    _t6 = A + _t5
-    _t7 = Y * _t6
-    _t8 = _np.add.reduce(_t7, axis=None)
-    J = -_t2 * _t8
+    del _t3
+    _t7 = Y * (A - _t4)  # _t5, _t6 inline
+    del _t4, A
+    J = -(1 / N) * _np.add.reduce(_t7, axis=None)  # _t2, _t8 inline
     return _value(J)
 
 
@@ -374,33 +373,41 @@ def value_and_grad(
     # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
-    _t1 = Z @ W2
-    A = _t1 + b2
+    del _t0
+    A = Z @ W2 + b2  # _t1 inline
     _t2 = 1 / N
     _t3 = _np.max(A, axis=1, keepdims=True)
     # stable: log-sum-exp, the row max subtracted before exp
     _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
-    _t5 = -_t4
-    _t6 = A + _t5
+    del _t3
+    _t6 = A - _t4  # _t5 inline
+    del _t4, A
     _t7 = Y * _t6
-    _t8 = _np.add.reduce(_t7, axis=None)
-    J = -_t2 * _t8
+    J = -_t2 * _np.add.reduce(_t7, axis=None)  # _t8 inline
+    del _t7
     _t9 = _np.exp(_t6)
+    del _t6
     # backward (ops: 18)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t8 = -_d_J * _t2  # dJ/d_t8 = -_t2
+    del _d_J
     _d_t7 = _d_t8  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = 1, broadcast over the summed axis
     _d_t6 = _d_t7 * Y  # dJ/d_t6 += dJ/d_t7 * d_t7/d_t6,  d_t7/d_t6 = Y
+    del _d_t7, _d_t8
     _d_A = _d_t6  # dJ/dA += dJ/d_t6 * d_t6/dA,  d_t6/dA = 1
     # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = 1
     _d_t5 = _np.add.reduce(_d_t6, axis=1, keepdims=True)
     _d_t4 = -_d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = -1
+    del _d_t5
     _d_A = _d_A + (_d_t4 * _t9)  # dJ/dA += dJ/d_t4 * d_t4/dA,  d_t4/dA = softmax = exp(A - _t4)
+    del _d_t4, _d_t6, _t9
     _d_t1 = _d_A  # dJ/d_t1 += dJ/dA * dA/d_t1,  dA/d_t1 = 1
     _d_b2 = _np.add.reduce(_d_A, axis=0, keepdims=True)  # dJ/db2 += dJ/dA * dA/db2,  dA/db2 = 1
     _d_Z = _d_t1 @ W2.T  # dJ/dZ += dJ/d_t1 * d_t1/dZ,  d_t1/dZ = (·) @ W2.T
     _d_W2 = Z.T @ _d_t1  # dJ/dW2 += dJ/d_t1 * d_t1/dW2,  d_t1/dW2 = Z.T @ (·)
+    del _d_t1, _d_A
     _d_t0 = _d_Z * Z * (1 - Z)  # dJ/d_t0 += dJ/dZ * dZ/d_t0,  dZ/d_t0 = Z*(1 - Z)
+    del Z, _d_Z
     _d_W1 = X.T @ _d_t0  # dJ/dW1 += dJ/d_t0 * d_t0/dW1,  d_t0/dW1 = X.T @ (·)
     _grad = {
         "W1": _own(_d_W1, W1),
@@ -712,12 +719,14 @@ def predict(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> _Arg:
         )
     _t0 = X @ W1
     Z = _sigmoid(_t0)
-    _t1 = Z @ W2
-    A = _t1 + b2
+    del _t0
+    A = Z @ W2 + b2  # _t1 inline
+    del Z
     _t3 = _np.max(A, axis=1, keepdims=True)
     # stable: log-sum-exp, the row max subtracted before exp
     _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
-    _t5 = -_t4
-    _t6 = A + _t5
+    del _t3
+    _t6 = A - _t4  # _t5 inline
+    del _t4, A
     _t9 = _np.exp(_t6)
     return _value(_t9)

@@ -340,35 +340,26 @@ def forward(
     x_3 = _arg(x_3, _dt, "x_3")
     y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 41)
-    _t0 = alpha_1_1 * x_1
-    _t1 = alpha_1_2 * x_2
-    _t2 = alpha_1_3 * x_3
-    a_1 = alpha_1_0 + _t0 + _t1 + _t2
-    _t3 = x_1 * alpha_2_1
-    _t4 = x_2 * alpha_2_2
-    _t5 = x_3 * alpha_2_3
-    a_2 = alpha_2_0 + _t3 + _t4 + _t5
-    _t6 = x_1 * alpha_3_1
-    _t7 = x_2 * alpha_3_2
-    _t8 = x_3 * alpha_3_3
-    a_3 = alpha_3_0 + _t6 + _t7 + _t8
-    _t9 = x_1 * alpha_4_1
-    _t10 = x_2 * alpha_4_2
-    _t11 = x_3 * alpha_4_3
-    a_4 = alpha_4_0 + _t9 + _t10 + _t11
+    a_1 = alpha_1_0 + alpha_1_1 * x_1 + alpha_1_2 * x_2 + alpha_1_3 * x_3  # _t0, _t1, _t2 inline
+    a_2 = alpha_2_0 + x_1 * alpha_2_1 + x_2 * alpha_2_2 + x_3 * alpha_2_3  # _t3, _t4, _t5 inline
+    a_3 = alpha_3_0 + x_1 * alpha_3_1 + x_2 * alpha_3_2 + x_3 * alpha_3_3  # _t6, _t7, _t8 inline
+    a_4 = alpha_4_0 + x_1 * alpha_4_1 + x_2 * alpha_4_2 + x_3 * alpha_4_3  # _t9, _t10, _t11 inline
     z_1 = _sigmoid(a_1)
+    del a_1
     z_2 = _sigmoid(a_2)
+    del a_2
     z_3 = _sigmoid(a_3)
+    del a_3
     z_4 = _sigmoid(a_4)
-    _t12 = z_1 * beta_1
-    _t13 = z_2 * beta_2
-    _t14 = z_3 * beta_3
-    _t15 = z_4 * beta_4
-    b = beta_0 + _t12 + _t13 + _t14 + _t15
+    del a_4
+    # _t12, _t13, _t14, _t15 inline
+    b = beta_0 + z_1 * beta_1 + z_2 * beta_2 + z_3 * beta_3 + z_4 * beta_4
+    del z_1, z_2, z_3, z_4
     y = _sigmoid(b)
+    del b
     _t16 = y - y_star
-    _t17 = _t16**2
-    J = _t17 / 2
+    del y
+    J = _t16 * _t16 / 2  # _t17 inline
     return _value(J)
 
 
@@ -454,41 +445,33 @@ def value_and_grad(
     x_3 = _arg(x_3, _dt, "x_3")
     y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 41)
-    _t0 = alpha_1_1 * x_1
-    _t1 = alpha_1_2 * x_2
-    _t2 = alpha_1_3 * x_3
-    a_1 = alpha_1_0 + _t0 + _t1 + _t2
-    _t3 = x_1 * alpha_2_1
-    _t4 = x_2 * alpha_2_2
-    _t5 = x_3 * alpha_2_3
-    a_2 = alpha_2_0 + _t3 + _t4 + _t5
-    _t6 = x_1 * alpha_3_1
-    _t7 = x_2 * alpha_3_2
-    _t8 = x_3 * alpha_3_3
-    a_3 = alpha_3_0 + _t6 + _t7 + _t8
-    _t9 = x_1 * alpha_4_1
-    _t10 = x_2 * alpha_4_2
-    _t11 = x_3 * alpha_4_3
-    a_4 = alpha_4_0 + _t9 + _t10 + _t11
+    a_1 = alpha_1_0 + alpha_1_1 * x_1 + alpha_1_2 * x_2 + alpha_1_3 * x_3  # _t0, _t1, _t2 inline
+    a_2 = alpha_2_0 + x_1 * alpha_2_1 + x_2 * alpha_2_2 + x_3 * alpha_2_3  # _t3, _t4, _t5 inline
+    a_3 = alpha_3_0 + x_1 * alpha_3_1 + x_2 * alpha_3_2 + x_3 * alpha_3_3  # _t6, _t7, _t8 inline
+    a_4 = alpha_4_0 + x_1 * alpha_4_1 + x_2 * alpha_4_2 + x_3 * alpha_4_3  # _t9, _t10, _t11 inline
     z_1 = _sigmoid(a_1)
+    del a_1
     z_2 = _sigmoid(a_2)
+    del a_2
     z_3 = _sigmoid(a_3)
+    del a_3
     z_4 = _sigmoid(a_4)
-    _t12 = z_1 * beta_1
-    _t13 = z_2 * beta_2
-    _t14 = z_3 * beta_3
-    _t15 = z_4 * beta_4
-    b = beta_0 + _t12 + _t13 + _t14 + _t15
+    del a_4
+    # _t12, _t13, _t14, _t15 inline
+    b = beta_0 + z_1 * beta_1 + z_2 * beta_2 + z_3 * beta_3 + z_4 * beta_4
     y = _sigmoid(b)
+    del b
     _t16 = y - y_star
-    _t17 = _t16**2
-    J = _t17 / 2
+    J = _t16 * _t16 / 2  # _t17 inline
     # backward (ops: 43)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t17 = _d_J / 2  # dJ/d_t17 = 1/2
+    del _d_J
     _d_t16 = _d_t17 * 2 * _t16  # dJ/d_t16 += dJ/d_t17 * d_t17/d_t16,  d_t17/d_t16 = 2*_t16
+    del _t16, _d_t17
     _d_y = _d_t16  # dJ/dy += dJ/d_t16 * d_t16/dy,  d_t16/dy = 1
     _d_b = _d_y * y * (1 - y)  # dJ/db += dJ/dy * dy/db,  dy/db = y*(1 - y)
+    del _d_t16, _d_y, y
     _d_beta_0 = _d_b  # dJ/dbeta_0 += dJ/db * db/dbeta_0,  db/dbeta_0 = 1
     _d_t12 = _d_b  # dJ/d_t12 += dJ/db * db/d_t12,  db/d_t12 = 1
     _d_t13 = _d_b  # dJ/d_t13 += dJ/db * db/d_t13,  db/d_t13 = 1
@@ -503,9 +486,13 @@ def value_and_grad(
     _d_z_1 = _d_t12 * beta_1  # dJ/dz_1 += dJ/d_t12 * d_t12/dz_1,  d_t12/dz_1 = beta_1
     _d_beta_1 = _d_t12 * z_1  # dJ/dbeta_1 += dJ/d_t12 * d_t12/dbeta_1,  d_t12/dbeta_1 = z_1
     _d_a_4 = _d_z_4 * z_4 * (1 - z_4)  # dJ/da_4 += dJ/dz_4 * dz_4/da_4,  dz_4/da_4 = z_4*(1 - z_4)
+    del _d_z_4, z_4
     _d_a_3 = _d_z_3 * z_3 * (1 - z_3)  # dJ/da_3 += dJ/dz_3 * dz_3/da_3,  dz_3/da_3 = z_3*(1 - z_3)
+    del _d_z_3, z_3
     _d_a_2 = _d_z_2 * z_2 * (1 - z_2)  # dJ/da_2 += dJ/dz_2 * dz_2/da_2,  dz_2/da_2 = z_2*(1 - z_2)
+    del _d_z_2, z_2
     _d_a_1 = _d_z_1 * z_1 * (1 - z_1)  # dJ/da_1 += dJ/dz_1 * dz_1/da_1,  dz_1/da_1 = z_1*(1 - z_1)
+    del _d_z_1, z_1
     _d_alpha_4_0 = _d_a_4  # dJ/dalpha_4_0 += dJ/da_4 * da_4/dalpha_4_0,  da_4/dalpha_4_0 = 1
     _d_t9 = _d_a_4  # dJ/d_t9 += dJ/da_4 * da_4/d_t9,  da_4/d_t9 = 1
     _d_t10 = _d_a_4  # dJ/d_t10 += dJ/da_4 * da_4/d_t10,  da_4/d_t10 = 1
@@ -1194,30 +1181,20 @@ def predict(
     x_1 = _arg(x_1, _dt, "x_1")
     x_2 = _arg(x_2, _dt, "x_2")
     x_3 = _arg(x_3, _dt, "x_3")
-    _t0 = alpha_1_1 * x_1
-    _t1 = alpha_1_2 * x_2
-    _t2 = alpha_1_3 * x_3
-    a_1 = alpha_1_0 + _t0 + _t1 + _t2
-    _t3 = x_1 * alpha_2_1
-    _t4 = x_2 * alpha_2_2
-    _t5 = x_3 * alpha_2_3
-    a_2 = alpha_2_0 + _t3 + _t4 + _t5
-    _t6 = x_1 * alpha_3_1
-    _t7 = x_2 * alpha_3_2
-    _t8 = x_3 * alpha_3_3
-    a_3 = alpha_3_0 + _t6 + _t7 + _t8
-    _t9 = x_1 * alpha_4_1
-    _t10 = x_2 * alpha_4_2
-    _t11 = x_3 * alpha_4_3
-    a_4 = alpha_4_0 + _t9 + _t10 + _t11
+    a_1 = alpha_1_0 + alpha_1_1 * x_1 + alpha_1_2 * x_2 + alpha_1_3 * x_3  # _t0, _t1, _t2 inline
+    a_2 = alpha_2_0 + x_1 * alpha_2_1 + x_2 * alpha_2_2 + x_3 * alpha_2_3  # _t3, _t4, _t5 inline
+    a_3 = alpha_3_0 + x_1 * alpha_3_1 + x_2 * alpha_3_2 + x_3 * alpha_3_3  # _t6, _t7, _t8 inline
+    a_4 = alpha_4_0 + x_1 * alpha_4_1 + x_2 * alpha_4_2 + x_3 * alpha_4_3  # _t9, _t10, _t11 inline
     z_1 = _sigmoid(a_1)
+    del a_1
     z_2 = _sigmoid(a_2)
+    del a_2
     z_3 = _sigmoid(a_3)
+    del a_3
     z_4 = _sigmoid(a_4)
-    _t12 = z_1 * beta_1
-    _t13 = z_2 * beta_2
-    _t14 = z_3 * beta_3
-    _t15 = z_4 * beta_4
-    b = beta_0 + _t12 + _t13 + _t14 + _t15
+    del a_4
+    # _t12, _t13, _t14, _t15 inline
+    b = beta_0 + z_1 * beta_1 + z_2 * beta_2 + z_3 * beta_3 + z_4 * beta_4
+    del z_1, z_2, z_3, z_4
     y = _sigmoid(b)
     return _value(y)

@@ -314,14 +314,16 @@ def forward(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
     # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
-    _t0 = Z @ beta
-    b = _t0 + beta_0
+    del A
+    b = Z @ beta + beta_0  # _t0 inline
+    del Z
     y_hat = _sigmoid(b)
-    _t1 = 1 / N
+    del b
     _t2 = y_hat - y
-    _t3 = _t2**2
-    _t4 = _np.add.reduce(_t3, axis=None)
-    J = _t1 * _t4 / 2
+    del y_hat
+    _t3 = _t2 * _t2
+    del _t2
+    J = 1 / N * _np.add.reduce(_t3, axis=None) / 2  # _t1, _t4 inline
     return _value(J)
 
 
@@ -373,28 +375,34 @@ def value_and_grad(
     # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
-    _t0 = Z @ beta
-    b = _t0 + beta_0
+    del A
+    b = Z @ beta + beta_0  # _t0 inline
     y_hat = _sigmoid(b)
+    del b
     _t1 = 1 / N
     _t2 = y_hat - y
-    _t3 = _t2**2
-    _t4 = _np.add.reduce(_t3, axis=None)
-    J = _t1 * _t4 / 2
+    _t3 = _t2 * _t2
+    J = _t1 * _np.add.reduce(_t3, axis=None) / 2  # _t4 inline
+    del _t3
     # backward (ops: 19)
     _d_J = _ones_like(J)  # dJ/dJ = 1
     _d_t4 = _d_J * _t1 / 2  # dJ/d_t4 = _t1/2
+    del _d_J
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1, broadcast over the summed axis
     _d_t2 = _d_t3 * 2 * _t2  # dJ/d_t2 += dJ/d_t3 * d_t3/d_t2,  d_t3/d_t2 = 2*_t2
+    del _t2, _d_t3, _d_t4
     _d_y_hat = _d_t2  # dJ/dy_hat += dJ/d_t2 * d_t2/dy_hat,  d_t2/dy_hat = 1
     # dJ/db += dJ/dy_hat * dy_hat/db,  dy_hat/db = y_hat*(1 - y_hat)
     _d_b = _d_y_hat * y_hat * (1 - y_hat)
+    del _d_t2, _d_y_hat, y_hat
     _d_t0 = _d_b  # dJ/d_t0 += dJ/db * db/d_t0,  db/d_t0 = 1
     # dJ/dbeta_0 += dJ/db * db/dbeta_0,  db/dbeta_0 = 1
     _d_beta_0 = _np.add.reduce(_d_b, axis=0, keepdims=True)
     _d_Z = _d_t0 @ beta.T  # dJ/dZ += dJ/d_t0 * d_t0/dZ,  d_t0/dZ = (·) @ beta.T
     _d_beta = Z.T @ _d_t0  # dJ/dbeta += dJ/d_t0 * d_t0/dbeta,  d_t0/dbeta = Z.T @ (·)
+    del _d_t0, _d_b
     _d_A = _d_Z * Z * (1 - Z)  # dJ/dA += dJ/dZ * dZ/dA,  dZ/dA = Z*(1 - Z)
+    del Z, _d_Z
     _d_alpha = X.T @ _d_A  # dJ/dalpha += dJ/dA * dA/dalpha,  dA/dalpha = X.T @ (·)
     _grad = {
         "alpha": _own(_d_alpha, alpha),
@@ -714,7 +722,8 @@ def predict(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg = None) -
         )
     A = X @ alpha
     Z = _sigmoid(A)
-    _t0 = Z @ beta
-    b = _t0 + beta_0
+    del A
+    b = Z @ beta + beta_0  # _t0 inline
+    del Z
     y_hat = _sigmoid(b)
     return _value(y_hat)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -161,3 +162,78 @@ def test_user_names_that_shadow_builtins_are_fine():
     value, grad = module.value_and_grad(type=2.0, float=0.5)
     assert value == 2.0 * math.sin(0.5)
     assert grad == {"type": math.sin(0.5), "float": 2.0 * math.cos(0.5)}
+
+
+#: the circuits of FAST whose every op NumPy arrays compute as ``math`` does on this machine
+#: (``x**2`` is printed ``x * x``, which is NumPy's array square; sin/cos/sqrt agree)
+ARRAY_EXACT = ["small_example", "sqrt_div", "trig_product"]
+
+
+@pytest.mark.parametrize("name", ARRAY_EXACT)
+def test_fast_path_is_bit_for_bit_numpy_on_arrays(name):
+    """The README's claim: a Python float gets exactly the numbers a NumPy array of the same
+    points gets (the array path is what NumPy computes with its SIMD loops)."""
+    expr, wrt = FAST[name]
+    module = circuitc.compile(expr, wrt=wrt, name=name)
+    names = [w.name for w in wrt]
+    rng = np.random.default_rng(11)
+    pts = {n: rng.uniform(-20, 20, 4000) for n in names}
+    with np.errstate(all="ignore"):
+        values, grads = module.value_and_grad(**pts)  # elementwise: gradients of sum(J)
+    for i in range(4000):
+        kw = {n: float(pts[n][i]) for n in names}
+        value, grad = module.value_and_grad(**kw)
+        assert same(value, values[i]), (kw, value, values[i])
+        for n in names:
+            assert same(grad[n], grads[n][i]), (kw, n, grad[n], grads[n][i])
+
+
+@pytest.mark.parametrize("k", [3, 4, 5, 7, -3, -4])
+def test_integer_powers_are_within_one_ulp_of_numpy_arrays(k):
+    """The documented bound where the two differ: ``x**k`` for |k| > 2 is the C library's pow
+    for a float and NumPy's SIMD pow for an array; they differ by at most one ulp."""
+    rng = np.random.default_rng(k + 50)
+    xs = rng.uniform(-30, 30, 20000)
+    with np.errstate(all="ignore"):
+        arrays = xs**k
+    floats = np.array([float(v) ** k for v in xs])
+    ulps = np.abs(floats - arrays) / np.spacing(np.abs(arrays))
+    assert np.max(ulps) <= 1.0
+
+
+def test_powers_circuit_is_within_a_few_ulps_of_numpy_arrays():
+    """x³y⁻² + √(xy) + 1/(x − y): within 4 ulps of the size of its largest term (the terms
+    of a gradient may cancel, so the bound is on their scale, not on the sum)."""
+    expr, wrt = FAST["powers"]
+    module = circuitc.compile(expr, wrt=wrt, name="powers")
+    rng = np.random.default_rng(12)
+    xs, ys = rng.uniform(0.5, 20, 2000), rng.uniform(0.5, 20, 2000) + 25.0
+    values, grads = module.value_and_grad(x=xs, y=ys)
+    # the terms' sizes, by hand
+    scale = {
+        "J": xs**3 / ys**2 + np.sqrt(xs * ys) + 1 / np.abs(xs - ys),
+        "x": 3 * xs**2 / ys**2 + np.sqrt(ys / xs) / 2 + 1 / (xs - ys) ** 2,
+        "y": 2 * xs**3 / ys**3 + np.sqrt(xs / ys) / 2 + 1 / (xs - ys) ** 2,
+    }
+    for i in range(2000):
+        value, grad = module.value_and_grad(x=float(xs[i]), y=float(ys[i]))
+        assert abs(value - values[i]) <= 4 * np.spacing(scale["J"][i])
+        for n in ("x", "y"):
+            assert abs(grad[n] - grads[n][i]) <= 4 * np.spacing(scale[n][i]), (n, i)
+
+
+def test_fast_path_drops_copies_and_folds_single_use_values():
+    """The fast path is rewritten freely (the NumPy path keeps the notes' lines)."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from examples.small_example import circuit  # the notes' named steps t, u1, u2, u, J
+
+    src = circuitc.source(circuit)
+    fast = src[src.index("def value_and_grad") :]
+    fast = fast[: fast.index("except _MathError")]
+    assert "_d_u1" not in fast and "_d_u2" not in fast  # the copies of dJ/du
+    assert "u1 = " not in fast  # a single-use value written into its reader
+    # the NumPy path keeps every line of the notes' table
+    numpy_path = src[src.index("# backward", src.index("def value_and_grad")) :]
+    assert "_d_u1 = _d_u" in numpy_path

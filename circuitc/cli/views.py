@@ -97,6 +97,13 @@ def add_cost(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-naive", action="store_true", help="skip the naive sympy.diff route")
     p.add_argument(
+        "--dims",
+        default="",
+        metavar="N=128,...",
+        help="sizes of the matrix dimensions: the report adds the peak bytes value_and_grad"
+        " holds at those sizes, beside a hand-written estimate",
+    )
+    p.add_argument(
         "--format",
         choices=("text", "markdown"),
         default="text",
@@ -111,7 +118,23 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
     if not args.time_limit >= 0:
         raise CliError(f"--time-limit {args.time_limit:g}: must be a number of seconds >= 0")
+    dims = parse_dims(args.dims)
     circuits = load_circuits(args.file, args.circuit)
-    reports = [cost(c, naive=not args.no_naive, time_limit=args.time_limit) for c in circuits]
+    reports = [
+        cost(c, naive=not args.no_naive, time_limit=args.time_limit, dims=dims) for c in circuits
+    ]
     sys.stdout.write("\n".join(r.format(args.format) for r in reports))
     return 0
+
+
+def parse_dims(text: str) -> dict[str, int]:
+    """``N=128,M=3`` as ``{"N": 128, "M": 3}``; anything else is a one-line CLI error."""
+    from .common import CliError
+
+    out: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip().isidentifier() or not value.strip().isdigit():
+            raise CliError(f"--dims {item!r}: expected NAME=SIZE with a whole number (N=128)")
+        out[name.strip()] = int(value)
+    return out

@@ -76,3 +76,10 @@ def has_math_path(c: Compiled) -> bool:
     if g.nodes[c.output].op == "const" or count > MATH_PATH_MAX_NODES:
         return False
     return MathPrinter.supports(g, range(count))
+
+
+class FastPrinter(MathPrinter):
+    """The fast path of an emitted module: ``x**2`` of a named value as ``x * x``, exactly what
+    NumPy computes for an array's square."""
+
+    SQUARES = True

@@ -35,6 +35,13 @@ class Line:
         self.comment = one_line(self.comment)
         self.note = one_line(self.note)
 
+    @property
+    def text(self) -> str:
+        """The statement without its comment (``del a, b`` for a line that drops names)."""
+        if self.op == "del":
+            return f"del {self.rhs}"
+        return f"{self.lhs} {self.op} {self.rhs}"
+
 
 @dataclass
 class Plan:

@@ -16,6 +16,7 @@ from ..core import ops
 from ..core.ir import Graph
 from .frame import NumpyFrame
 from .imports import module_alias
+from .squares import square_text
 
 ATOM, POW, NEG, MUL, ADD, CMP = 100, 60, 50, 40, 30, 20
 
@@ -236,6 +237,8 @@ class Printer(NumpyFrame):
             return self._wrap(base, depth, need)
         if exponent == sp.Rational(1, 2):
             return f"{self.SQRT}({self.expr_at(base, depth)})"
+        if (square := square_text(self, base, exponent)) is not None:
+            return square if need <= MUL else f"({square})"
         text = _power(self._wrap(base, depth, ATOM), self.number(exponent))
         if not isinstance(exponent, sp.Integer):
             text = f"{self.POWER}({self.expr_at(base, depth)}, {self.number(exponent)})"
@@ -254,6 +257,8 @@ class Printer(NumpyFrame):
                 return f"1 / {self._power_text(base, -e, depth, MUL + 1)}", MUL
             if e == sp.Rational(1, 2):
                 return f"{self.SQRT}({self.expr_at(base, depth)})", ATOM
+            if (square := square_text(self, base, e)) is not None:
+                return square, MUL
             if isinstance(e, sp.Integer):
                 return _power(self._wrap(base, depth, ATOM), str(int(e))), POW
         return f"{self.POWER}({self.expr_at(base, depth)}, {self.expr_at(exp, depth)})", ATOM

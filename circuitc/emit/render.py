@@ -12,7 +12,7 @@ import jinja2
 
 from .._version import __version__
 from ..core.program import Compiled
-from .fastpath import has_math_path
+from .fastpath import FastPrinter, has_math_path
 from .layout import (
     WIDTH,
     condition,
@@ -24,8 +24,12 @@ from .layout import (
     statement_lines,
     tuple_text,
     wrapped,
+    wrapped_lines,
 )
-from .plan import output_display, plan
+from .memory import keep_names, schedule
+from .plan import Plan, output_display, plan
+from .printer import Printer
+from .shape import fast_plan
 from .tangent_context import tangent_context
 
 TEMPLATE = "module.py.j2"
@@ -75,6 +79,11 @@ def statements(lines, indent: int = 4, comments: bool = True) -> list[str]:
     it), their comments and notes laid out, or left out when not ``comments``."""
     out = []
     for line in lines:
+        if line.op == "del":  # memory planning drops names: `del a, b`, laid out as ruff does
+            one = f"del {line.rhs}"
+            fits = indent + len(one) <= WIDTH
+            out += [one] if fits else wrapped_lines("del (", line.rhs.split(", "), ")", indent)
+            continue
         code = (line.lhs, line.op, line.rhs)
         if comments:
             out += statement_lines(code, line.comment, line.note, indent)
@@ -110,12 +119,12 @@ def _header_text(circuit) -> tuple[str | None, list[str]]:
 
 def render_context(c: Compiled, printer_class: type | None = None) -> dict:
     """What a module template is given; ``printer_class`` prints another backend (no fast path)."""
-    p = plan(c, printer_class=printer_class)
-    fast = plan(c, math=True) if printer_class is None and has_math_path(c) else None
+    p, fast = module_plans(c, printer_class)
     circuit = c.circuit
     args = [name for name, _ in c.wrt] + c.inputs
     source, steps_text = _header_text(circuit)
     context = dict(
+        bodies=memory_plan(c, p, args),
         version=__version__,
         template=TEMPLATE,
         name=circuit.name,
@@ -158,3 +167,47 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
         output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose", "slice"),
     )
     return context | tangent_context(c, p, args)
+
+
+class ModulePrinter(Printer):
+    """The NumPy path of an emitted module: ``x**2`` of a named value as ``x * x``."""
+
+    SQUARES = True
+
+
+def module_plans(c: Compiled, printer_class: type | None = None) -> tuple[Plan, Plan | None]:
+    """The NumPy path's plan and the fast path's (None without one), printed for the module
+    (``x**2`` as ``x * x``; the fast path rewritten by ``shape.py``); ``printer_class``: another
+    backend's printer, which gets no fast path."""
+    p = plan(c, printer_class=printer_class or ModulePrinter)
+    if printer_class is not None or not has_math_path(c):
+        return p, None
+    return p, fast_plan(plan(c, math=True, printer_class=FastPrinter))
+
+
+def memory_plan(c: Compiled, p: Plan, args: list[str]) -> dict[str, list]:
+    """The NumPy path's function bodies after memory planning (``memory.py``): single-use
+    temporaries folded into the line that reads them, every local dropped at its last use.
+
+    Keys: ``forward`` (one part), ``value_and_grad`` (the forward part, the backward part),
+    ``predict`` (one part). The plan's own lines are untouched: ``table`` and ``trace`` read them.
+    """
+    grads = " ".join(expr for _, expr in p.grads)
+    arg_set = set(args)
+    quiet = constant_names(c, p)
+    return dict(
+        forward=schedule([p.forward], keep_names(p.output), arg_set, quiet)[0],
+        value_and_grad=schedule(
+            [p.forward_full, p.backward], keep_names(p.output, grads), arg_set, quiet
+        ),
+        predict=schedule([p.predict], keep_names(p.prediction), arg_set, quiet)[0],
+    )
+
+
+def constant_names(c: Compiled, p: Plan) -> set[str]:
+    """Names of values that read no argument (``1 / N``): numbers, never arrays to drop."""
+    g = c.graph
+    reads_arg = [False] * len(g.nodes)
+    for v, node in enumerate(g.nodes):  # ids are topological: arguments before their users
+        reads_arg[v] = node.op in ("sym", "adj") or any(reads_arg[a] for a in node.args)
+    return {name for v, name in p.names.items() if not reads_arg[v]}

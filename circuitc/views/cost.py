@@ -29,6 +29,7 @@ import sympy as sp
 
 from ..core.program import op_counts
 from .modes import add_modes, mode_rows
+from .peak import add_memory, memory_rows, peak_live
 from .trace import inspect_circuit
 
 DEFAULT_TIME_LIMIT = 10.0
@@ -69,6 +70,9 @@ class CostReport:
     entries: int | None = None  # parameter entries (None: a shape is a dimension symbol)
     forward_mode_ops: int | None = None  # the full gradient by forward mode: one jvp an entry
     hvp_ratio: float = 0.0
+    dims: dict[str, int] = field(default_factory=dict)  # the sizes the bytes are counted at
+    peak_bytes: int | None = None  # most bytes value_and_grad holds at once (None: no sizes)
+    hand_bytes: int | None = None  # what hand-written code holds: kept values, gradients, one more
 
     @property
     def ratio(self) -> float:
@@ -95,6 +99,7 @@ class CostReport:
             ("peak live values in value_and_grad", str(self.peak_live)),
         ]
         out += mode_rows(self)
+        out += memory_rows(self)
         n = self.naive
         if n is None:
             return out
@@ -134,7 +139,13 @@ class CostReport:
 
 
 def cost(
-    circuit, naive: bool = True, time_limit: float = DEFAULT_TIME_LIMIT, *, wrt=None, name="circuit"
+    circuit,
+    naive: bool = True,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    *,
+    wrt=None,
+    name="circuit",
+    dims: dict[str, int] | None = None,
 ) -> CostReport:
     """The cost of ``circuit``'s emitted passes and, when ``naive``, of the ``sympy.diff`` route.
 
@@ -142,6 +153,9 @@ def cost(
         circuit: a ``Circuit``, a module from ``circuitc.compile``, or a SymPy expression
             (then ``wrt`` is required).
         naive: also run the naive route (in a child process, at most ``time_limit`` seconds).
+        dims: sizes of the matrix dimensions (``{"N": 128}``): the report then gives the peak
+            bytes ``value_and_grad`` holds at those sizes (float64) beside a hand-written
+            estimate. A circuit without dimension symbols needs none.
     """
     ins = inspect_circuit(circuit, wrt, name)
     c, p = ins.compiled, ins.plan
@@ -160,41 +174,13 @@ def cost(
         forward_ops,
         backward_ops,
         [("J" if k == "_J" else k) for k in kept],
-        _peak_live(p, args),
+        peak_live(p, args),
     )
     add_modes(report, c)
+    add_memory(report, ins, args, dims)
     if naive:
         report.naive = naive_route(c.circuit, time_limit)
     return report
-
-
-def _peak_live(p, args: list[str]) -> int:
-    """Most named values alive at once in ``value_and_grad``: defined, and read again later."""
-    lines = [(line.lhs, line.op, line.rhs) for line in p.forward_full + p.backward]
-    final = " ".join(expr for _, expr in p.grads) + " " + p.output
-    defined_at: dict[str, int] = {}
-    last_use: dict[str, int] = {}
-    for i, (lhs, op, rhs) in enumerate(lines):
-        for w in _WORD.findall(rhs):
-            last_use[w] = i
-        if op != "=":
-            last_use[lhs] = i
-        defined_at.setdefault(lhs, i)
-    end = len(lines)
-    for w in _WORD.findall(final):
-        last_use[w] = end
-    arg_set = set(args)
-    delta = [0] * (end + 2)
-    for n, d in defined_at.items():
-        if n in arg_set:
-            continue
-        delta[d] += 1
-        delta[max(last_use.get(n, d), d) + 1] -= 1
-    peak = live = 0
-    for step in delta:
-        live += step
-        peak = max(peak, live)
-    return peak
 
 
 # -- the naive route ----------------------------------------------------------------------------
