@@ -231,3 +231,31 @@ def test_replayed_rules_build_the_same_module_as_lowering_each_rule(monkeypatch)
     monkeypatch.setattr(reverse, "_program", lambda *args: None)
     lowered = [circuitc.source(e, wrt=[x, y, z], name="ab") for e in exprs]
     assert replayed == lowered
+
+
+# -- the emitter's own walks are linear too (not just the code it writes) -------------------------
+class _CountingNodes(list):
+    """A graph's node list that counts reads, so a walk's work is measured without a clock."""
+
+    reads = 0
+
+    def __getitem__(self, i):
+        _CountingNodes.reads += 1
+        return super().__getitem__(i)
+
+
+def _render_reads(n: int) -> int:
+    from circuitc.emit.render import render
+    from circuitc.pipeline import build
+
+    compiled = build(sin_chain(n))
+    compiled.graph.nodes = _CountingNodes(compiled.graph.nodes)
+    _CountingNodes.reads = 0
+    render(compiled)  # every function of the module: forward, gradient, jvp, hvp
+    return _CountingNodes.reads
+
+
+def test_rendering_reads_the_graph_a_linear_number_of_times():
+    # a walk per line (the tangent lines' dependency walk once was one) reads a chain n²/2 times
+    small, large = _render_reads(150), _render_reads(600)
+    assert large <= 4.6 * small, (small, large)

@@ -182,12 +182,15 @@ def _needed(c: Compiled, leaves: set[int]) -> list:
     by_leaf = {c.tangent[t.target]: t for t in c.tangents}
     need = set(leaves)
     keep = []
+    # one visited set for the whole walk: a node seen from a later tangent line has already
+    # put every tangent leaf below it into ``need`` (a walk per line was quadratic in a chain)
+    seen: set[int] = set()
     for t in reversed(c.tangents):
         leaf = c.tangent[t.target]
         if leaf not in need:
             continue
         keep.append(t)
-        stack, seen = [t.expr], set()
+        stack = [t.expr]
         while stack:
             v = stack.pop()
             if v in seen:
