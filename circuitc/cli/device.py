@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+from pathlib import Path
 
 LIBS = ("numpy", "torch", "jax", "cupy")
 DEVICES = ("cpu", "cuda")
@@ -40,9 +41,23 @@ def add_device(p: argparse.ArgumentParser) -> None:
         const="local",
         metavar="local[:N]|ADDRESS",
         help="out of core: read --data (Parquet, Zarr or CSV files) chunk by chunk and run "
-        "full-batch gradient descent on a Dask cluster: a LocalCluster of N worker processes, "
-        "or the scheduler at ADDRESS (needs the dask extra)",
+        "gradient descent (full batch unless --chunks-per-step) or --optimizer lbfgs on a Dask "
+        "cluster: a LocalCluster of N worker processes, or the scheduler at ADDRESS (needs the "
+        "dask extra)",
     )
+    p.add_argument(
+        "--chunks-per-step",
+        type=_positive,
+        metavar="K",
+        help="with --dask: minibatch SGD, one step per K row chunks (a file is a chunk), the "
+        "chunks shuffled every epoch by --seed (default: full batch, one step an epoch)",
+    )
+
+
+def _positive(text: str) -> int:
+    from .common import positive_int
+
+    return positive_int(text)
 
 
 def on_arrays(args) -> bool:
@@ -89,33 +104,160 @@ def trainer(args):
     return functools.partial(device.train, lib=_checked_library(args), device=args.device)
 
 
-def dask_train(args, module, out, check_outputs) -> int:
-    """``--dask``: gradient descent over --data's rows on a cluster, the parameters and the
-    fitted preprocessing written to ``out`` (as ``train`` writes them)."""
-    from ..training import checkpoint, outofcore
+#: --dask's settings when neither the flags nor the --resume file give one
+DASK_DEFAULTS = dict(epochs=20, lr=0.1, seed=0, chunks_per_step=None, optimizer="sgd")
+
+
+def dask_train(args, name: str, module, check_outputs) -> int:
+    """``--dask``: gradient descent (full batch, or minibatch over row chunks) or L-BFGS over
+    --data's rows on a cluster. After every epoch the parameters, the fitted preprocessing and
+    the run's state go to the parameter file (as ``train`` writes them, atomically) and the
+    epoch line is printed; ``--resume`` continues a run where its file stopped."""
+    from ..training import outofcore
     from .common import CliError
 
-    if not args.data:
+    out = Path(args.out or args.resume or f"{name}.npz")
+    ck = _resumed(args, module)
+    s = _dask_settings(args, ck.config if ck is not None else {})
+    data = args.data or (ck.config.get("data") if ck is not None else None)
+    if not data:
         raise CliError("--dask needs --data PATH (a Zarr group, Parquet or CSV files)")
+    args.data = data
+    if ck is not None and not args.target_column:
+        args.target_column = ck.config.get("target_column")
     check_outputs(args, out)
-    epochs, lr = args.epochs or 20, args.lr or 0.1
+    state = ck.state if ck is not None and ck.state is not None else None
+    if state is not None and state.epoch >= s["epochs"]:
+        print(f"{args.resume} has already trained {state.epoch} epochs; pass --epochs N to go on")
+        return 0
+    config = dict(s, data=str(data), dask=args.dask, target_column=args.target_column)
     with _cluster(args.dask):
         try:
-            rows = outofcore.open_rows(args.data, args.target_column)
+            rows = outofcore.open_rows(data, args.target_column)
+            if ck is not None and ck.n_features not in (None, rows.X.shape[1]):
+                raise CliError(
+                    f"--data has {rows.X.shape[1]} feature columns; {args.resume} was trained "
+                    f"on {ck.n_features}"
+                )
+            if not args.quiet:
+                print(_header(name, rows, s, args.dask))
+                if state is not None and state.epoch:
+                    print(f"resuming {args.resume} at epoch {state.epoch + 1}; writing {out}")
+            fitted = outofcore.fit(module, rows)
+            if s["optimizer"] == "lbfgs":
+                return _dask_lbfgs(args, module, rows, fitted, ck, config, out)
+            saver = _Saver(args, module, out, config, s["epochs"], fitted[0])
             params, pre, state = outofcore.gradient_descent(
-                module, rows, epochs=epochs, lr=lr, seed=args.seed or 0,
-                callback=None if args.quiet else _epoch_line,
+                module, rows, epochs=s["epochs"], lr=s["lr"], seed=s["seed"],
+                chunks_per_step=s["chunks_per_step"],
+                params=ck.params if ck is not None else None, state=state, fitted=fitted,
+                callback=saver,
             )  # fmt: skip
         except (ValueError, OSError) as e:
             raise CliError(str(e)) from None
-    config = {"data": str(args.data), "epochs": epochs, "lr": lr, "dask": args.dask}
-    checkpoint.save(out, module, params, state=state, preprocessing=pre, config=config)
-    print(f"wrote {out} (loss {state.history.loss[-1]:.6g} after {state.epoch} epochs)")
+    if not args.quiet:
+        print(f"wrote {out} (loss {state.history.loss[-1]:.6g} after {state.epoch} epochs)")
     return 0
 
 
-def _epoch_line(progress) -> None:
-    print(f"epoch {progress.epoch}: loss {progress.loss:.6g}", flush=True)
+def _dask_lbfgs(args, module, rows, fitted, ck, config: dict, out: Path) -> int:
+    """``--dask --optimizer lbfgs``: SciPy's L-BFGS from the start (or the --resume file's
+    parameters) to the optimum, each gradient over all rows on the cluster; the parameter file
+    written once, as ``train --optimizer lbfgs`` writes it."""
+    from ..training import checkpoint, outofcore, scipy_opt
+    from .common import CliError
+
+    try:
+        r, pre = outofcore.lbfgs(
+            module, rows, fitted=fitted, params=ck.params if ck is not None else None,
+            seed=config["seed"], l2_C=args.l2_C,
+        )  # fmt: skip
+    except scipy_opt.ScipyMissing as e:
+        raise CliError(str(e)) from None
+    if not args.quiet:
+        penalty = f", C {args.l2_C:g}" if args.l2_C is not None else ""
+        print(
+            f"lbfgs (full batch{penalty}): {r.iterations} iterations, {r.evaluations} gradients; "
+            f"objective {r.objective:.10g}, |gradient| {r.gradient_norm:.3g}"
+            + ("" if r.success else f" ({r.message})")
+        )
+    config = dict(config, l2_C=args.l2_C)
+    checkpoint.save(out, module, r.params, preprocessing=pre, config=config)
+    if not args.quiet:
+        print(f"wrote {out}")
+    return 0
+
+
+def _resumed(args, module):
+    """The --resume file's checkpoint (None without --resume); a bad file is a CliError."""
+    from ..training import checkpoint
+    from .common import CliError
+
+    if not args.resume:
+        return None
+    try:
+        return checkpoint.load(args.resume, module)
+    except (ValueError, OSError) as e:
+        raise CliError(str(e)) from None
+
+
+def _dask_settings(args, saved: dict) -> dict:
+    """The flags, else the --resume file's settings, else ``DASK_DEFAULTS``; the in-memory
+    path's options that mean nothing here are one-line errors."""
+    from .common import CliError
+
+    if getattr(args, "batch_size", None) is not None:
+        raise CliError("--batch-size counts rows; with --dask a step reads --chunks-per-step K")
+    for flag in ("schedule", "momentum", "validation", "early_stopping"):
+        if getattr(args, flag, None) not in (None, 0, 0.0, "constant"):
+            raise CliError(f"--{flag.replace('_', '-')} is not available with --dask")
+    out = dict(DASK_DEFAULTS)
+    out.update({k: saved[k] for k in DASK_DEFAULTS if k in saved})
+    for k in DASK_DEFAULTS:
+        if getattr(args, k, None) is not None:
+            out[k] = getattr(args, k)
+    if out["optimizer"] not in ("sgd", "lbfgs"):
+        raise CliError(f"--optimizer {out['optimizer']} is not available with --dask (sgd, lbfgs)")
+    if getattr(args, "l2_C", None) is not None and out["optimizer"] != "lbfgs":
+        raise CliError("--l2-C is an option of the SciPy optimizers (--optimizer lbfgs)")
+    if out["optimizer"] == "lbfgs" and out["chunks_per_step"] is not None:
+        raise CliError("--chunks-per-step is a minibatch option; lbfgs is full batch")
+    return out
+
+
+def _header(name: str, rows, s: dict, spec: str) -> str:
+    chunks = len(rows.X.chunks[0])
+    what = f"{name} on {rows.X.shape[0]} rows in {chunks} chunks, {rows.X.shape[1]} features"
+    if s["optimizer"] == "lbfgs":
+        return f"{what}; lbfgs (SciPy, full batch) on dask {spec}"
+    batch = (
+        "full batch" if s["chunks_per_step"] is None else f"{s['chunks_per_step']} chunks a step"
+    )
+    return f"{what}; sgd, lr {s['lr']:g}, {batch}, {s['epochs']} epochs on dask {spec}"
+
+
+class _Saver:
+    """The epoch callback of a --dask run: the parameter file (atomically, with the state that
+    --resume continues from), the --log CSV and the epoch line, as ``train``'s Reporter."""
+
+    def __init__(self, args, module, out: Path, config: dict, epochs: int, pre):
+        self.args, self.module, self.out, self.config, self.epochs, self.pre = (
+            args, module, out, config, epochs, pre,
+        )  # fmt: skip
+
+    def __call__(self, p) -> bool:
+        from ..training import checkpoint
+        from .progress import epoch_line, write_log
+
+        checkpoint.save(
+            self.out, self.module, p.params, state=p.state, preprocessing=self.pre,
+            config=self.config,
+        )  # fmt: skip
+        if self.args.log:
+            write_log(self.args.log, p.history)
+        if not self.args.quiet:
+            print(epoch_line(p.history, self.epochs), flush=True)
+        return False
 
 
 def _cluster(spec: str):

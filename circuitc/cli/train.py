@@ -161,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     circuit = one_circuit(args, namespace)
     module = _compile(circuit, args)
     if args.dask:  # out of core, on a cluster
-        return dask_train(args, module, Path(args.out or f"{circuit.name}.npz"), _check_outputs)
+        return dask_train(args, circuit.name, module, _check_outputs)
     # resuming goes on writing the file it resumed from, unless --out says otherwise
     out = Path(args.out or args.resume or f"{circuit.name}.npz")
     _check_outputs(args, out)

@@ -1,6 +1,7 @@
 """Training on rows that need not fit in memory: Parquet, Zarr or many CSVs read by Dask, the
-preprocessing fitted in one pass, full-batch gradient descent through ``circuitc.dask``
-(``circuitc train FILE --data PATH --dask [local[:N]|ADDRESS]``).
+preprocessing fitted in one pass, gradient descent through ``circuitc.dask`` on all rows (full
+batch) or on a few row chunks a step (minibatch), and L-BFGS
+(``circuitc train FILE --data PATH --dask [local[:N]|ADDRESS] [--chunks-per-step K]``).
 
 The rows are never gathered: each step reads them chunk by chunk, scales them and runs the
 module's ``value_and_grad`` per chunk (``distributed.value_and_grad``); only one gradient per
@@ -116,6 +117,8 @@ def fit(module, rows: Rows) -> tuple[Preprocessing, Binding]:
     constant = lo == hi
     mean, scale = np.where(constant, 0.0, mean), np.where(constant | (std == 0), 1.0, std)
     binding = bind_shapes(module, rows.X.shape[1], len(classes), str(rows.target_name))
+    if binding.layout != "matrix":
+        raise DataError("--dask trains circuits with a feature matrix (X, N×D) only")
     task = binding.task
     pre = Preprocessing(
         rows.feature_names, mean, scale, bias=binding.bias, target_name=str(rows.target_name),
@@ -150,28 +153,119 @@ def encoded(rows: Rows, pre: Preprocessing, binding: Binding) -> dict:
 
 
 def gradient_descent(
-    module, rows: Rows, *, epochs: int = 20, lr: float = 0.1, seed: int = 0, callback=None
+    module,
+    rows: Rows,
+    *,
+    epochs: int = 20,
+    lr: float = 0.1,
+    seed: int = 0,
+    chunks_per_step: int | None = None,
+    params: dict | None = None,
+    state: State | None = None,
+    fitted: tuple[Preprocessing, Binding] | None = None,
+    callback=None,
 ) -> tuple[dict, Preprocessing, State]:
-    """Full-batch gradient descent over all rows, one ``circuitc.dask`` gradient per epoch:
-    θ ← θ − η ∇J. Returns the parameters, the preprocessing and the run's state (history)."""
-    from .distributed import value_and_grad
+    """Gradient descent over the rows through ``circuitc.dask``: θ ← θ − η ∇J.
 
-    pre, binding = fit(module, rows)
-    if binding.layout != "matrix":
-        raise DataError("--dask trains circuits with a feature matrix (X, N×D) only")
+    Full batch (``chunks_per_step`` None): one step an epoch, on all rows; the epoch's loss is
+    J before the step. Minibatch (``chunks_per_step`` K): each epoch visits the non-empty row
+    chunks (one a file) in the order ``epoch_order(chunks, seed, epoch)`` (a pure function of
+    the seed and the epoch, so a resumed run draws as an uninterrupted one) and takes one step
+    per K consecutive chunks of it, on their rows only; the epoch's loss is the row-weighted
+    mean of its steps' losses. ``params``/``state`` continue a run (``state.epoch`` epochs
+    done); ``fitted`` is ``fit(module, rows)`` when the caller has it; ``callback`` gets a ``Progress`` after every epoch and may return True to stop.
+    Returns the parameters, the preprocessing and the run's state (history)."""
+    pre, binding = fitted if fitted is not None else fit(module, rows)
+    if chunks_per_step is not None and chunks_per_step < 1:
+        raise DataError(f"chunks per step must be at least 1, got {chunks_per_step}")
     data = encoded(rows, pre, binding)
-    params = init(module, seed)
-    state = State(history=History())
+    params = dict(params) if params is not None else init(module, seed)
+    state = state if state is not None else State(history=History())
     while state.epoch < epochs:
-        J, g = value_and_grad(module, params, **data)
-        loss = float(np.mean(J))
-        if not math.isfinite(loss):
-            raise DataError(f"the loss became {loss} at epoch {state.epoch + 1}; try a smaller lr")
-        params = {w: p - lr * g[w] for w, p in params.items()}
+        if chunks_per_step is None:
+            params, loss = _full_step(module, params, data, lr, state.epoch)
+        else:
+            params, loss = _minibatch_epoch(module, params, data, lr, seed, state.epoch,
+                                            chunks_per_step)  # fmt: skip
         state.epoch += 1
+        state.step = 0
         state.history.append(epoch=state.epoch, loss=loss, lr=lr)
         progress = Progress("epoch", state.epoch, 1, 1, loss, lr, params, state, state.history)
         if callback is not None and callback(progress):
             state.history.stopped = "callback"
             break
     return params, pre, state
+
+
+def _full_step(module, params: dict, data: dict, lr: float, epoch: int) -> tuple[dict, float]:
+    """One step on all rows: the new parameters and J before the step."""
+    from .distributed import value_and_grad
+
+    J, g = value_and_grad(module, params, **data)
+    return _stepped(params, g, lr, float(np.mean(J)), epoch)
+
+
+def _stepped(params: dict, g: dict, lr: float, loss: float, epoch: int) -> tuple[dict, float]:
+    if not math.isfinite(loss):
+        raise DataError(f"the loss became {loss} at epoch {epoch + 1}; try a smaller lr")
+    return {w: p - lr * g[w] for w, p in params.items()}, loss
+
+
+def chunk_steps(sizes, seed: int, epoch: int, chunks_per_step: int) -> list[list[int]]:
+    """Epoch ``epoch``'s (0-based) steps: the indices of the row chunks each step reads, the
+    non-empty chunks shuffled by ``epoch_order`` and cut into runs of ``chunks_per_step``."""
+    from .optimizers import epoch_order
+
+    full = [k for k, n in enumerate(sizes) if n > 0]
+    order = [full[i] for i in epoch_order(len(full), seed, epoch)]
+    return [order[i : i + chunks_per_step] for i in range(0, len(order), chunks_per_step)]
+
+
+def _minibatch_epoch(
+    module, params: dict, data: dict, lr: float, seed: int, epoch: int, chunks_per_step: int
+) -> tuple[dict, float]:
+    """One epoch of steps on a few row chunks each; the epoch's row-weighted mean loss."""
+    import dask.array as da
+
+    from .distributed import value_and_grad
+
+    sizes = next(iter(data.values())).chunks[0]
+    total = weighted = 0.0
+    for step in chunk_steps(sizes, seed, epoch, chunks_per_step):
+        part = {n: da.concatenate([a.blocks[k] for k in step]) for n, a in data.items()}
+        J, g = value_and_grad(module, params, **part)
+        n = sum(sizes[k] for k in step)
+        params, loss = _stepped(params, g, lr, float(np.mean(J)), epoch)
+        total, weighted = total + n, weighted + n * loss
+    return params, weighted / total
+
+
+def lbfgs(
+    module,
+    rows: Rows,
+    *,
+    fitted: tuple[Preprocessing, Binding] | None = None,
+    params: dict | None = None,
+    seed: int = 0,
+    l2_C: float | None = None,
+):
+    """SciPy's L-BFGS (``scipy_opt.minimize``) on the mean loss over all rows (plus ``l2_C``'s
+    penalty), every objective and gradient one ``circuitc.dask`` evaluation. Returns SciPy's
+    ``Result`` and the preprocessing."""
+    from . import scipy_opt
+    from .distributed import value_and_grad
+
+    pre, binding = fitted if fitted is not None else fit(module, rows)
+    data = encoded(rows, pre, binding)
+    start = dict(params) if params is not None else init(module, seed)
+
+    def evaluate(**arguments):
+        theta = {w: arguments.pop(w) for w in module.WRT}
+        return value_and_grad(module, theta, **arguments)
+
+    result = scipy_opt.minimize(
+        module, start, data, "lbfgs", l2_C, binding, value_and_grad=evaluate
+    )
+    if not all(np.all(np.isfinite(v)) for v in result.params.values()):
+        raise DataError("lbfgs diverged: the parameters are not finite")
+    return result, pre

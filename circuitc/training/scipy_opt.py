@@ -69,8 +69,11 @@ class Problem:
     rows and scikit-learn's objective over C (the same optimum, and curvatures well above the
     3·eps that Newton-CG's inner CG takes for zero); its gradient and Hessian-vector product."""
 
-    def __init__(self, module, params: dict, data: dict, l2_C, binding):
+    def __init__(self, module, params: dict, data: dict, l2_C, binding, value_and_grad=None):
+        """``value_and_grad`` replaces the module's (``circuitc.dask``'s over row-chunked data:
+        then the scale follows from J's size at the first evaluation, not from a forward)."""
         self.module, self.data = module, data
+        self.evaluate = value_and_grad or module.value_and_grad
         self.names = list(module.WRT)
         self.shapes = [np.shape(params[n]) for n in self.names]
         self.cuts = np.cumsum([int(np.prod(s)) for s in self.shapes])[:-1]
@@ -78,10 +81,13 @@ class Problem:
         self.mask = self.flat(penalty_mask(params, binding))
         self.lam = 0.0 if l2_C is None else 1.0 / l2_C  # N · 1/(C·N)
         # J is the mean already (one number), or one loss a row (then sum(J) is N · mean)
-        size = np.size(module.forward(**params, **data))
-        self.scale = float(self.rows) if size == 1 else float(self.rows) / size
+        self.scale = None if value_and_grad else self._scale(module.forward(**params, **data))
         self.gradients = self.hvps = 0
         self.last = np.nan
+
+    def _scale(self, J) -> float:
+        size = np.size(J)
+        return float(self.rows) if size == 1 else float(self.rows) / size
 
     def unflat(self, theta) -> dict:
         parts = np.split(np.asarray(theta, dtype=np.float64), self.cuts)
@@ -95,7 +101,9 @@ class Problem:
     def fun(self, theta):
         """The objective and its gradient (``value_and_grad`` of the module, once)."""
         self.gradients += 1
-        J, g = self.module.value_and_grad(**self.unflat(theta), **self.data)
+        J, g = self.evaluate(**self.unflat(theta), **self.data)
+        if self.scale is None:
+            self.scale = self._scale(J)
         w = theta * self.mask
         self.last = float(np.sum(J)) * self.scale + 0.5 * self.lam * float(w @ w)
         return self.last, self.flat(g) * self.scale + self.lam * w
@@ -116,6 +124,7 @@ def minimize(
     binding: Binding | None = None,
     tol: float = 1e-10,
     max_iter: int = 10_000,
+    value_and_grad=None,
 ) -> Result:
     """Minimise the mean loss (plus the L2 penalty of ``l2_C``) over the parameters.
 
@@ -127,20 +136,17 @@ def minimize(
         l2_C: scikit-learn's C (inverse regularisation strength); None for no penalty.
         binding: how the data was bound (it says whether X carries a bias column).
         tol: the tolerance SciPy stops at (on the gradient of ``Problem``'s objective).
+        value_and_grad: J and the gradient in place of the module's, called as it is
+            (``training.outofcore`` passes ``circuitc.dask``'s over row-chunked data).
 
     Raises ``ScipyMissing`` without SciPy, ``ValueError`` for an unknown method or a bad C.
     """
-    try:
-        import scipy.optimize
-    except ImportError:
-        raise ScipyMissing(
-            "the SciPy optimizers need scipy: pip install 'circuitc[scipy]'"
-        ) from None
+    optimize = _scipy_optimize()
     if method not in METHODS:
         raise ValueError(f"unknown optimizer {method!r}; choose one of {', '.join(METHODS)}")
     if l2_C is not None and not (np.isfinite(l2_C) and l2_C > 0):
         raise ValueError(f"l2_C must be a positive number, got {l2_C!r}")
-    problem = Problem(module, params, data, l2_C, binding)
+    problem = Problem(module, params, data, l2_C, binding, value_and_grad)
     losses: list[float] = []
     options: dict = {"maxiter": max_iter}
     kwargs: dict = {"jac": True, "callback": lambda xk, *a: losses.append(problem.last)}
@@ -151,9 +157,7 @@ def minimize(
         options.update(xtol=tol * 1e-4) if method == "newton-cg" else options.update(gtol=tol)
         kwargs["hessp"] = problem.hessp
     x0 = problem.flat(params)
-    res = scipy.optimize.minimize(
-        problem.fun, x0, method=METHODS[method], options=options, **kwargs
-    )
+    res = optimize.minimize(problem.fun, x0, method=METHODS[method], options=options, **kwargs)
     value, grad = problem.fun(res.x)
     n = problem.rows
     return Result(
@@ -167,6 +171,17 @@ def minimize(
         str(res.message),
         [f / n for f in losses],
     )
+
+
+def _scipy_optimize():
+    """``scipy.optimize`` (``ScipyMissing`` without SciPy)."""
+    try:
+        import scipy.optimize
+    except ImportError:
+        raise ScipyMissing(
+            "the SciPy optimizers need scipy: pip install 'circuitc[scipy]'"
+        ) from None
+    return scipy.optimize
 
 
 def _rows(data: dict) -> int:
