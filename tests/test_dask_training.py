@@ -134,7 +134,12 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, address, capsys, monk
     monkeypatch.setattr(device._Saver, "__call__", checked)
     whole, part = tmp_path / "whole.npz", tmp_path / "part.npz"
     flags = ["--lr", "0.5", "--seed", "7", *batch]
-    _train(tmp_path, address, "--epochs", "4", "--out", str(whole), *flags)
+    log = tmp_path / "log.csv"
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "curve.png"
+    _train(tmp_path, address, "--epochs", "4", "--out", str(whole), "--log", str(log),
+           "--plot", str(png), *flags)  # fmt: skip
+    assert log.read_text().count("\n") == 5 and png.stat().st_size > 0  # a row an epoch
     assert saved == [(e, True) for e in range(1, 5)]
     out = capsys.readouterr().out
     assert "epoch 1/4  loss" in out and "epoch 4/4  loss" in out

@@ -155,6 +155,10 @@ def dask_train(args, name: str, module, check_outputs) -> int:
             )  # fmt: skip
         except (ValueError, OSError) as e:
             raise CliError(str(e)) from None
+    if args.plot and len(state.history):
+        from .progress import plot
+
+        plot(args.plot, state.history, f"{name} on {data}")
     if not args.quiet:
         print(f"wrote {out} (loss {state.history.loss[-1]:.6g} after {state.epoch} epochs)")
     return 0
