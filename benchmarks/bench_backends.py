@@ -9,7 +9,13 @@ Dask generates chunk by chunk (never held in memory at once), on a ``LocalCluste
 worker processes with ``--memory-limit`` each: rows per second, the workers' peak resident
 memory, and the gradient's error against the same rows in memory (on a size that fits).
 
-Run: ``python benchmarks/bench_backends.py mlp|dask [--rows 2e7] [--memory-limit 512MB]``.
+``train``: an actual ``circuitc train --dask ADDRESS`` run (its own process) over Parquet files
+written one at a time to ``--folder`` (outside the repository; kept for the next run), on a
+``LocalCluster`` of 1 and 2 worker processes limited to ``--memory-limit``: seconds, the
+workers' and the training process's peak resident memory.
+
+Run: ``python benchmarks/bench_backends.py mlp|dask|train [--rows 2e7] [--memory-limit 512MB]``
+(``train --rows 6e6`` is 1.5 GB of rows).
 """
 
 from __future__ import annotations
@@ -192,6 +198,69 @@ def bench_dask(rows: int, chunk: int, memory_limit: str) -> None:
               f"{rows / seconds:,.0f} | {peak / 1e6:.0f} MB |")  # fmt: skip
 
 
+def write_parquet_rows(folder: Path, rows: int, chunk: int, seed: int = 0) -> float:
+    """Logistic-regression rows (30 features and a 0/1 label) as Parquet files of ``chunk``
+    rows each, written one at a time (never all in memory); returns the bytes of float64 rows."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    w = np.linspace(-1.0, 1.0, 30)
+    names = [f"x{j}" for j in range(30)] + ["label"]
+    for k, start in enumerate(range(0, rows, chunk)):
+        n = min(chunk, rows - start)
+        X = rng.normal(size=(n, 30))
+        y = (X @ w + rng.normal(size=n) > 0).astype(float)
+        pd.DataFrame(np.column_stack([X, y]), columns=names).to_parquet(
+            folder / f"part{k:04d}.parquet"
+        )
+    return rows * 31 * 8
+
+
+def bench_train(rows: int, chunk: int, memory_limit: str, folder: Path, epochs: int) -> None:
+    """An actual ``circuitc train --dask ADDRESS`` run (its own process) over Parquet files
+    several times the workers' memory limit, on a LocalCluster of 1 and 2 limited workers:
+    the run's seconds, the workers' and the training process's peak resident memory."""
+    import subprocess
+    import sys
+
+    import distributed
+
+    if not any(folder.glob("*.parquet")):
+        size = write_parquet_rows(folder, rows, chunk)
+    else:
+        size = rows * 31 * 8
+    print(
+        f"\n| `train --dask`, {rows:,} rows × 31 float64 ({size / 1e9:.2f} GB of Parquet, "
+        f"{-(-rows // chunk)} files), workers limited to {memory_limit}, {epochs} epochs "
+        "full batch | seconds | rows/s per epoch | peak worker RSS | peak train process RSS |"
+    )
+    print("|---|---|---|---|---|")
+    for workers in (1, 2):
+        with distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True,
+            memory_limit=memory_limit, dashboard_address=None,
+        ) as cluster, distributed.Client(cluster) as client:  # fmt: skip
+            out = folder.parent / f"bench_train_{workers}.npz"
+            command = [
+                sys.executable, "-m", "circuitc", "train",
+                str(ROOT / "examples" / "logistic_regression_batch.py"), "--data", str(folder),
+                "--target-column", "label", "--dask", cluster.scheduler_address,
+                "--epochs", str(epochs), "--lr", "0.5", "--out", str(out),
+            ]  # fmt: skip
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(command)
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - t0
+            if status != 0:
+                raise SystemExit(f"train --dask failed (status {status})")
+            peak = max(client.run(_peak_rss).values())
+        passes = epochs + 1  # the preprocessing's pass, then one a step
+        print(f"| {workers} worker{'s' if workers > 1 else ''} | {seconds:.0f} | "
+              f"{rows * passes / seconds:,.0f} | {peak / 1e6:.0f} MB | "
+              f"{usage.ru_maxrss * 1024 / 1e6:.0f} MB |")  # fmt: skip
+
+
 def _peak_rss() -> int:
     """This process's peak resident memory in bytes (Linux reports KiB)."""
     import resource
@@ -201,16 +270,21 @@ def _peak_rss() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("case", choices=("mlp", "dask"))
+    parser.add_argument("case", choices=("mlp", "dask", "train"))
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--rows", type=float, default=8e6)
     parser.add_argument("--chunk", type=int, default=250_000)
     parser.add_argument("--memory-limit", default="512MB")
+    parser.add_argument("--folder", default="/tmp/circuitc_bench_rows", help="train: the files")
+    parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     if args.case == "mlp":
         bench_mlp(args.repeats)
-    else:
+    elif args.case == "dask":
         bench_dask(int(args.rows), args.chunk, args.memory_limit)
+    else:
+        folder = Path(args.folder)
+        bench_train(int(args.rows), args.chunk, args.memory_limit, folder, args.epochs)
 
 
 if __name__ == "__main__":
