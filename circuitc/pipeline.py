@@ -37,7 +37,7 @@ def build(circuit: Circuit) -> Compiled:
     wrt = [(w.name, lowerer.env.get(w)) for w in circuit.wrt]
     for name, sym in lowerer.symbols.items():
         names.setdefault(lowerer.env[sym], name)
-    wrt_names = [w.name for w in circuit.wrt]
+    wrt_names = {w.name for w in circuit.wrt}  # a set: O(1) membership for 10^4 parameters
     inputs = sorted(n for n in lowerer.symbols if n not in wrt_names)
     dims = _dimensions(circuit, lowerer, inputs)
     _check_data_inputs(circuit, inputs)
@@ -158,7 +158,7 @@ def _dimensions(circuit: Circuit, lowerer: Lowerer, inputs: list[str]) -> list[s
     """The matrix dimensions bound at call time: none is also an argument's name, and each is
     the size of some argument (so a call can bind it)."""
     graph = lowerer.graph
-    wrt_names = [w.name for w in circuit.wrt]
+    wrt_names = {w.name for w in circuit.wrt}  # a set: O(1) membership for 10^4 parameters
     dims = sorted({d for n in graph.nodes if n.op == "sym" for d in n.shape if isinstance(d, str)})
     clash = [d for d in dims if d in lowerer.symbols or d in wrt_names]
     if clash:

@@ -82,7 +82,7 @@ def _contributions(graph: Graph, v: int, g: int) -> tuple[list, list[str]]:
             return out, [_partial_text(node.op, consts, i, e) for i, e in enumerate(exprs)]
     env = {rules.G: g, rules.ANS: v}
     for i, a in enumerate(node.args):
-        env[rules.ARGS[i]] = a
+        env[rules.arg(i)] = a
     lowerer = Lowerer(graph, env)
     out = [None if e is None else lowerer.lower(sp.sympify(e)) for e in exprs]
     return out, [_partial_text(node.op, consts, i, e) for i, e in enumerate(exprs)]
@@ -132,7 +132,7 @@ def _program(op: str, consts: tuple, exprs: tuple) -> tuple[Graph, list] | None:
         rules.ANS: scratch.add_node("sym", (), ("_ans",)),
     }
     for i in range(len(consts)):
-        env[rules.ARGS[i]] = scratch.add_node("sym", (), (f"_a{i}",))
+        env[rules.arg(i)] = scratch.add_node("sym", (), (f"_a{i}",))
     lowerer = Lowerer(scratch, env)
     outs = [None if e is None else lowerer.lower(sp.sympify(e)) for e in exprs]
     plain = not scratch.notes and all(

@@ -116,7 +116,16 @@ BY_HEAD.update({op.head: op for op in BUILTIN})
 # -- placeholders the SymPy rules are written in -------------------------------------------
 G = sp.Symbol("_g")
 ANS = sp.Symbol("_ans")
-ARGS = tuple(sp.Symbol(f"_a{i}") for i in range(16))
+#: the argument placeholders made so far; ``arg(i)`` makes more (an op may have any arity)
+ARGS: list[sp.Symbol] = []
+
+
+def arg(i: int) -> sp.Symbol:
+    """The placeholder ``_a<i>`` of a rule's argument ``i``."""
+    while len(ARGS) <= i:
+        ARGS.append(sp.Symbol(f"_a{len(ARGS)}"))
+    return ARGS[i]
+
 
 _cache: dict[tuple, tuple] = {}
 
@@ -137,11 +146,9 @@ def sympy_vjp(op: str, consts: tuple) -> tuple:
     key = (op, consts)
     found = _cache.get(key)
     if found is None:
-        args = [ARGS[i] if c is None else c for i, c in enumerate(consts)]
+        args = [arg(i) if c is None else c for i, c in enumerate(consts)]
         if op == "pow":
             found = _pow_vjp(G, ANS, *args)
-        elif op == "add":
-            found = tuple(G for _ in args)
         elif op == "mul":
             found = tuple(
                 G * sp.Mul(*(a for j, a in enumerate(args) if j != i)) for i in range(len(args))
@@ -224,6 +231,9 @@ def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
     op, args = node.op, node.args
     if op in MATRIX_OPS:
         return _matrix_vjp(graph, nid, g)
+    if op == "add":
+        # every term receives the sum's adjoint, whatever the arity
+        return [g for _ in args]
     if op == "mul" and len(args) > SMALL_PRODUCT:
         return _product_vjp(graph, args, g)
     if op == "where":
@@ -256,6 +266,10 @@ def _symbolic_pow_vjp(graph: Graph, nid: int, g: int) -> list[int]:
     0*(-inf) = nan while its limit is 0, which a where gives (as PyTorch does)."""
     base, exp = graph.nodes[nid].args
     to_base = graph.mul(g, exp, graph.pow(base, graph.add(exp, graph.const(-1))))
+    if graph.is_const(base) and graph.values[base].is_zero:
+        # 0**e is 0 for every e > 0, so d/de is 0 there (the limit ans*log(b) -> 0, as in
+        # autograd and PyTorch); log(0) itself is no number
+        return [to_base, None]
     if graph.is_const(base):  # 2**e: log(2) is a number
         return [to_base, graph.mul(g, nid, graph.const(sp.log(graph.values[base])))]
     zero = graph.const(0)
@@ -377,6 +391,8 @@ def structural_partial_template(graph: Graph, nid: int, i: int) -> str:
         return f"1 at [{node.attrs[0]}, {node.attrs[1]}], 0 elsewhere"
     if node.op == "stack":
         return f"entry [{i // node.shape[1]}, {i % node.shape[1]}]"
+    if node.op == "add":
+        return "1"
     if node.op == "mul":
         return "product of the other factors"
     if node.op == "where":
@@ -386,6 +402,8 @@ def structural_partial_template(graph: Graph, nid: int, i: int) -> str:
     if node.op == "pow":  # an exponent that is not a constant
         if i == 0:
             return "_a1*_a0**(_a1 - 1)"
+        if graph.is_const(node.args[0]) and graph.values[node.args[0]].is_zero:
+            return "0 (0**_a1 is 0 for _a1 > 0)"
         if graph.is_const(node.args[0]):
             return "_ans*log(_a0)"
         return "0 where _ans == 0 else _ans*log(_a0)"

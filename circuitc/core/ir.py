@@ -18,6 +18,12 @@ from ..errors import CircuitError
 #: ops whose node is a leaf (no arguments)
 LEAF_OPS = frozenset({"sym", "const", "adj", "dot", "dim", "ones", "zeros", "eye"})
 
+#: the most arguments one sum or product node holds: a wider one is built as a tree of nodes
+#: of at most this many (a few terms a line in the emitted code, and no expression deep enough
+#: to make Python's own compiler recurse); the association is fixed here, so every backend
+#: computes the same rounding
+MAX_ARITY = 8
+
 
 @dataclass(frozen=True)
 class Node:
@@ -102,7 +108,7 @@ class Graph:
         if len(rest) == 1:
             return rest[0]
         rest.sort()
-        return self.add_node("add", tuple(rest), (), self.elementwise_shape(rest, "a sum"))
+        return self.nary("add", rest, "a sum")
 
     def mul(self, *args: int) -> int:
         """Elementwise product, with constants folded, ones dropped and ``-(-a)`` cancelled."""
@@ -122,10 +128,37 @@ class Graph:
             return self.const(coeff)
         rest.sort()
         if coeff != 1:
-            rest.insert(0, self.const(coeff))
+            # the coefficient stays first in the top node (the printer reads a sign from it)
+            top = self.chunks("mul", rest, MAX_ARITY - 1, "a product")
+            return self.add_node(
+                "mul", (self.const(coeff), *top), (), self.elementwise_shape(top, "a product")
+            )
         if len(rest) == 1:
             return rest[0]
-        return self.add_node("mul", tuple(rest), (), self.elementwise_shape(rest, "a product"))
+        return self.nary("mul", rest, "a product")
+
+    def nary(self, op: str, args: list[int], what: str) -> int:
+        """An n-ary ``add``/``mul`` of ``args`` (two or more, in order): one node, or a tree of
+        nodes of at most ``MAX_ARITY`` arguments each, consecutive arguments grouped."""
+        top = self.chunks(op, args, MAX_ARITY, what)
+        if len(top) == 1:
+            return top[0]
+        return self.add_node(op, tuple(top), (), self.elementwise_shape(top, what))
+
+    def chunks(self, op: str, args: list[int], width: int, what: str) -> list[int]:
+        """``args`` grouped into nodes of ``op`` (level by level, iteratively) until at most
+        ``width`` remain: the arguments of the top node."""
+        while len(args) > width:
+            grouped = []
+            for k in range(0, len(args), MAX_ARITY):
+                part = args[k : k + MAX_ARITY]
+                if len(part) == 1:
+                    grouped.append(part[0])
+                else:
+                    shape = self.elementwise_shape(part, what)
+                    grouped.append(self.add_node(op, tuple(part), (), shape))
+            args = grouped
+        return args
 
     def pow(self, base: int, exp: int) -> int:
         """``base ** exp`` with the trivial exponents folded."""

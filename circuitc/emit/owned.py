@@ -37,5 +37,18 @@ def fresh_adjoint(c: Compiled, leaf: int, first_expr: dict[int, int], fwd_set) -
     g = c.graph
     if leaf not in first_expr or g.nodes[c.adjoint[leaf]].shape != g.nodes[leaf].shape:
         return False  # (J is the parameter itself: its adjoint is the seed)
-    later = sum(1 for u in c.updates if u.target == leaf) > 1
+    later = _update_counts(c).get(leaf, 0) > 1
     return later or owned(c, first_expr[leaf], leaf, fwd_set)
+
+
+def _update_counts(c: Compiled) -> dict[int, int]:
+    """How many updates each adjoint receives, counted once per circuit (counting them again
+    for each parameter made compiling quadratic in the number of parameters)."""
+    key = (id(c.updates), len(c.updates))
+    cached = c.__dict__.get("_update_counts")
+    if cached is None or cached[0] != key:
+        counts: dict[int, int] = {}
+        for u in c.updates:
+            counts[u.target] = counts.get(u.target, 0) + 1
+        cached = c.__dict__["_update_counts"] = (key, counts)
+    return cached[1]

@@ -66,6 +66,11 @@ class Plan:
     predict_prologue: list[str] = field(default_factory=list)  # the same for predict()
 
 
+#: the most nodes one line prints inline: a longer chain of single-use nodes is cut into lines
+#: (so the printer's depth stays bounded and no line grows with the circuit)
+INLINE_BUDGET = 12
+
+
 def _cosmetic(c: Compiled, v: int) -> bool:
     """Nodes that read better inline when used once: negation, reciprocal, conditions, masks."""
     g = c.graph
@@ -158,15 +163,19 @@ class _Namer:
 
     def name_forward(self, uses: dict[int, int]) -> None:
         """A temporary for every forward node without a name, except a cosmetic one (``-y``,
-        a comparison) used once, which reads better inline."""
+        a comparison) used once, which reads better inline, unless the chain it ends prints
+        more than ``INLINE_BUDGET`` nodes."""
         c, g = self.c, self.c.graph
+        size: dict[int, int] = {}  # how many nodes an inlined node prints (its own, its inlined)
         roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
         for v in g.cone(roots):
             node = g.nodes[v]
             if node.op in LEAF_OPS or node.op == "bool" or v in self.names:
                 continue
             if v not in c.adjoint and uses.get(v, 0) <= 1 and _cosmetic(c, v):
-                continue
+                size[v] = 1 + sum(size.get(a, 0) for a in node.args)
+                if size[v] <= INLINE_BUDGET:
+                    continue  # a long chain (an And of many comparisons) still gets lines
             self.names[v] = self.fresh()
 
     def name_adjoints(self) -> None:
@@ -308,8 +317,9 @@ def _prologues(out: Plan, c: Compiled, printer: Printer) -> None:
         read = {g.nodes[v].attrs[0] for v in g.cone([c.prediction]) if g.nodes[v].op == "sym"}
         wrt_names = [n for n, _ in c.wrt]
         out.predict_args = wrt_names + [n for n in c.inputs if n in read]
-        out.predict_prologue = prologue(c, out.predict_args)
-    out.prologue = prologue(c, [n for n, _ in c.wrt] + c.inputs)
+        out.predict_prologue = prologue(c, out.predict_args, [c.prediction])
+    everything = [c.output] + [u.expr for u in c.updates]  # what forward or the backward reads
+    out.prologue = prologue(c, [n for n, _ in c.wrt] + c.inputs, everything)
     if shape_checks(c):
         printer.helpers.add("_bind")
 
@@ -350,19 +360,28 @@ def _inlined(c: Compiled, v: int, names) -> list[int]:
 
 
 def _pending(c: Compiled, expr: int, fwd_set, emitted, shared: set[int]) -> list[int]:
-    """Backward-only nodes under ``expr`` that need a line before it (shared ones), in id order."""
+    """Backward-only nodes under ``expr`` that need a line before it, in id order: the shared
+    ones, and those that would make an inlined expression longer than ``INLINE_BUDGET``."""
     g = c.graph
-    found, stack, seen = [], [expr], set()
+    found, stack, seen = set(), [expr], set()
     while stack:
         v = stack.pop()
         if v in seen or v in fwd_set or v in emitted or g.nodes[v].op in LEAF_OPS:
             continue
         seen.add(v)
         if v != expr and v in shared:
-            found.append(v)
+            found.add(v)
         stack.extend(g.nodes[v].args)
     if expr in shared and expr not in emitted and expr not in fwd_set:
-        found.append(expr)
+        found.add(expr)
+    size: dict[int, int] = {}
+    for v in sorted(seen):  # ascending ids: arguments first
+        if v in found:
+            continue
+        size[v] = 1 + sum(size.get(a, 0) for a in g.nodes[v].args)
+        if size[v] > INLINE_BUDGET and v != expr:
+            found.add(v)
+            size[v] = 0
     return sorted(found)
 
 

@@ -41,12 +41,13 @@ def shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
 FAST_ARGS_MAX = 16
 
 
-def prologue(c: Compiled, names: list[str]) -> list[str]:
+def prologue(c: Compiled, names: list[str], roots=()) -> list[str]:
     """The lines that open a function: the arguments as NumPy floats, then their shape check.
 
     Float64 arrays (the usual call) need no conversion: a cheap test skips ``_dtype``/``_arg``.
     The shapes are compared as tuples, the dimensions read off the first argument that has
-    them; ``_bind`` (which words the error) runs only when that comparison fails.
+    them; ``_bind`` (which words the error) runs only when that comparison fails. A dimension
+    that the values under ``roots`` use as a number (a mean divides by N) must not be 0.
     """
     fast = 0 < len(names) <= FAST_ARGS_MAX
     dtype_call = wrapped_lines("_dt = _dtype(", names, ")", indent=8 if fast else 4)
@@ -62,13 +63,15 @@ def prologue(c: Compiled, names: list[str]) -> list[str]:
         lines += ["    " + line for line in convert]
     else:
         lines = convert
-    return lines + shape_lines(c, names)
+    return lines + shape_lines(c, names, roots)
 
 
-def shape_lines(c: Compiled, names: list[str]) -> list[str]:
+def shape_lines(c: Compiled, names: list[str], roots=()) -> list[str]:
     """The shape check of a function's arguments ``names`` (the array-API backend's prologue
     ends with it too): the dimensions read off the first argument that has them, the shapes
-    compared as tuples, ``_bind`` called when they differ."""
+    compared as tuples, ``_bind`` called when they differ; then, for a dimension that the
+    values under ``roots`` use as a number (a mean divides by N), a ValueError naming it when
+    it is 0 (never a ZeroDivisionError from inside the module)."""
     bind = shape_checks(c, names)
     if not bind:
         return []
@@ -81,4 +84,11 @@ def shape_lines(c: Compiled, names: list[str]) -> list[str]:
         lines += long_statement(f"{d} = ", read, 4)
     lines += condition([f"{n}.shape != {shape_tuple(s)}" for n, s in specs], "or")
     lines += ["    " + line for line in bind]
+    g = c.graph
+    used = {g.nodes[v].attrs[0] for v in g.cone(roots) if g.nodes[v].op == "dim"} if roots else ()
+    for d in sorted(set(dims) & set(used)):
+        name, shape = next((n, s) for n, s in specs if d in s)
+        axis = "rows" if shape.index(d) == 0 else "columns"
+        message = f"{d} = 0: {name} has no {axis}, and the circuit divides by {d} (a mean)"
+        lines += [f"if {d} == 0:", f"    raise ValueError({message!r})"]
     return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -63,7 +64,7 @@ class Circuit:
                 raise CircuitError(f"circuit {self.name!r}: wrt entry {w!r} is not a SymPy symbol")
             check_name(w.name)
         names = [w.name for w in self.wrt]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = sorted(n for n, k in Counter(names).items() if k > 1)  # one pass, not n²
         if dup:
             raise CircuitError(f"circuit {self.name!r}: wrt lists {dup[0]!r} twice")
         steps = []

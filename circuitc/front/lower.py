@@ -49,6 +49,11 @@ class Lowerer:
         self.env: dict = dict(env or {})
         self.symbols: dict[str, sp.Basic] = {}
         self.dims = dims
+        # the memo of every walk, per mask (None: unmasked): a sub-expression met again under
+        # the same mask, in another step, condition or branch, is the node it gave before
+        self.memos: dict[int | None, dict[int, int]] = {}
+        self.kept: list = []  # every visited object, so that no id() is reused meanwhile
+        self.bound = 0  # > 0 inside the body of A.applyfunc(f): f's variable is bound there
 
     # -- leaves -------------------------------------------------------------------------------
     def symbol(self, s: sp.Basic, mask: int | None) -> int:
@@ -77,10 +82,14 @@ class Lowerer:
         return nid
 
     # -- the walk -----------------------------------------------------------------------------
-    def lower(self, expr: sp.Basic, mask: int | None = None) -> int:
-        """Return the node of ``expr``; ``mask`` (a condition node) masks the inputs it reads."""
-        top: dict[int, int] = {}
-        keep = []  # holds every visited object, so no id() is reused during the walk
+    def lower(self, expr: sp.Basic, mask: int | None = None, seed: dict | None = None) -> int:
+        """Return the node of ``expr``; ``mask`` (a condition node) masks the inputs it reads.
+        ``seed`` maps ids of sub-expressions to the nodes they already have under this mask."""
+        # a body of A.applyfunc(f) means another thing for each A: its walks memoise apart
+        top = self.memos.setdefault(mask, {}) if not self.bound else {}
+        for key, nid in (seed or {}).items():
+            top.setdefault(key, nid)
+        keep = self.kept
         # (expression, state, the memo of its scope, extra): the body of ``A.applyfunc(f)`` is
         # lowered in a scope of its own, with f's variable bound to A's node (state 1 -> 2)
         stack: list[tuple] = [(expr, 0, top, None)]
@@ -128,6 +137,7 @@ class Lowerer:
                 stack.append((e.expr, 0, memo, None))
         elif ready == 1:
             var, body = lambda_parts(e.function)
+            self.bound += 1
             saved = self.env.get(var)
             self.env[var] = memo[id(e.expr)]
             scope: dict[int, int] = {}
@@ -135,6 +145,7 @@ class Lowerer:
             stack.append((body, 0, scope, None))
         else:
             var, saved, scope, body = extra
+            self.bound -= 1
             memo[id(e)] = self._elementwise_of(scope[id(body)], memo[id(e.expr)])
             if saved is None:
                 self.env.pop(var, None)
@@ -189,7 +200,7 @@ class Lowerer:
         if head in _LOGIC:
             if head in (sp.And, sp.Or) and len(args) > 2:
                 # NumPy's logical_and/or are binary (a third argument would be ``out``)
-                return _fold(g, _LOGIC[head], args)
+                return _balanced(g, _LOGIC[head], args)
             return g.call(_LOGIC[head], *args)
         return self._registered(e, args)
 
@@ -228,6 +239,13 @@ class Lowerer:
         conds = []
         for _, cond in e.args:
             conds.append(None if cond is sp.true else self.lower(cond, mask))
+        # what two branches (or a branch and a condition) both read is computed once, under
+        # the enclosing mask, and each branch reads it masked: a Piecewise nested in both
+        # branches of the next one stays a DAG (never one copy per path, 2^depth in all)
+        shared = {}
+        for sub in _shared_between_branches(e):
+            shared[id(sub)] = self.lower(sub, mask)
+            self.kept.append(sub)
         taken_before = None  # "some earlier condition holds"
         branches = []
         for (value, own), cond in zip(e.args, conds, strict=True):
@@ -248,8 +266,12 @@ class Lowerer:
                 own = sp.Not(e.args[0][1])  # the default branch of two: the first one's negation
             outer = self.fills
             self.fills = {**outer, **_satisfying(own)}
+            seed = {
+                key: nid if inner is None else g.call("where", inner, nid, g.const(1))
+                for key, nid in shared.items()
+            }
             try:
-                branches.append(self.lower(value, inner))
+                branches.append(self.lower(value, inner, seed))
             finally:
                 self.fills = outer
             if cond is None:
@@ -260,6 +282,33 @@ class Lowerer:
         for i in range(stop - 1, -1, -1):
             out = g.call("where", conds[i], branches[i], out)
         return out
+
+
+def _shared_between_branches(e: sp.Piecewise) -> list[sp.Basic]:
+    """The sub-expressions that more than one part of ``e`` reads (its branch values and its
+    conditions count as parts): numbers, not symbols (a branch masks its inputs by name) and
+    not conditions. The walk does not enter a nested Piecewise (the nested one finds its own),
+    so each level costs the size of its own parts, and the whole nesting stays linear."""
+    reached: dict[int, int] = {}  # id -> the first part that reached it, or -1 for two parts
+    found: list[sp.Basic] = []
+    for part, (value, cond) in enumerate(e.args):
+        for root in (value, cond):
+            stack = [root]
+            while stack:
+                sub = stack.pop()
+                if sub.is_Atom or isinstance(sub, (sp.Symbol, sp.MatrixSymbol)):
+                    continue
+                key = id(sub)
+                first = reached.get(key)
+                if first is None:
+                    reached[key] = part
+                    if not isinstance(sub, sp.Piecewise):
+                        stack.extend(sub.args)
+                elif first not in (part, -1):
+                    reached[key] = -1
+                    if not isinstance(sub, sp.logic.boolalg.Boolean):
+                        found.append(sub)
+    return found
 
 
 _BOUNDS = (sp.StrictGreaterThan, sp.GreaterThan, sp.StrictLessThan, sp.LessThan)
@@ -340,6 +389,16 @@ def _log_of_sigmoid(g, e: sp.log, arg: int) -> int | None:
     # on both nodes: the negation is often folded into a product and never printed
     g.notes[nid] = g.notes[softplus_node] = f"stable: {what}"
     return nid
+
+
+def _balanced(g, op: str, args: list[int]) -> int:
+    """A binary, associative NumPy function (``logical_and``) over several arguments as a
+    balanced tree, so that n conditions nest log2(n) deep, not n."""
+    level = list(args)
+    while len(level) > 1:
+        pairs = [g.call(op, *level[k : k + 2]) for k in range(0, len(level) - 1, 2)]
+        level = pairs + level[2 * len(pairs) :]
+    return level[0]
 
 
 def _fold(g, op: str, args: list[int]) -> int:
