@@ -292,6 +292,8 @@ def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
     N = X.shape[0] if X.ndim == 2 else -1
     if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
         (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     # forward (ops: 8)
     a = X @ theta
     # stable: log(1+exp(a)) = softplus(a)
@@ -321,6 +323,8 @@ def value_and_grad(*, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, dict[str, _A
     N = X.shape[0] if X.ndim == 2 else -1
     if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
         (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     # forward (ops: 8)
     a = X @ theta
     _t0 = 1 / N
@@ -384,6 +388,8 @@ def jvp(_tangents, /, *, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, _Arg]:
     N = X.shape[0] if X.ndim == 2 else -1
     if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
         (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     _check_tangents(_tangents)
     _dot_theta = _tangent(_tangents, "theta", theta, _dt)
     # forward (ops: 8)
@@ -437,6 +443,8 @@ def hvp(_vectors, /, *, theta: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
     N = X.shape[0] if X.ndim == 2 else -1
     if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
         (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     _check_tangents(_vectors)
     _dot_theta = _tangent(_vectors, "theta", theta, _dt)
     # forward (ops: 8)

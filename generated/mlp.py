@@ -303,6 +303,8 @@ def forward(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg
             ("X", X, ("N", 784)),
             ("Y", Y, ("N", 10)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     # forward (ops: 14)
     _t1 = X @ W1 + b1  # _t0 inline
     Z = _np.maximum(0, _t1)
@@ -370,6 +372,8 @@ def value_and_grad(
             ("X", X, ("N", 784)),
             ("Y", Y, ("N", 10)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     # forward (ops: 14)
     _t1 = X @ W1 + b1  # _t0 inline
     Z = _np.maximum(0, _t1)
@@ -487,6 +491,8 @@ def jvp(
             ("X", X, ("N", 784)),
             ("Y", Y, ("N", 10)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     _check_tangents(_tangents)
     _dot_W1 = _tangent(_tangents, "W1", W1, _dt)
     _dot_b1 = _tangent(_tangents, "b1", b1, _dt)
@@ -590,6 +596,8 @@ def hvp(
             ("X", X, ("N", 784)),
             ("Y", Y, ("N", 10)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     _check_tangents(_vectors)
     _dot_W1 = _tangent(_vectors, "W1", W1, _dt)
     _dot_b1 = _tangent(_vectors, "b1", b1, _dt)

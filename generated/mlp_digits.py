@@ -309,6 +309,8 @@ def forward(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
             ("X", X, ("N", 65)),
             ("Y", Y, ("N", 10)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
@@ -370,6 +372,8 @@ def value_and_grad(
             ("X", X, ("N", 65)),
             ("Y", Y, ("N", 10)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
@@ -468,6 +472,8 @@ def jvp(_tangents, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> tupl
             ("X", X, ("N", 65)),
             ("Y", Y, ("N", 10)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     _check_tangents(_tangents)
     _dot_W1 = _tangent(_tangents, "W1", W1, _dt)
     _dot_W2 = _tangent(_tangents, "W2", W2, _dt)
@@ -551,6 +557,8 @@ def hvp(_vectors, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[
             ("X", X, ("N", 65)),
             ("Y", Y, ("N", 10)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     _check_tangents(_vectors)
     _dot_W1 = _tangent(_vectors, "W1", W1, _dt)
     _dot_W2 = _tangent(_vectors, "W2", W2, _dt)

@@ -311,6 +311,8 @@ def forward(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
             ("X", X, ("N", 31)),
             ("y", y, ("N", 1)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
@@ -372,6 +374,8 @@ def value_and_grad(
             ("X", X, ("N", 31)),
             ("y", y, ("N", 1)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
@@ -472,6 +476,8 @@ def jvp(
             ("X", X, ("N", 31)),
             ("y", y, ("N", 1)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     _check_tangents(_tangents)
     _dot_alpha = _tangent(_tangents, "alpha", alpha, _dt)
     _dot_beta = _tangent(_tangents, "beta", beta, _dt)
@@ -550,6 +556,8 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
             ("X", X, ("N", 31)),
             ("y", y, ("N", 1)),
         )
+    if N == 0:
+        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
     _check_tangents(_vectors)
     _dot_alpha = _tangent(_vectors, "alpha", alpha, _dt)
     _dot_beta = _tangent(_vectors, "beta", beta, _dt)

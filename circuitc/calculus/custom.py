@@ -22,7 +22,7 @@ import sympy as sp
 
 from ..core.ops import BY_HEAD, OPS, RESERVED_OPS, Op, supported
 from ..errors import CircuitError
-from .rules import ANS, ARGS, BUILTIN, G, checked_expr, forget
+from .rules import ANS, BUILTIN, G, arg, checked_expr, forget
 
 
 def register(
@@ -203,7 +203,7 @@ def _checked_derivative(function: type, derivative: Callable, nargs: int, label:
     """The rule of a registered op, after one call in the placeholders has checked it."""
     if not callable(derivative):
         raise CircuitError(f"{label}: derivative= must be a function (g, ans, *args) -> exprs")
-    args = (G, ANS, *ARGS[:nargs])
+    args = (G, ANS, *(arg(i) for i in range(nargs)))
     out = _called(derivative, args, "the derivative", label)
     if isinstance(out, list):
         out = tuple(out)
@@ -226,7 +226,7 @@ def _checked_derivative(function: type, derivative: Callable, nargs: int, label:
 def _checked_expansion(function: type, expr, nargs: int, label: str) -> sp.Lambda:
     """``expr=``: the function's body as a Lambda of the placeholders, checked to be
     supported ops of its arguments alone."""
-    args = ARGS[:nargs]
+    args = tuple(arg(i) for i in range(nargs))
     if isinstance(expr, sp.Lambda):
         if len(expr.variables) != nargs:
             raise CircuitError(

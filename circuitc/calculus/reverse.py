@@ -108,7 +108,7 @@ def rule_term(graph: Graph, v: int, i: int, g: int):
             return _replay(graph, program, [g, v, *node.args])[0], text
     env = {rules.G: g, rules.ANS: v}
     for k, a in enumerate(node.args):
-        env[rules.ARGS[k]] = a
+        env[rules.arg(k)] = a
     return Lowerer(graph, env).lower(sp.sympify(expr)), text
 
 

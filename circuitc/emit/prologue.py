@@ -90,5 +90,5 @@ def shape_lines(c: Compiled, names: list[str], roots=()) -> list[str]:
         name, shape = next((n, s) for n, s in specs if d in s)
         axis = "rows" if shape.index(d) == 0 else "columns"
         message = f"{d} = 0: {name} has no {axis}, and the circuit divides by {d} (a mean)"
-        lines += [f"if {d} == 0:", f"    raise ValueError({message!r})"]
+        lines += [f"if {d} == 0:", f'    raise ValueError("{message}")']
     return lines
