@@ -293,7 +293,7 @@ def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
     if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
         (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     # forward (ops: 8)
     a = X @ theta
     # stable: log(1+exp(a)) = softplus(a)
@@ -324,7 +324,7 @@ def value_and_grad(*, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, dict[str, _A
     if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
         (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     # forward (ops: 8)
     a = X @ theta
     _t0 = 1 / N
@@ -389,7 +389,7 @@ def jvp(_tangents, /, *, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, _Arg]:
     if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
         (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     _check_tangents(_tangents)
     _dot_theta = _tangent(_tangents, "theta", theta, _dt)
     # forward (ops: 8)
@@ -444,7 +444,7 @@ def hvp(_vectors, /, *, theta: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
     if theta.shape != (31, 1) or X.shape != (N, 31) or y.shape != (N, 1):
         (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)), ("y", y, ("N", 1)))
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     _check_tangents(_vectors)
     _dot_theta = _tangent(_vectors, "theta", theta, _dt)
     # forward (ops: 8)

@@ -304,7 +304,7 @@ def forward(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg
             ("Y", Y, ("N", 10)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     # forward (ops: 14)
     _t1 = X @ W1 + b1  # _t0 inline
     Z = _np.maximum(0, _t1)
@@ -373,7 +373,7 @@ def value_and_grad(
             ("Y", Y, ("N", 10)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     # forward (ops: 14)
     _t1 = X @ W1 + b1  # _t0 inline
     Z = _np.maximum(0, _t1)
@@ -492,7 +492,7 @@ def jvp(
             ("Y", Y, ("N", 10)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     _check_tangents(_tangents)
     _dot_W1 = _tangent(_tangents, "W1", W1, _dt)
     _dot_b1 = _tangent(_tangents, "b1", b1, _dt)
@@ -597,7 +597,7 @@ def hvp(
             ("Y", Y, ("N", 10)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     _check_tangents(_vectors)
     _dot_W1 = _tangent(_vectors, "W1", W1, _dt)
     _dot_b1 = _tangent(_vectors, "b1", b1, _dt)

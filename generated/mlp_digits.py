@@ -310,7 +310,7 @@ def forward(*, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> _Arg:
             ("Y", Y, ("N", 10)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
@@ -373,7 +373,7 @@ def value_and_grad(
             ("Y", Y, ("N", 10)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
@@ -473,7 +473,7 @@ def jvp(_tangents, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> tupl
             ("Y", Y, ("N", 10)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     _check_tangents(_tangents)
     _dot_W1 = _tangent(_tangents, "W1", W1, _dt)
     _dot_W2 = _tangent(_tangents, "W2", W2, _dt)
@@ -558,7 +558,7 @@ def hvp(_vectors, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[
             ("Y", Y, ("N", 10)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     _check_tangents(_vectors)
     _dot_W1 = _tangent(_vectors, "W1", W1, _dt)
     _dot_W2 = _tangent(_vectors, "W2", W2, _dt)

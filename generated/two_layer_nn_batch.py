@@ -312,7 +312,7 @@ def forward(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
             ("y", y, ("N", 1)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
@@ -375,7 +375,7 @@ def value_and_grad(
             ("y", y, ("N", 1)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
@@ -477,7 +477,7 @@ def jvp(
             ("y", y, ("N", 1)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     _check_tangents(_tangents)
     _dot_alpha = _tangent(_tangents, "alpha", alpha, _dt)
     _dot_beta = _tangent(_tangents, "beta", beta, _dt)
@@ -557,7 +557,7 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
             ("y", y, ("N", 1)),
         )
     if N == 0:
-        raise ValueError("N = 0: X has no rows, and the circuit divides by N (a mean)")
+        raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     _check_tangents(_vectors)
     _dot_alpha = _tangent(_vectors, "alpha", alpha, _dt)
     _dot_beta = _tangent(_vectors, "beta", beta, _dt)

@@ -336,14 +336,19 @@ def test_check_points_to_the_first_non_finite_node(tmp_path, capsys):
 
 
 def test_local_partials_of_a_long_product_are_the_other_factors():
+    """A product of 200 factors is a tree of products of at most 8 (docs/design.md, Any
+    width): each factor's line shows the product of the other factors of its group times the
+    incoming adjoint of the group, which together are the product of all the other factors."""
     n = 200
     xs = sp.symbols(f"x0:{n}")
     values = 1.0 + np.arange(n) / n
     report = table(sp.Mul(*xs), {x.name: v for x, v in zip(xs, values, strict=True)}, wrt=list(xs))
-    partials = {c.target: c.partial for r in report.rows for c in r.backward}
+    lines = {c.target: c for r in report.rows for c in r.backward}
     for i in (0, 1, n // 2, n - 1):
         expected = np.prod(np.delete(values, i))
-        assert partials[f"x{i}"] == pytest.approx(expected, rel=1e-12)
+        line = lines[f"x{i}"]
+        assert line.partial * line.incoming == pytest.approx(expected, rel=1e-12)
+        assert line.partial != pytest.approx(expected, rel=1e-3)  # a group's, not all 199
 
 
 def test_matrix_arguments_from_numbers_and_arrays():

@@ -451,9 +451,6 @@ def test_mixed_scalar_and_array_arguments(n, length, data, seed):
 
 
 # -- a registered function of many arguments -----------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="issue 12.6 (register any callable) before a 17-argument numpy target"
-)
 def test_registered_function_of_seventeen_arguments():
     """A registered 17-argument function, f(a) = Σ a_k², implemented by a plain callable."""
 

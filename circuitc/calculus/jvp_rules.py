@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..core.ir import Graph
 from ..core.ops import COMPARISONS, LOGIC, MATRIX_OPS
 from . import rules
+from .products import product_vjp
 
 
 def structural_jvp(graph: Graph, nid: int, dots: list[int | None]):
@@ -34,7 +35,7 @@ def structural_jvp(graph: Graph, nid: int, dots: list[int | None]):
         ]
         return [t for t in _matrix_jvp(graph, nid, full) if t is not None]
     if op == "mul" and len(args) > rules.SMALL_PRODUCT:
-        partials = rules._product_vjp(graph, args, graph.const(1))
+        partials = product_vjp(graph, args, graph.const(1))
         return [graph.mul(p, d) for p, d in zip(partials, dots, strict=True) if d is not None]
     if op in COMPARISONS or op in LOGIC:
         return []

@@ -29,6 +29,7 @@ from ..core.ops import (
 )
 from ..errors import CircuitError
 from ..functions import floor_divide, sigmoid, softplus
+from .products import product_vjp, symbolic_pow_vjp
 
 
 def _no_derivative(g, ans, *args):
@@ -216,7 +217,7 @@ def _rule_of(op: str, args: list) -> tuple:
 
 def _pow_vjp(g, ans, base, exp):
     """d(b**e) for a constant exponent: to the base ``e*b**(e-1)`` (``-ans**2`` for a
-    reciprocal). An exponent that is not a constant is ``_symbolic_pow_vjp``'s."""
+    reciprocal). An exponent that is not a constant is ``products.symbolic_pow_vjp``'s."""
     to_base = -g * ans**2 if exp == -1 else g * exp * base ** (exp - 1)
     return (to_base, None)
 
@@ -235,13 +236,13 @@ def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
         # every term receives the sum's adjoint, whatever the arity
         return [g for _ in args]
     if op == "mul" and len(args) > SMALL_PRODUCT:
-        return _product_vjp(graph, args, g)
+        return product_vjp(graph, args, g)
     if op == "where":
         cond, _, _ = args
         zero = graph.const(0)
         return [None, graph.call("where", cond, g, zero), graph.call("where", cond, zero, g)]
     if op == "pow" and not graph.is_const(args[1]):
-        return _symbolic_pow_vjp(graph, nid, g)
+        return symbolic_pow_vjp(graph, nid, g)
     if op == "heaviside":
         # Heaviside(x, h0) is h0 where x == 0: d/dh0 is 1 there and 0 elsewhere; d/dx is 0
         x, h0 = args
@@ -258,23 +259,6 @@ def structural_vjp(graph: Graph, nid: int, g: int) -> list[int | None] | None:
     if op in COMPARISONS or op in LOGIC:
         return [None for _ in args]
     return None
-
-
-def _symbolic_pow_vjp(graph: Graph, nid: int, g: int) -> list[int]:
-    """b**e with an exponent that is not a constant: to the base ``g*e*b**(e-1)``, to the
-    exponent ``g*ans*log(b)``, except where ans is 0 (b = 0, e > 0): there ans*log(b) is
-    0*(-inf) = nan while its limit is 0, which a where gives (as PyTorch does)."""
-    base, exp = graph.nodes[nid].args
-    to_base = graph.mul(g, exp, graph.pow(base, graph.add(exp, graph.const(-1))))
-    if graph.is_const(base) and graph.values[base].is_zero:
-        # 0**e is 0 for every e > 0, so d/de is 0 there (the limit ans*log(b) -> 0, as in
-        # autograd and PyTorch); log(0) itself is no number
-        return [to_base, None]
-    if graph.is_const(base):  # 2**e: log(2) is a number
-        return [to_base, graph.mul(g, nid, graph.const(sp.log(graph.values[base])))]
-    zero = graph.const(0)
-    to_exp = graph.mul(g, nid, graph.call("log", base))
-    return [to_base, graph.call("where", graph.call("eq", nid, zero), zero, to_exp)]
 
 
 # -- matrices ----------------------------------------------------------------------------------
@@ -364,22 +348,6 @@ _MATRIX_PARTIALS = {
     "rowmax": ("0 (the shift cancels)",),
     "logsumexp": ("softmax = exp(_a0 - _ans)", "0 (the shift cancels)"),
 }
-
-
-def _product_vjp(graph: Graph, args, g: int) -> list[int]:
-    """All partials of a_0·…·a_{n-1} from prefix and suffix products: 3n multiplications, not n².
-
-    The prefix products carry the incoming adjoint (``prefix[i] = g·a_0·…·a_{i-1}``), so each
-    contribution ``prefix[i]·suffix[i]`` costs one more multiplication.
-    """
-    n = len(args)
-    prefix = [g] * n  # prefix[i] = g · a_0 … a_{i-1}
-    suffix = [None] * n  # suffix[i] = a_{i+1} … a_{n-1}
-    for i in range(1, n):
-        prefix[i] = graph.mul(prefix[i - 1], args[i - 1])
-    for i in range(n - 2, -1, -1):
-        suffix[i] = args[n - 1] if i == n - 2 else graph.mul(args[i + 1], suffix[i + 1])
-    return [prefix[i] if suffix[i] is None else graph.mul(prefix[i], suffix[i]) for i in range(n)]
 
 
 def structural_partial_template(graph: Graph, nid: int, i: int) -> str:

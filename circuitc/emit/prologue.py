@@ -89,6 +89,8 @@ def shape_lines(c: Compiled, names: list[str], roots=()) -> list[str]:
     for d in sorted(set(dims) & set(used)):
         name, shape = next((n, s) for n, s in specs if d in s)
         axis = "rows" if shape.index(d) == 0 else "columns"
-        message = f"{d} = 0: {name} has no {axis}, and the circuit divides by {d} (a mean)"
+        message = f"{d} = 0: the circuit divides by {d} (a mean over no {axis} of {name})"
+        if len(message) > WIDTH - 28:  # (a long argument name: the line keeps to the width)
+            message = f"{d} = 0: the circuit divides by {d} (a mean over no {axis})"
         lines += [f"if {d} == 0:", f'    raise ValueError("{message}")']
     return lines

@@ -16,6 +16,7 @@ from ..core import ops
 from ..core.ir import Graph
 from ..errors import CircuitError
 from ..functions import sigmoid, softplus
+from .branches import satisfying, shared_between_branches
 from .matrix import MATRIX_LEAVES, build_matrix, lambda_parts, matrix_children, scalar_args
 from .names import check_name, dim
 
@@ -243,7 +244,7 @@ class Lowerer:
         # the enclosing mask, and each branch reads it masked: a Piecewise nested in both
         # branches of the next one stays a DAG (never one copy per path, 2^depth in all)
         shared = {}
-        for sub in _shared_between_branches(e):
+        for sub in shared_between_branches(e):
             shared[id(sub)] = self.lower(sub, mask)
             self.kept.append(sub)
         taken_before = None  # "some earlier condition holds"
@@ -265,7 +266,7 @@ class Lowerer:
             if cond is None and len(e.args) == 2 and isinstance(e.args[0][1], Relational):
                 own = sp.Not(e.args[0][1])  # the default branch of two: the first one's negation
             outer = self.fills
-            self.fills = {**outer, **_satisfying(own)}
+            self.fills = {**outer, **satisfying(own)}
             seed = {
                 key: nid if inner is None else g.call("where", inner, nid, g.const(1))
                 for key, nid in shared.items()
@@ -282,62 +283,6 @@ class Lowerer:
         for i in range(stop - 1, -1, -1):
             out = g.call("where", conds[i], branches[i], out)
         return out
-
-
-def _shared_between_branches(e: sp.Piecewise) -> list[sp.Basic]:
-    """The sub-expressions that more than one part of ``e`` reads (its branch values and its
-    conditions count as parts): numbers, not symbols (a branch masks its inputs by name) and
-    not conditions. The walk does not enter a nested Piecewise (the nested one finds its own),
-    so each level costs the size of its own parts, and the whole nesting stays linear."""
-    reached: dict[int, int] = {}  # id -> the first part that reached it, or -1 for two parts
-    found: list[sp.Basic] = []
-    for part, (value, cond) in enumerate(e.args):
-        for root in (value, cond):
-            stack = [root]
-            while stack:
-                sub = stack.pop()
-                if sub.is_Atom or isinstance(sub, (sp.Symbol, sp.MatrixSymbol)):
-                    continue
-                key = id(sub)
-                first = reached.get(key)
-                if first is None:
-                    reached[key] = part
-                    if not isinstance(sub, sp.Piecewise):
-                        stack.extend(sub.args)
-                elif first not in (part, -1):
-                    reached[key] = -1
-                    if not isinstance(sub, sp.logic.boolalg.Boolean):
-                        found.append(sub)
-    return found
-
-
-_BOUNDS = (sp.StrictGreaterThan, sp.GreaterThan, sp.StrictLessThan, sp.LessThan)
-
-
-def _satisfying(cond) -> dict:
-    """Per symbol name, a number inside the bounds that ``cond`` (a comparison of a symbol
-    with a number, or an ``And`` of them) puts on it: c + 1 above c, c - 1 below, the middle
-    between two bounds. Symbols without such a bound are left out."""
-    rels = cond.args if isinstance(cond, sp.And) else (cond,)
-    lo: dict[str, sp.Expr] = {}
-    hi: dict[str, sp.Expr] = {}
-    for r in rels:
-        if not isinstance(r, _BOUNDS):
-            continue
-        sym, num, above = r.lhs, r.rhs, isinstance(r, (sp.StrictGreaterThan, sp.GreaterThan))
-        if isinstance(num, sp.Symbol) and isinstance(sym, sp.Number):
-            sym, num, above = num, sym, not above
-        if not (isinstance(sym, sp.Symbol) and isinstance(num, sp.Number) and num.is_finite):
-            continue
-        (lo if above else hi)[sym.name] = num
-    out = {}
-    for name in sorted(set(lo) | set(hi)):
-        if name in lo and name in hi:
-            if lo[name] < hi[name]:
-                out[name] = (lo[name] + hi[name]) / 2
-        else:
-            out[name] = lo[name] + 1 if name in lo else hi[name] - 1
-    return out
 
 
 def _sigmoid_argument(e: sp.Basic):
