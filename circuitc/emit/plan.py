@@ -15,6 +15,7 @@ from ..core.program import Compiled, fill_partial, op_counts
 from .fastpath import MathPrinter
 from .layout import one_line
 from .owned import first_exprs, fresh_adjoint, owned
+from .pending import INLINE_BUDGET, pending, shared_backward
 from .printer import Printer
 from .prologue import prologue, shape_checks
 
@@ -64,11 +65,6 @@ class Plan:
     predict_args: list[str] = field(default_factory=list)  # what predict() reads (params first)
     prologue: list[str] = field(default_factory=list)  # argument conversion and shape check
     predict_prologue: list[str] = field(default_factory=list)  # the same for predict()
-
-
-#: the most nodes one line prints inline: a longer chain of single-use nodes is cut into lines
-#: (so the printer's depth stays bounded and no line grows with the circuit)
-INLINE_BUDGET = 12
 
 
 def _cosmetic(c: Compiled, v: int) -> bool:
@@ -239,9 +235,9 @@ def _backward_lines(c, printer, namer: _Namer, output: str, first_expr) -> list[
         seed = printer.seed(output)
         lines.append(Line(names[c.adjoint[c.output]], seed, comment=f"d{J}/d{J} = 1"))
     emitted: set[int] = set()
-    shared = _shared_backward(c, namer.fwd_set)
+    shared = shared_backward(c, namer.fwd_set)
     for u in c.updates:
-        for v in _pending(c, u.expr, namer.fwd_set, emitted, shared):
+        for v in pending(c, u.expr, namer.fwd_set, emitted, shared):
             names[v] = namer.fresh()
             lines.append(Line(names[v], _rhs(printer, v)))
             emitted.add(v)
@@ -357,50 +353,3 @@ def _inlined(c: Compiled, v: int, names) -> list[int]:
         out.append(x)
         stack.extend(a for a in c.graph.nodes[x].args if a not in names)
     return out
-
-
-def _pending(c: Compiled, expr: int, fwd_set, emitted, shared: set[int]) -> list[int]:
-    """Backward-only nodes under ``expr`` that need a line before it, in id order: the shared
-    ones, and those that would make an inlined expression longer than ``INLINE_BUDGET``."""
-    g = c.graph
-    found, stack, seen = set(), [expr], set()
-    while stack:
-        v = stack.pop()
-        if v in seen or v in fwd_set or v in emitted or g.nodes[v].op in LEAF_OPS:
-            continue
-        seen.add(v)
-        if v != expr and v in shared:
-            found.add(v)
-        stack.extend(g.nodes[v].args)
-    if expr in shared and expr not in emitted and expr not in fwd_set:
-        found.add(expr)
-    size: dict[int, int] = {}
-    for v in sorted(seen):  # ascending ids: arguments first
-        if v in found:
-            continue
-        size[v] = 1 + sum(size.get(a, 0) for a in g.nodes[v].args)
-        if size[v] > INLINE_BUDGET and v != expr:
-            found.add(v)
-            size[v] = 0
-    return sorted(found)
-
-
-def _shared_backward(c: Compiled, fwd_set: set[int]) -> set[int]:
-    """The backward-only nodes that more than one backward expression uses (each gets a line
-    of its own), counted over the updates as they are now (after the passes)."""
-    g = c.graph
-    uses: dict[int, int] = {}
-    seen = set()
-    stack = []
-    for u in c.updates:
-        uses[u.expr] = uses.get(u.expr, 0) + 1
-        stack.append(u.expr)
-    while stack:
-        v = stack.pop()
-        if v in seen or v in fwd_set:
-            continue
-        seen.add(v)
-        for a in g.nodes[v].args:
-            uses[a] = uses.get(a, 0) + 1
-            stack.append(a)
-    return {v for v, n in uses.items() if n > 1 and g.nodes[v].op not in LEAF_OPS}
