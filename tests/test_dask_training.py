@@ -9,7 +9,9 @@ worker (``LocalCluster(processes=False)``) that the CLI reaches by its address.
 
 from __future__ import annotations
 
+import os
 import runpy
+import signal
 
 import numpy as np
 import pytest
@@ -80,15 +82,20 @@ def _circuit_file(tmp_path):
     return str(path)
 
 
-def _train(tmp_path, address, *flags):
+def _named():
+    make = runpy.run_path(str(EXAMPLES / "logistic_regression_batch.py"))["make_circuit"]
+    return circuitc.compile(make(D=D + 1, name="logreg"))
+
+
+def _train(tmp_path, address, *flags, code=0):
     data = str(tmp_path / "csv") if (tmp_path / "csv").exists() else None
     data = data or _write(tmp_path, "csv", _frame())
-    code = cli.main(
+    got = cli.main(
         ["train", _circuit_file(tmp_path), "--data", data, "--target-column", "label",
          "--dask", address, *flags]
     )  # fmt: skip
-    assert code == 0
-    return data
+    assert got == code
+    return got if code else data
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
@@ -143,7 +150,14 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, address, capsys, monk
     assert saved == [(e, True) for e in range(1, 5)]
     out = capsys.readouterr().out
     assert "epoch 1/4  loss" in out and "epoch 4/4  loss" in out
-    _train(tmp_path, address, "--epochs", "2", "--out", str(part), *flags)
+    # Ctrl-C during epoch 2: the run stops once epoch 2 is written, with status 130
+    press = lambda self, p: os.kill(os.getpid(), signal.SIGINT) if p.epoch == 2 else None  # noqa: E731
+    monkeypatch.setattr(
+        device._Saver, "__call__", lambda self, p: press(self, p) or checked(self, p)
+    )
+    assert _train(tmp_path, address, "--epochs", "4", "--out", str(part), *flags, code=130) == 130
+    assert "interrupted after epoch 2" in capsys.readouterr().err
+    assert checkpoint.load(part, _named()).state.epoch == 2
     _train(tmp_path, address, "--epochs", "4", "--resume", str(part))
     assert "resuming" in capsys.readouterr().out
     got, want = np.load(part)["theta"], np.load(whole)["theta"]
@@ -151,8 +165,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, address, capsys, monk
     frame = _frame()
     hand = _hand_minibatch(frame, 4, 0.5, 7, 1) if batch else _hand_full(frame, 4, 0.5)
     np.testing.assert_allclose(got, hand, rtol=1e-10, atol=1e-13)
-    make = runpy.run_path(str(EXAMPLES / "logistic_regression_batch.py"))["make_circuit"]
-    ck = checkpoint.load(part, circuitc.compile(make(D=D + 1, name="logreg")))
+    ck = checkpoint.load(part, _named())
     assert ck.state.history.epoch == [1, 2, 3, 4] and ck.config["lr"] == 0.5
 
 

@@ -8,7 +8,10 @@ for) and the training function they choose (``training.device.train`` on that li
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import signal
+import sys
 from pathlib import Path
 
 LIBS = ("numpy", "torch", "jax", "cupy")
@@ -147,14 +150,19 @@ def dask_train(args, name: str, module, check_outputs) -> int:
             if s["optimizer"] == "lbfgs":
                 return _dask_lbfgs(args, module, rows, fitted, ck, config, out)
             saver = _Saver(args, module, out, config, s["epochs"], fitted[0])
-            params, pre, state = outofcore.gradient_descent(
-                module, rows, epochs=s["epochs"], lr=s["lr"], seed=s["seed"],
-                chunks_per_step=s["chunks_per_step"],
-                params=ck.params if ck is not None else None, state=state, fitted=fitted,
-                callback=saver,
-            )  # fmt: skip
+            with saver.catching_sigint():
+                params, pre, state = outofcore.gradient_descent(
+                    module, rows, epochs=s["epochs"], lr=s["lr"], seed=s["seed"],
+                    chunks_per_step=s["chunks_per_step"],
+                    params=ck.params if ck is not None else None, state=state, fitted=fitted,
+                    callback=saver,
+                )  # fmt: skip
         except (ValueError, OSError) as e:
             raise CliError(str(e)) from None
+    if saver.interrupted:
+        print(f"interrupted after epoch {state.epoch}: wrote {out} (continue with --resume {out})",
+              file=sys.stderr)  # fmt: skip
+        return 130
     if args.plot and len(state.history):
         from .progress import plot
 
@@ -242,7 +250,10 @@ def _header(name: str, rows, s: dict, spec: str) -> str:
 
 class _Saver:
     """The epoch callback of a --dask run: the parameter file (atomically, with the state that
-    --resume continues from), the --log CSV and the epoch line, as ``train``'s Reporter."""
+    --resume continues from), the --log CSV and the epoch line, as ``train``'s Reporter; after
+    Ctrl-C it asks the run to stop once the current epoch is written."""
+
+    interrupted = False
 
     def __init__(self, args, module, out: Path, config: dict, epochs: int, pre):
         self.args, self.module, self.out, self.config, self.epochs, self.pre = (
@@ -261,14 +272,28 @@ class _Saver:
             write_log(self.args.log, p.history)
         if not self.args.quiet:
             print(epoch_line(p.history, self.epochs), flush=True)
-        return False
+        return self.interrupted
+
+    @contextlib.contextmanager
+    def catching_sigint(self):
+        """Ctrl-C sets ``interrupted`` instead of raising (in the main thread only)."""
+        try:
+            previous = signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:  # not the main thread: Ctrl-C cannot be caught here
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _on_sigint(self, signum, frame) -> None:
+        self.interrupted = True
 
 
 def _cluster(spec: str):
     """A Client of a LocalCluster (``local``, ``local:N`` worker processes) or of the scheduler
     at an address; closed when the run ends."""
-    import contextlib
-
     from .common import CliError
 
     try:
