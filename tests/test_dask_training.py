@@ -180,6 +180,13 @@ def test_lbfgs_reaches_scikit_learns_optimum(tmp_path, address):
     want = np.concatenate([model.intercept_, model.coef_.ravel()])
     got = np.load(out)["theta"].ravel()
     assert np.max(np.abs(got - want)) / np.max(np.abs(want)) < 1e-6
+    # and the in-memory run of the training API on the same rows (all of them, no test part)
+    circuit = runpy.run_path(str(EXAMPLES / "logistic_regression_batch.py"))["make_circuit"](
+        D=D + 1
+    )
+    X, y = frame.iloc[:, :-1].to_numpy(), frame.iloc[:, -1].to_numpy()
+    memory = circuitc.fit(circuit, X, y, optimizer="lbfgs", l2_C=1.0).params["theta"].ravel()
+    assert np.max(np.abs(got - memory)) / np.max(np.abs(memory)) < 1e-6
 
 
 @pytest.mark.parametrize(
