@@ -268,7 +268,6 @@ def render_array_api(c: Compiled) -> str:
         p.predict_prologue = prologue(c, p.predict_args, "_PREDICT_ARGS")
     context.update(
         template=TEMPLATE,
-        helpers=[name.lstrip("_") for name in p.helpers],
         uses_math=p.uses_math,
         result=_result(c, c.output, p.output, context["output_is_input"]),
         prediction_result=_result(c, c.prediction, p.prediction, False),

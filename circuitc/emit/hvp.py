@@ -35,7 +35,7 @@ def hvp_lines(c: Compiled, p: Plan, out: TangentPlan) -> None:
     names = forward_names(c, p)
     temps = {v: n for v, n in p.names.items() if v not in names}  # the backward temporaries
     names.update(out.seed_names)
-    w = Writer(c, names, set(out.taken), fwd_set | set(c.adjoint.values()))
+    w = Writer(c, names, set(out.taken), fwd_set | set(c.adjoint.values()), out.printer_class)
     _name_tangents(c, w, lines)
     for target, leaf in sorted(c.tangent_adjoint.items()):
         w.names[leaf] = w.claim("_dot" + names[c.adjoint[target]])
@@ -45,8 +45,8 @@ def hvp_lines(c: Compiled, p: Plan, out: TangentPlan) -> None:
     reads |= w.reads([t.expr for t in lines])
     reads |= _backward_reads(c, fwd_set)
     out.hvp_forward = _forward_lines(c, p, g.cone([c.output, *sorted(reads)]), w.printer)
-    out.helpers |= w.printer.helpers
     out.hvp_out = [_result(c, w, name, leaf, fresh) for name, leaf in c.wrt]
+    out.helpers |= w.printer.helpers  # after the results: they may call _reduce
 
 
 def _interleave(c: Compiled, p: Plan, w, out: TangentPlan, temps, fwd_set):
@@ -96,7 +96,7 @@ def _update_line(c: Compiled, w, u: Update, h: Update, leaf: int, first: dict) -
         comment = f"(d{J}/d{tgt})˙ += (d{J}/d{src} · d{src}/d{tgt})˙"
     if h.first:
         return Line(target, rhs, "=", comment)
-    if _owned(c, w, first[leaf], leaf):
+    if w.printer.IN_PLACE and _owned(c, w, first[leaf], leaf):
         return Line(target, rhs, "+=", comment)
     return Line(target, f"{target} + {_paren(rhs)}", "=", comment)
 
@@ -105,13 +105,16 @@ def _result(c: Compiled, w, name: str, leaf: int | None, fresh: set[int]) -> tup
     """One entry of hvp's dict: the tangent of the parameter's adjoint, shaped like it."""
     g = c.graph
     dot = c.tangent_adjoint.get(leaf) if leaf is not None else None
+    pr = w.printer
     if dot is None:
-        return name, f"_zeros_like({name})"
+        return name, pr.zeros_like(name)
     if g.nodes[dot].shape != g.nodes[leaf].shape and g.nodes[leaf].shape != ():
-        return name, f"_reduce(_np.broadcast_to({w.names[dot]}, {name}.shape), {name})"
+        return name, pr.helper(
+            "_reduce", f"{pr.broadcast_to(w.names[dot], f'{name}.shape')}, {name}"
+        )
     if dot in fresh:  # an array made for this parameter alone (X.T @ ...): returned uncopied
-        return name, f"_reduce({w.names[dot]}, {name}, True)"
-    return name, f"_reduce({w.names[dot]}, {name})"
+        return name, pr.helper("_reduce", f"{w.names[dot]}, {name}, True")
+    return name, pr.helper("_reduce", f"{w.names[dot]}, {name}")
 
 
 def _live_updates(c: Compiled, fwd_set: set[int]) -> set[int]:

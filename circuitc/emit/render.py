@@ -166,7 +166,7 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
         # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
         output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose", "slice"),
     )
-    return context | tangent_context(c, p, args)
+    return context | tangent_context(c, p, args, printer_class or Printer)
 
 
 class ModulePrinter(Printer):

@@ -44,6 +44,7 @@ class TangentPlan:
     helpers: set[str] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)  # the names in use (forward, adjoints, ẋ)
     seed_names: dict[int, str] = field(default_factory=dict)  # a parameter's tangent leaf: ẋ
+    printer_class: type = Printer  # the backend's printer (array_api.py's for that module)
 
 
 def dotted(name: str) -> str:
@@ -54,13 +55,15 @@ def dotted(name: str) -> str:
 class Writer:
     """Names and prints tangent lines over one function's known names."""
 
-    def __init__(self, c: Compiled, names: dict[int, str], taken: set[str], known: set[int]):
+    def __init__(
+        self, c: Compiled, names: dict[int, str], taken: set[str], known: set[int], printer_class
+    ):
         self.c = c
         self.g = c.graph
         self.names = names
         self.taken = taken
         self.known = known  # nodes the function computes on lines of their own (or leaves)
-        self.printer = Printer(c.graph, names)
+        self.printer = printer_class(c.graph, names)
         self.counter = 0
         self.emitted: set[int] = set()
         self.uses: dict[int, int] = {}
@@ -141,10 +144,11 @@ class Writer:
         return self.names[v] if v in self.names else self.printer.expr(v)
 
 
-def tangent_plan(c: Compiled, p: Plan) -> TangentPlan:
-    """The lines of jvp and hvp, printed with the names ``plan`` gave the forward and backward."""
+def tangent_plan(c: Compiled, p: Plan, printer_class: type = Printer) -> TangentPlan:
+    """The lines of jvp and hvp, printed with the names ``plan`` gave the forward and backward
+    by ``printer_class`` (another backend's printer plans no jacobian: NumPy's alone has one)."""
     g = c.graph
-    out = TangentPlan()
+    out = TangentPlan(printer_class=printer_class)
     roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
     fwd_set = set(g.cone(roots))
     taken = set(p.names.values())
@@ -228,7 +232,7 @@ def _forward_lines(c: Compiled, p: Plan, nodes: list[int], printer: Printer) -> 
     """The forward lines of ``nodes`` (the named ones), as ``plan`` printed them."""
     g = c.graph
     names = forward_names(c, p)
-    printer = Printer(g, dict(names))  # forward names only (the backward renames a few)
+    printer = type(printer)(g, dict(names))  # forward names only (the backward renames a few)
     return [
         Line(names[v], _rhs(printer, v), note=_note(c, printer, v))
         for v in nodes
@@ -264,15 +268,17 @@ def _name_tangents(c: Compiled, w: Writer, lines: list) -> None:
 
 def _jvp(c, p, out, fwd_set, taken, seed_names) -> None:
     """J and its tangent: the forward lines J needs, then the tangent lines."""
-    lines, tangent, out_name, helpers, pairs = _output_tangent(c, p, c.output, taken, seed_names)
+    lines, tangent, out_name, helpers, pairs = _output_tangent(
+        c, p, c.output, taken, seed_names, out
+    )
     out.jvp_forward, out.jvp, out.jvp_out = lines, tangent, out_name
     out.jvp_pairs = pairs
     out.helpers |= helpers
     node = c.prediction if c.prediction is not None else c.output
-    if c.graph.nodes[node].shape == ():
+    if c.graph.nodes[node].shape == () or out.printer_class is not Printer:
         return  # a scalar output: no jacobian (its Jacobian over broadcast inputs is diagonal)
     out.jacobian = "prediction" if node == c.prediction else "J"
-    lines, tangent, out_name, helpers, _ = _output_tangent(c, p, node, taken, seed_names)
+    lines, tangent, out_name, helpers, _ = _output_tangent(c, p, node, taken, seed_names, out)
     out.jac_forward, out.jac, out.jac_out = lines, tangent, out_name
     out.jac_like = forward_names(c, p).get(node) or Printer(
         c.graph, dict(forward_names(c, p))
@@ -280,13 +286,13 @@ def _jvp(c, p, out, fwd_set, taken, seed_names) -> None:
     out.helpers |= helpers
 
 
-def _output_tangent(c: Compiled, p: Plan, node: int, taken: set[str], seed_names: dict):
+def _output_tangent(c: Compiled, p: Plan, node: int, taken: set[str], seed_names: dict, out):
     """The forward lines and tangent lines that compute ``node`` and its tangent."""
     g = c.graph
     fwd_set = set(g.cone([c.output] + ([c.prediction] if c.prediction is not None else [])))
     names = {v: n for v, n in forward_names(c, p).items() if v in fwd_set}
     names.update(seed_names)
-    w = Writer(c, names, set(taken), fwd_set)
+    w = Writer(c, names, set(taken), fwd_set, out.printer_class)
     leaf = c.tangent.get(node)
     if leaf is None:
         return _forward_lines(c, p, g.cone([node]), w.printer), [], "None", set(), []

@@ -10,10 +10,12 @@ from .printer import Printer
 from .tangent import forward_names, tangent_plan
 
 
-def tangent_context(c: Compiled, p: Plan, args: list[str]) -> dict:
+def tangent_context(c: Compiled, p: Plan, args: list[str], printer_class=Printer) -> dict:
     """The forward-mode functions' lines and signatures, and the helpers they use beside
-    ``plan``'s (the result overrides the context's ``helpers``)."""
-    tangents = tangent_plan(c, p)
+    ``plan``'s (the result overrides the context's ``helpers``); ``printer_class``: another
+    backend's printer (its helpers take the namespace first: ``_tangent(_xp, …)``)."""
+    tangents = tangent_plan(c, p, printer_class)
+    xp = "" if printer_class is Printer else "_xp, "
     hvp_lines(c, p, tangents)
     helpers = set(p.helpers) | tangents.helpers | _always(tangents)
     return dict(
@@ -25,28 +27,31 @@ def tangent_context(c: Compiled, p: Plan, args: list[str]) -> dict:
         hvp_def=wrapped(
             "def hvp(", ["_vectors", "/", *signature(args, [])], ") -> dict[str, _Arg]:"
         ),
-        jvp_unpack=_unpack(c, tangents, "_tangents"),
-        hvp_unpack=_unpack(c, tangents, "_vectors"),
-        jvp_like=_raw_output(c, p),
+        jvp_unpack=_unpack(c, tangents, "_tangents", xp),
+        hvp_unpack=_unpack(c, tangents, "_vectors", xp),
+        jvp_like=_raw_output(c, p, printer_class),
         **_jacobian_context(c, p, args, tangents),
     )
 
 
-def _unpack(c: Compiled, t, given: str) -> list[str]:
+def _unpack(c: Compiled, t, given: str, xp: str = "") -> list[str]:
     """The tangent of each parameter from the dict ``given``: its keys checked, then
-    ``_dot_x = _tangent(_vectors, "x", x, _dt)``, one line a parameter."""
+    ``_dot_x = _tangent(_vectors, "x", x, _dt)``, one line a parameter (``xp``: the array-API
+    module's ``_xp, `` first and ``_dev`` last)."""
     lines = [f"_check_tangents({given})"]
+    dev = ", _dev" if xp else ""
     for (name, _), dot in zip(c.wrt, t.tangent_args, strict=True):
-        lines += long_statement(f"{dot} = ", f'_tangent({given}, "{name}", {name}, _dt)', 4)
+        call = f'_tangent({xp}{given}, "{name}", {name}, _dt{dev})'
+        lines += long_statement(f"{dot} = ", call, 4)
     return lines
 
 
-def _raw_output(c: Compiled, p) -> str:
+def _raw_output(c: Compiled, p, printer_class=Printer) -> str:
     """J as computed (a 1×1 matrix not yet indexed): what J's tangent takes its shape from."""
     names = forward_names(c, p)
     if c.output in names:
         return names[c.output]
-    return Printer(c.graph, names).expr(c.output)
+    return printer_class(c.graph, names).expr(c.output)
 
 
 def _always(tangents) -> set[str]:
