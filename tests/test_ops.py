@@ -489,3 +489,21 @@ def test_cross_entropy_is_finite_for_huge_logits():
             expected = (max(logit, 0.0) - label * logit, (1.0 if logit > 0 else 0.0) - label)
             assert (value, grad["b"]) == expected, (logit, label, value, grad)
             assert grad["w"] == expected[1]
+
+
+@pytest.mark.parametrize("logit", [1e4, -1e4, 0.3, -2.5])
+@pytest.mark.parametrize("label", [0.0, 1.0])
+def test_written_out_sigmoid_cross_entropy_is_stable(logit, label):
+    # the notes' loss with sigma written out as 1/(1+exp(-a)) (no circuitc.sigmoid): finite at
+    # logits of 1e4, equal to the closed form y*softplus(-a) + (1-y)*softplus(a), and its
+    # gradient sigma(a) - y; the sigmoid(-a) spelling 1/(1+exp(a)) too
+    w, y = sp.symbols("w y")
+    s = 1 / (1 + sp.exp(-w))
+    m = circuitc.compile(-(y * sp.log(s) + (1 - y) * sp.log(1 - s)), wrt=[w], name="xent")
+    J, grad = m.value_and_grad(w=logit, y=label)
+    want = label * np.logaddexp(0.0, -logit) + (1 - label) * np.logaddexp(0.0, logit)
+    p = 0.5 * (1 + np.tanh(logit / 2))  # sigma(a), written another way
+    assert math.isfinite(J) and abs(J - want) <= 1e-12 * max(1.0, abs(want))
+    assert abs(grad["w"] - (p - label)) <= 1e-12
+    other = circuitc.compile(1 / (1 + sp.exp(w)), wrt=[w], name="s_neg")
+    assert abs(other.forward(w=logit) - 0.5 * (1 - np.tanh(logit / 2))) <= 1e-15

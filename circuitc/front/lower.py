@@ -188,7 +188,8 @@ class Lowerer:
         if isinstance(e, sp.Mul):
             return g.mul(*args)
         if isinstance(e, sp.Pow):
-            return g.pow(*args)
+            found = _written_sigmoid(g, *args)
+            return found if found is not None else g.pow(*args)
         if isinstance(e, sp.log) and len(e.args) == 1:
             nid = _log_of_sigmoid(g, e, args[0])
             if nid is not None:
@@ -316,6 +317,30 @@ def _sigmoid_node(g: Graph, nid: int):
                 if inner.op == "sigmoid":
                     return (inner.args[0], +1)
     return None
+
+
+def _written_sigmoid(g: Graph, base: int, exponent: int) -> int | None:
+    """``1/(1 + exp(z))`` written out is ``sigmoid(-z)``: lowered as the stable sigmoid (no
+    overflow of ``exp`` at large ``|z|``), so ``log`` of it gets the stable softplus form too.
+    None for any other power."""
+    if not g.is_const(exponent, -1):
+        return None
+    node = g.nodes[base]
+    if node.op != "add" or len(node.args) != 2:
+        return None
+    ones = [v for v in node.args if g.is_const(v, 1)]
+    terms = [v for v in node.args if not g.is_const(v, 1)]
+    if len(ones) != 1 or len(terms) != 1 or g.nodes[terms[0]].op != "exp":
+        return None
+    z = g.nodes[terms[0]].args[0]
+    znode = g.nodes[z]
+    if znode.op == "mul" and len(znode.args) == 2 and g.is_const(znode.args[0], -1):
+        a = znode.args[1]  # exp(-a): sigmoid(a)
+    else:
+        a = g.mul(g.const(-1), z)
+    nid = g.call("sigmoid", a)
+    g.notes[nid] = "stable: 1/(1 + exp(-a)) = sigmoid(a)"
+    return nid
 
 
 def _log_of_sigmoid(g, e: sp.log, arg: int) -> int | None:
