@@ -135,6 +135,8 @@ def test_graph_at_arrays_on_a_batch_circuit():
 
 # -- 12: the non-finite pointer speaks of the user's steps ---------------------------------------------
 
+# a sigmoid spelled exp(a)/(1 + exp(a)): at a = -900, p = 0 and log(p) = -inf (the spelling
+# 1/(1 + exp(-a)) is lowered as the stable sigmoid and stays finite)
 _LOGREG_BY_HAND = textwrap.dedent(
     """\
     import sympy as sp
@@ -144,7 +146,7 @@ _LOGREG_BY_HAND = textwrap.dedent(
         "by_hand",
         output=J,
         wrt=[x],
-        steps=[(a, 3 * x), (p, 1 / (1 + sp.exp(-a))), (J, -(y * sp.log(p) + (1 - y) * sp.log(1 - p)))],
+        steps=[(a, 3 * x), (p, sp.exp(a) / (1 + sp.exp(a))), (J, -(y * sp.log(p) + (1 - y) * sp.log(1 - p)))],
     )
     """
 )
@@ -153,7 +155,7 @@ _LOGREG_BY_HAND = textwrap.dedent(
 def test_the_pointer_names_the_step_and_its_expression_before_the_op(capsys, tmp_path):
     path = tmp_path / "by_hand.py"
     path.write_text(_LOGREG_BY_HAND, encoding="utf-8")
-    code, out, _ = run(capsys, "check", path, "--at", "x=300", "--at", "y=1")
+    code, out, _ = run(capsys, "check", path, "--at", "x=-300", "--at", "y=1")
     assert code == 1
     line = next(t for t in out.splitlines() if t.startswith("first non-finite"))
     # the step J and what the user wrote come first, then the op and its operands
@@ -174,11 +176,11 @@ def test_the_pointer_in_the_python_api_has_the_step_fields():
         wrt=[x],
         steps=[
             (a, 3 * x),
-            (p, 1 / (1 + sp.exp(-a))),
+            (p, sp.exp(a) / (1 + sp.exp(a))),
             (J, -(y * sp.log(p) + (1 - y) * sp.log(1 - p))),
         ],
     )
-    bad = circuitc.table(circuit, at={"x": 300.0, "y": 1.0}).first_nonfinite
+    bad = circuitc.table(circuit, at={"x": -300.0, "y": 1.0}).first_nonfinite
     assert bad.step == "J"
     assert bad.step_expr == "-y*log(p) - (1 - y)*log(1 - p)"
     assert bad.op == "log" and "circuitc.sigmoid" in bad.hint
