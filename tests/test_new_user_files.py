@@ -317,3 +317,43 @@ def test_graph_never_writes_over_the_circuit_file(capsys, tmp_path):
     code, _, err = run(capsys, "graph", circuit_file, "--format", "dot", "-o", circuit_file)
     assert "a file this command reads" in one_line_error(code, err)
     assert circuit_file.read_bytes() == before
+
+
+# -- side outputs (--log, --plot, predict -o, graph -o) never replace a file of the user's --------
+def _users_file(folder: Path, name: str) -> tuple[Path, bytes]:
+    path = folder / name
+    path.write_bytes(b"my own notes about circuitc\n")  # naming it makes it no output of it
+    return path, path.read_bytes()
+
+
+@pytest.mark.parametrize("flag", ["--log", "--plot"])
+def test_train_side_outputs_never_replace_a_users_file(capsys, tiny, flag):
+    if flag == "--plot":
+        pytest.importorskip("matplotlib")
+    target, before = _users_file(tiny.parent, "notes.csv" if flag == "--log" else "me.png")
+    code, _, err = train(capsys, tiny, "--out", tiny.parent / "m.npz", flag, target)
+    assert "was not written by circuitc" in one_line_error(code, err)
+    assert target.read_bytes() == before
+    # what circuitc wrote itself may be written again; --force replaces the user's file
+    code, _, err = train(capsys, tiny, "--out", tiny.parent / "m.npz", flag, target, "--force")
+    assert code == 0, err
+    assert target.read_bytes() != before
+    code, _, err = train(capsys, tiny, "--out", tiny.parent / "m.npz", flag, target)
+    assert code == 0, err
+
+
+def test_predict_and_graph_never_replace_a_users_file(capsys, tiny, tmp_path):
+    assert train(capsys, tiny, "--out", tmp_path / "m.npz")[0] == 0
+    target, before = _users_file(tmp_path, "results.csv")
+    predict = ("predict", tiny, "--params", tmp_path / "m.npz", "--data", tmp_path / "d.npz")
+    code, _, err = run(capsys, *predict, "-o", target)
+    assert "was not written by circuitc" in one_line_error(code, err)
+    assert target.read_bytes() == before
+    assert run(capsys, *predict, "-o", target, "--force")[0] == 0
+    assert run(capsys, *predict, "-o", target)[0] == 0  # its own predictions: replaced
+    drawing, before = _users_file(tmp_path, "drawing.dot")
+    code, _, err = run(capsys, "graph", SMALL, "--format", "dot", "-o", drawing)
+    assert "was not written by circuitc" in one_line_error(code, err)
+    assert drawing.read_bytes() == before
+    assert run(capsys, "graph", SMALL, "--format", "dot", "-o", drawing, "--force")[0] == 0
+    assert run(capsys, "graph", SMALL, "--format", "dot", "-o", drawing)[0] == 0

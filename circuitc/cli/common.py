@@ -215,9 +215,11 @@ def add_at(p: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def check_writable(path, flag: str, reading=()) -> None:
-    """Refuse an output path that cannot be written, or that is a file the command reads (the
-    circuit file, the data, the parameters), before any work (CliError)."""
+def check_writable(path, flag: str, reading=(), *, force: bool = False, ours=None) -> None:
+    """Refuse an output path that cannot be written, that is a file the command reads (the
+    circuit file, the data, the parameters), or that holds a file of the user's: an existing,
+    non-empty file that ``ours(path)`` does not recognise as this command's own output, unless
+    ``force`` (``--force``). Checked before any work (CliError)."""
     import os
     import tempfile
 
@@ -232,6 +234,11 @@ def check_writable(path, flag: str, reading=()) -> None:
                 f"{flag} {path}: is a file this command reads (the circuit file, the data or "
                 "the parameters); write somewhere else"
             )
+    if p.is_file() and p.stat().st_size and not force and not (ours and ours(p)):
+        raise CliError(
+            f"{flag} {path}: exists and was not written by circuitc; not overwriting it "
+            "(--force overwrites it)"
+        )
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
@@ -289,3 +296,24 @@ def one_circuit(args, keep: dict):
         names = ", ".join(c.name for c in circuits)
         raise CliError(f"{args.file} defines several circuits ({names}); pick one with --circuit")
     return circuits[0]
+
+
+def starts_with(*heads: bytes):
+    """A recogniser for ``check_writable``: the file's first bytes are one of ``heads``."""
+
+    def ours(path: Path) -> bool:
+        with open(path, "rb") as f:
+            first = f.read(4096)
+        return any(first.startswith(h) for h in heads)
+
+    return ours
+
+
+def mentions(mark: bytes):
+    """A recogniser for ``check_writable``: ``mark`` stands in the file's first 4 KiB."""
+
+    def ours(path: Path) -> bool:
+        with open(path, "rb") as f:
+            return mark in f.read(4096)
+
+    return ours

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import add_data_arguments, check_writable, one_circuit, training_errors
+from .common import (
+    add_data_arguments,
+    check_writable,
+    one_circuit,
+    starts_with,
+    training_errors,
+)
 from .progress import number_text
 
 
@@ -24,6 +30,9 @@ def add_predict(p: argparse.ArgumentParser) -> None:
     add_data_arguments(p, "the data the parameters were trained on")
     p.add_argument("--params", metavar="PATH", required=True, help="a file written by train")
     p.add_argument("-o", "--out", metavar="CSV", help="write the predictions here (default stdout)")
+    p.add_argument(
+        "--force", action="store_true", help="let -o replace a file circuitc did not write"
+    )
 
 
 def _predict_data(args, ck, pre):
@@ -130,7 +139,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not hasattr(module, "predict"):
         raise CliError(f"circuit {circuit.name!r} has no prediction= to predict with")
     if args.out:
-        check_writable(args.out, "-o", [args.file, args.params, args.data])
+        check_writable(
+            args.out,
+            "-o",
+            [args.file, args.params, args.data],
+            force=args.force,
+            ours=starts_with(b"prediction"),
+        )
     try:
         ck = checkpoint.load(args.params, module)
         pre = ck.preprocessing(module)

@@ -22,10 +22,12 @@ from typing import Any
 from .common import (
     add_data_arguments,
     check_writable,
+    mentions,
     non_negative_int,
     one_circuit,
     positive_float,
     positive_int,
+    starts_with,
     training_errors,
     unit_interval,
 )
@@ -114,7 +116,7 @@ def add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--force",
         action="store_true",
-        help="let --out replace a file that is not a circuitc parameter file",
+        help="let --out, --log and --plot replace files circuitc did not write",
     )
     p.add_argument("--log", metavar="CSV", help="write the per-epoch metrics to this CSV")
     p.add_argument("--plot", metavar="PNG", help="draw the loss and accuracy curves (matplotlib)")
@@ -196,10 +198,18 @@ def _check_outputs(args, out: Path) -> None:
     from ..training import checkpoint
 
     read = [args.file, args.data]
+    own = {"--log": starts_with(b"epoch,"), "--plot": mentions(b"Software\x00circuitc")}
     for path, flag in ((out, "--out"), (args.log, "--log"), (args.plot, "--plot")):
         if path:
-            # --out may be the --resume file (it goes on writing it); the others may not
-            check_writable(path, flag, read + ([] if flag == "--out" else [args.resume]))
+            # --out may be the --resume file (it goes on writing it); the others may not;
+            # --out's own test (a parameter file) is check_target's below
+            check_writable(
+                path,
+                flag,
+                read + ([] if flag == "--out" else [args.resume]),
+                force=args.force or flag == "--out",
+                ours=own.get(flag),
+            )
     check_target(out, checkpoint.is_parameter_file, force=args.force, reading=[args.file])
 
 
