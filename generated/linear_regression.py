@@ -497,14 +497,11 @@ def jvp(
     _dot_theta_3 = _tangent(_tangents, "theta_3", theta_3, _dt)
     _dot_theta_4 = _tangent(_tangents, "theta_4", theta_4, _dt)
     # forward (ops: 12)
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     _t4 = a - y_star
-    _t5 = _t4**2
-    J = _t5 / 2
+    del a
+    J = _t4**2 / 2  # _t5 inline
     # tangents (ops: 11)
     _dot_t0 = x_1 * _dot_theta_1  # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
     _dot_t1 = x_2 * _dot_theta_2  # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
@@ -513,8 +510,10 @@ def jvp(
     # ȧ = da/dtheta_0 · theta_0̇ + da/d_t0 · _t0̇ + da/d_t1 · _t1̇ + da/d_t2 · _t2̇ + da/d_t3 ·
     # _t3̇,  da/dtheta_0 = 1, da/d_t0 = 1, da/d_t1 = 1, da/d_t2 = 1, da/d_t3 = 1
     _dot_a = _dot_theta_0 + _dot_t0 + _dot_t1 + _dot_t2 + _dot_t3
+    del _dot_t0, _dot_t1, _dot_t2, _dot_t3
     _dot_t4 = _dot_a  # _t4̇ = d_t4/da · ȧ,  d_t4/da = 1
     _dot_t5 = 2 * _t4 * _dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = 2*_t4
+    del _t4, _dot_a, _dot_t4
     _dot_J = _dot_t5 / 2  # J̇ = dJ/d_t5 · _t5̇,  dJ/d_t5 = 1/2
     return (
         _value(J),
@@ -585,14 +584,12 @@ def hvp(
     _dot_theta_3 = _tangent(_vectors, "theta_3", theta_3, _dt)
     _dot_theta_4 = _tangent(_vectors, "theta_4", theta_4, _dt)
     # forward (ops: 12)
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     _t4 = a - y_star
-    _t5 = _t4**2
-    J = _t5 / 2
+    del a
+    J = _t4**2 / 2  # _t5 inline
+    del _t4
     # backward and its tangents (ops: 7 + 17)
     _dot_t0 = x_1 * _dot_theta_1  # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
     _dot_t1 = x_2 * _dot_theta_2  # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
@@ -601,10 +598,14 @@ def hvp(
     # ȧ = da/dtheta_0 · theta_0̇ + da/d_t0 · _t0̇ + da/d_t1 · _t1̇ + da/d_t2 · _t2̇ + da/d_t3 ·
     # _t3̇,  da/dtheta_0 = 1, da/d_t0 = 1, da/d_t1 = 1, da/d_t2 = 1, da/d_t3 = 1
     _dot_a = _dot_theta_0 + _dot_t0 + _dot_t1 + _dot_t2 + _dot_t3
+    del _dot_t0, _dot_t1, _dot_t2, _dot_t3
     _dot_t4 = _dot_a  # _t4̇ = d_t4/da · ȧ,  d_t4/da = 1
     _d_J = _ones_like(J)  # dJ/dJ = 1
+    del J
     _d_t5 = _d_J / 2  # dJ/d_t5 = 1/2
+    del _d_J
     _dot_d_t4 = _d_t5 * 2 * _dot_t4  # (dJ/d_t4)˙ += (dJ/d_t5 · d_t5/d_t4)˙
+    del _d_t5, _dot_a, _dot_t4
     _dot_d_a = _dot_d_t4  # (dJ/da)˙ += (dJ/d_t4 · d_t4/da)˙
     _dot_d_theta_0 = _dot_d_a  # (dJ/dtheta_0)˙ += (dJ/da · da/dtheta_0)˙
     _dot_d_t0 = _dot_d_a  # (dJ/d_t0)˙ += (dJ/da · da/d_t0)˙

@@ -450,15 +450,12 @@ def jvp(
     _dot_theta_3 = _tangent(_tangents, "theta_3", theta_3, _dt)
     _dot_theta_4 = _tangent(_tangents, "theta_4", theta_4, _dt)
     # forward (ops: 13)
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     y = _sigmoid(a)
+    del a
     _t4 = y - y_star
-    _t5 = _t4**2
-    J = _t5 / 2
+    J = _t4**2 / 2  # _t5 inline
     # tangents (ops: 15)
     _dot_t0 = x_1 * _dot_theta_1  # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
     _dot_t1 = x_2 * _dot_theta_2  # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
@@ -467,9 +464,12 @@ def jvp(
     # ȧ = da/dtheta_0 · theta_0̇ + da/d_t0 · _t0̇ + da/d_t1 · _t1̇ + da/d_t2 · _t2̇ + da/d_t3 ·
     # _t3̇,  da/dtheta_0 = 1, da/d_t0 = 1, da/d_t1 = 1, da/d_t2 = 1, da/d_t3 = 1
     _dot_a = _dot_theta_0 + _dot_t0 + _dot_t1 + _dot_t2 + _dot_t3
+    del _dot_t0, _dot_t1, _dot_t2, _dot_t3
     _dot_y = y * (1 - y) * _dot_a  # ẏ = dy/da · ȧ,  dy/da = y*(1 - y)
+    del _dot_a, y
     _dot_t4 = _dot_y  # _t4̇ = d_t4/dy · ẏ,  d_t4/dy = 1
     _dot_t5 = 2 * _t4 * _dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = 2*_t4
+    del _t4, _dot_t4, _dot_y
     _dot_J = _dot_t5 / 2  # J̇ = dJ/d_t5 · _t5̇,  dJ/d_t5 = 1/2
     return (
         _value(J),
@@ -540,15 +540,12 @@ def hvp(
     _dot_theta_3 = _tangent(_vectors, "theta_3", theta_3, _dt)
     _dot_theta_4 = _tangent(_vectors, "theta_4", theta_4, _dt)
     # forward (ops: 13)
-    _t0 = theta_1 * x_1
-    _t1 = theta_2 * x_2
-    _t2 = theta_3 * x_3
-    _t3 = theta_4 * x_4
-    a = theta_0 + _t0 + _t1 + _t2 + _t3
+    # _t0, _t1, _t2, _t3 inline
+    a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     y = _sigmoid(a)
+    del a
     _t4 = y - y_star
-    _t5 = _t4**2
-    J = _t5 / 2
+    J = _t4**2 / 2  # _t5 inline
     # backward and its tangents (ops: 11 + 28)
     _dot_t0 = x_1 * _dot_theta_1  # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
     _dot_t1 = x_2 * _dot_theta_2  # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
@@ -557,17 +554,24 @@ def hvp(
     # ȧ = da/dtheta_0 · theta_0̇ + da/d_t0 · _t0̇ + da/d_t1 · _t1̇ + da/d_t2 · _t2̇ + da/d_t3 ·
     # _t3̇,  da/dtheta_0 = 1, da/d_t0 = 1, da/d_t1 = 1, da/d_t2 = 1, da/d_t3 = 1
     _dot_a = _dot_theta_0 + _dot_t0 + _dot_t1 + _dot_t2 + _dot_t3
+    del _dot_t0, _dot_t1, _dot_t2, _dot_t3
     _t6 = 1 - y
     _dot_y = y * _t6 * _dot_a  # ẏ = dy/da · ȧ,  dy/da = y*(1 - y)
+    del _dot_a
     _dot_t4 = _dot_y  # _t4̇ = d_t4/dy · ẏ,  d_t4/dy = 1
     _d_J = _ones_like(J)  # dJ/dJ = 1
+    del J
     _d_t5 = _d_J / 2  # dJ/d_t5 = 1/2
+    del _d_J
     _d_t4 = _d_t5 * 2 * _t4  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 2*_t4
+    del _t4
     _dot_d_t4 = _d_t5 * 2 * _dot_t4  # (dJ/d_t4)˙ += (dJ/d_t5 · d_t5/d_t4)˙
+    del _d_t5
     _d_y = _d_t4  # dJ/dy += dJ/d_t4 * d_t4/dy,  d_t4/dy = 1
     _dot_d_y = _dot_d_t4  # (dJ/dy)˙ += (dJ/d_t4 · d_t4/dy)˙
     # (dJ/da)˙ += (dJ/dy · dy/da)˙
     _dot_d_a = _d_y * _t6 * _dot_y + y * _t6 * _dot_d_y - _d_y * y * _dot_y
+    del _d_t4, _t6, _d_y, _dot_d_t4, _dot_d_y, _dot_t4, _dot_y, y
     _dot_d_theta_0 = _dot_d_a  # (dJ/dtheta_0)˙ += (dJ/da · da/dtheta_0)˙
     _dot_d_t0 = _dot_d_a  # (dJ/d_t0)˙ += (dJ/da · da/d_t0)˙
     _dot_d_t1 = _dot_d_a  # (dJ/d_t1)˙ += (dJ/da · da/d_t1)˙

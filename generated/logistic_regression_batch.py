@@ -395,23 +395,27 @@ def jvp(_tangents, /, *, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, _Arg]:
     # forward (ops: 8)
     a = X @ theta
     _t0 = 1 / N
-    _t1 = a * y
-    _t2 = -_t1
     # stable: log(1+exp(a)) = softplus(a)
     _t3 = _softplus(a)
-    _t4 = _t2 + _t3
-    _t5 = _np.add.reduce(_t4, axis=None)
-    J = _t0 * _t5
+    _t4 = -(a * y) + _t3  # _t1, _t2 inline
+    del _t3
+    J = _t0 * _np.add.reduce(_t4, axis=None)  # _t5 inline
+    del _t4
     _t6 = _sigmoid(a)
+    del a
     # tangents (ops: 7)
     _dot_a = X @ _dot_theta  # ȧ = da/dtheta · thetȧ,  da/dtheta = X @ (·)
     _dot_t1 = y * _dot_a  # _t1̇ = d_t1/da · ȧ,  d_t1/da = y
     _dot_t2 = -_dot_t1  # _t2̇ = d_t2/d_t1 · _t1̇,  d_t2/d_t1 = -1
+    del _dot_t1
     _dot_t3 = _t6 * _dot_a  # _t3̇ = d_t3/da · ȧ,  d_t3/da = sigmoid(a)
+    del _t6, _dot_a
     # _t4̇ = d_t4/d_t2 · _t2̇ + d_t4/d_t3 · _t3̇,  d_t4/d_t2 = 1, d_t4/d_t3 = 1
     _dot_t4 = _dot_t2 + _dot_t3
+    del _dot_t2, _dot_t3
     # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = the sum of (·)
     _dot_t5 = _np.add.reduce(_dot_t4, axis=None)
+    del _dot_t4
     _dot_J = _t0 * _dot_t5  # J̇ = dJ/d_t5 · _t5̇,  dJ/d_t5 = _t0
     return (
         _value(J),
@@ -450,22 +454,26 @@ def hvp(_vectors, /, *, theta: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
     # forward (ops: 8)
     a = X @ theta
     _t0 = 1 / N
-    _t1 = a * y
-    _t2 = -_t1
     # stable: log(1+exp(a)) = softplus(a)
     _t3 = _softplus(a)
-    _t4 = _t2 + _t3
-    _t5 = _np.add.reduce(_t4, axis=None)
-    J = _t0 * _t5
+    _t4 = -(a * y) + _t3  # _t1, _t2 inline
+    del _t3
+    J = _t0 * _np.add.reduce(_t4, axis=None)  # _t5 inline
+    del _t4
     _t6 = _sigmoid(a)
+    del a
     # backward and its tangents (ops: 7 + 13)
     _dot_a = X @ _dot_theta  # ȧ = da/dtheta · thetȧ,  da/dtheta = X @ (·)
     _dot_t6 = _t6 * _dot_a * (1 - _t6)  # _t6̇ = d_t6/da · ȧ,  d_t6/da = _t6*(1 - _t6)
+    del _t6, _dot_a
     _d_J = _ones_like(J)  # dJ/dJ = 1
+    del J
     _d_t5 = _d_J * _t0  # dJ/d_t5 = _t0
+    del _d_J
     _d_t4 = _d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 1, broadcast over the summed axis
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1
     _dot_d_a = _d_t3 * _dot_t6  # (dJ/da)˙ += (dJ/d_t3 · d_t3/da)˙
+    del _d_t3, _d_t4, _d_t5, _dot_t6
     _dot_d_theta = X.T @ _dot_d_a  # (dJ/dtheta)˙ += (dJ/da · da/dtheta)˙
     return {
         "theta": _reduce(_dot_d_theta, theta, True),

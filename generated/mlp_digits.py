@@ -481,32 +481,42 @@ def jvp(_tangents, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> tupl
     # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
-    _t1 = Z @ W2
-    A = _t1 + b2
+    del _t0
+    A = Z @ W2 + b2  # _t1 inline
     _t2 = 1 / N
     _t3 = _np.max(A, axis=1, keepdims=True)
     # stable: log-sum-exp, the row max subtracted before exp
     _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
-    _t5 = -_t4
-    _t6 = A + _t5
+    del _t3
+    _t6 = A - _t4  # _t5 inline
+    del _t4, A
     _t7 = Y * _t6
-    _t8 = _np.add.reduce(_t7, axis=None)
-    J = -_t2 * _t8
+    J = -_t2 * _np.add.reduce(_t7, axis=None)  # _t8 inline
+    del _t7
     _t9 = _np.exp(_t6)
+    del _t6
     # tangents (ops: 17)
     _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
     _dot_Z = Z * (1 - Z) * _dot_t0  # Ż = dZ/d_t0 · _t0̇,  dZ/d_t0 = Z*(1 - Z)
+    del _dot_t0
     # _t1̇ = d_t1/dZ · Ż + d_t1/dW2 · W2̇,  d_t1/dZ = (·) @ W2, d_t1/dW2 = Z @ (·)
     _dot_t1 = _dot_Z @ W2 + Z @ _dot_W2
+    del Z, _dot_Z
     _dot_A = _dot_b2 + _dot_t1  # Ȧ = dA/d_t1 · _t1̇ + dA/db2 · b2̇,  dA/d_t1 = 1, dA/db2 = 1
+    del _dot_t1
     # _t4̇ = d_t4/dA · Ȧ,  d_t4/dA = row sums of softmax(A) * (·)
     _dot_t4 = _np.add.reduce(_t9 * _dot_A, axis=1, keepdims=True)
+    del _t9
     _dot_t5 = -_dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = -1
+    del _dot_t4
     # _t6̇ = d_t6/dA · Ȧ + d_t6/d_t5 · _t5̇,  d_t6/dA = 1, d_t6/d_t5 = 1
     _dot_t6 = _dot_A + _dot_t5
+    del _dot_A, _dot_t5
     _dot_t7 = Y * _dot_t6  # _t7̇ = d_t7/d_t6 · _t6̇,  d_t7/d_t6 = Y
+    del _dot_t6
     # _t8̇ = d_t8/d_t7 · _t7̇,  d_t8/d_t7 = the sum of (·)
     _dot_t8 = _np.add.reduce(_dot_t7, axis=None)
+    del _dot_t7
     _dot_J = -_t2 * _dot_t8  # J̇ = dJ/d_t8 · _t8̇,  dJ/d_t8 = -_t2
     return (
         _value(J),
@@ -566,49 +576,64 @@ def hvp(_vectors, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[
     # forward (ops: 13)
     _t0 = X @ W1
     Z = _sigmoid(_t0)
-    _t1 = Z @ W2
-    A = _t1 + b2
+    del _t0
+    A = Z @ W2 + b2  # _t1 inline
     _t2 = 1 / N
     _t3 = _np.max(A, axis=1, keepdims=True)
     # stable: log-sum-exp, the row max subtracted before exp
     _t4 = _t3 + _np.log(_np.sum(_np.exp(A - _t3), axis=1, keepdims=True))
-    _t5 = -_t4
-    _t6 = A + _t5
+    del _t3
+    _t6 = A - _t4  # _t5 inline
+    del _t4, A
     _t7 = Y * _t6
-    _t8 = _np.add.reduce(_t7, axis=None)
-    J = -_t2 * _t8
+    J = -_t2 * _np.add.reduce(_t7, axis=None)  # _t8 inline
+    del _t7
     _t9 = _np.exp(_t6)
+    del _t6
     # backward and its tangents (ops: 18 + 36)
     _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
     _t10 = 1 - Z
     _dot_Z = Z * _t10 * _dot_t0  # Ż = dZ/d_t0 · _t0̇,  dZ/d_t0 = Z*(1 - Z)
+    del _dot_t0
     # _t1̇ = d_t1/dZ · Ż + d_t1/dW2 · W2̇,  d_t1/dZ = (·) @ W2, d_t1/dW2 = Z @ (·)
     _dot_t1 = _dot_Z @ W2 + Z @ _dot_W2
     _dot_A = _dot_b2 + _dot_t1  # Ȧ = dA/d_t1 · _t1̇ + dA/db2 · b2̇,  dA/d_t1 = 1, dA/db2 = 1
+    del _dot_t1
     # _t4̇ = d_t4/dA · Ȧ,  d_t4/dA = row sums of softmax(A) * (·)
     _dot_t4 = _np.add.reduce(_t9 * _dot_A, axis=1, keepdims=True)
     _dot_t5 = -_dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = -1
+    del _dot_t4
     # _t6̇ = d_t6/dA · Ȧ + d_t6/d_t5 · _t5̇,  d_t6/dA = 1, d_t6/d_t5 = 1
     _dot_t6 = _dot_A + _dot_t5
+    del _dot_A, _dot_t5
     _dot_t9 = _t9 * _dot_t6  # _t9̇ = d_t9/d_t6 · _t6̇,  d_t9/d_t6 = _t9
+    del _dot_t6
     _d_J = _ones_like(J)  # dJ/dJ = 1
+    del J
     _d_t8 = -_d_J * _t2  # dJ/d_t8 = -_t2
+    del _d_J
     _d_t7 = _d_t8  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = 1, broadcast over the summed axis
     _d_t6 = _d_t7 * Y  # dJ/d_t6 += dJ/d_t7 * d_t7/d_t6,  d_t7/d_t6 = Y
+    del _d_t7, _d_t8
     _d_A = _d_t6  # dJ/dA += dJ/d_t6 * d_t6/dA,  d_t6/dA = 1
     # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = 1
     _d_t5 = _np.add.reduce(_d_t6, axis=1, keepdims=True)
     _d_t4 = -_d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = -1
+    del _d_t5
     _d_A = _d_A + (_d_t4 * _t9)  # dJ/dA += dJ/d_t4 * d_t4/dA,  d_t4/dA = softmax = exp(A - _t4)
+    del _d_t6, _t9
     _dot_d_A = _d_t4 * _dot_t9  # (dJ/dA)˙ += (dJ/d_t4 · d_t4/dA)˙
+    del _d_t4, _dot_t9
     _d_t1 = _d_A  # dJ/d_t1 += dJ/dA * dA/d_t1,  dA/d_t1 = 1
     _dot_d_t1 = _dot_d_A  # (dJ/d_t1)˙ += (dJ/dA · dA/d_t1)˙
     _dot_d_b2 = _np.add.reduce(_dot_d_A, axis=0, keepdims=True)  # (dJ/db2)˙ += (dJ/dA · dA/db2)˙
     _d_Z = _d_t1 @ W2.T  # dJ/dZ += dJ/d_t1 * d_t1/dZ,  d_t1/dZ = (·) @ W2.T
     _dot_d_Z = _dot_d_t1 @ W2.T + _d_t1 @ _dot_W2.T  # (dJ/dZ)˙ += (dJ/d_t1 · d_t1/dZ)˙
     _dot_d_W2 = _dot_Z.T @ _d_t1 + Z.T @ _dot_d_t1  # (dJ/dW2)˙ += (dJ/d_t1 · d_t1/dW2)˙
+    del _d_t1, _d_A, _dot_d_A, _dot_d_t1
     # (dJ/d_t0)˙ += (dJ/dZ · dZ/d_t0)˙
     _dot_d_t0 = _d_Z * _t10 * _dot_Z + Z * _t10 * _dot_d_Z - _d_Z * Z * _dot_Z
+    del _t10, Z, _d_Z, _dot_Z, _dot_d_Z
     _dot_d_W1 = X.T @ _dot_d_t0  # (dJ/dW1)˙ += (dJ/d_t0 · d_t0/dW1)˙
     return {
         "W1": _reduce(_dot_d_W1, W1, True),

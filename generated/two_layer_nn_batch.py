@@ -485,27 +485,34 @@ def jvp(
     # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
-    _t0 = Z @ beta
-    b = _t0 + beta_0
+    del A
+    b = Z @ beta + beta_0  # _t0 inline
     y_hat = _sigmoid(b)
+    del b
     _t1 = 1 / N
     _t2 = y_hat - y
     _t3 = _t2**2
-    _t4 = _np.add.reduce(_t3, axis=None)
-    J = _t1 * _t4 / 2
+    J = _t1 * _np.add.reduce(_t3, axis=None) / 2  # _t4 inline
+    del _t3
     # tangents (ops: 18)
     _dot_A = X @ _dot_alpha  # Ȧ = dA/dalpha · alphȧ,  dA/dalpha = X @ (·)
     _dot_Z = Z * (1 - Z) * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
+    del _dot_A
     # _t0̇ = d_t0/dZ · Ż + d_t0/dbeta · betȧ,  d_t0/dZ = (·) @ beta, d_t0/dbeta = Z @ (·)
     _dot_t0 = _dot_Z @ beta + Z @ _dot_beta
+    del Z, _dot_Z
     # ḃ = db/d_t0 · _t0̇ + db/dbeta_0 · beta_0̇,  db/d_t0 = 1, db/dbeta_0 = 1
     _dot_b = _dot_beta_0 + _dot_t0
+    del _dot_t0
     # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
     _dot_y_hat = y_hat * (1 - y_hat) * _dot_b
+    del _dot_b, y_hat
     _dot_t2 = _dot_y_hat  # _t2̇ = d_t2/dy_hat · y_haṫ,  d_t2/dy_hat = 1
     _dot_t3 = 2 * _t2 * _dot_t2  # _t3̇ = d_t3/d_t2 · _t2̇,  d_t3/d_t2 = 2*_t2
+    del _t2, _dot_t2, _dot_y_hat
     # _t4̇ = d_t4/d_t3 · _t3̇,  d_t4/d_t3 = the sum of (·)
     _dot_t4 = _np.add.reduce(_dot_t3, axis=None)
+    del _dot_t3
     _dot_J = _t1 * _dot_t4 / 2  # J̇ = dJ/d_t4 · _t4̇,  dJ/d_t4 = _t1/2
     return (
         _value(J),
@@ -565,30 +572,38 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
     # forward (ops: 12)
     A = X @ alpha
     Z = _sigmoid(A)
-    _t0 = Z @ beta
-    b = _t0 + beta_0
+    del A
+    b = Z @ beta + beta_0  # _t0 inline
     y_hat = _sigmoid(b)
+    del b
     _t1 = 1 / N
     _t2 = y_hat - y
     _t3 = _t2**2
-    _t4 = _np.add.reduce(_t3, axis=None)
-    J = _t1 * _t4 / 2
+    J = _t1 * _np.add.reduce(_t3, axis=None) / 2  # _t4 inline
+    del _t3
     # backward and its tangents (ops: 19 + 44)
     _dot_A = X @ _dot_alpha  # Ȧ = dA/dalpha · alphȧ,  dA/dalpha = X @ (·)
     _t5 = 1 - Z
     _dot_Z = Z * _t5 * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
+    del _dot_A
     # _t0̇ = d_t0/dZ · Ż + d_t0/dbeta · betȧ,  d_t0/dZ = (·) @ beta, d_t0/dbeta = Z @ (·)
     _dot_t0 = _dot_Z @ beta + Z @ _dot_beta
     # ḃ = db/d_t0 · _t0̇ + db/dbeta_0 · beta_0̇,  db/d_t0 = 1, db/dbeta_0 = 1
     _dot_b = _dot_beta_0 + _dot_t0
+    del _dot_t0
     _t6 = 1 - y_hat
     _dot_y_hat = y_hat * _t6 * _dot_b  # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
+    del _dot_b
     _dot_t2 = _dot_y_hat  # _t2̇ = d_t2/dy_hat · y_haṫ,  d_t2/dy_hat = 1
     _d_J = _ones_like(J)  # dJ/dJ = 1
+    del J
     _d_t4 = _d_J * _t1 / 2  # dJ/d_t4 = _t1/2
+    del _d_J
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1, broadcast over the summed axis
     _d_t2 = _d_t3 * 2 * _t2  # dJ/d_t2 += dJ/d_t3 * d_t3/d_t2,  d_t3/d_t2 = 2*_t2
+    del _t2
     _dot_d_t2 = _d_t3 * 2 * _dot_t2  # (dJ/d_t2)˙ += (dJ/d_t3 · d_t3/d_t2)˙
+    del _d_t3, _d_t4
     _d_y_hat = _d_t2  # dJ/dy_hat += dJ/d_t2 * d_t2/dy_hat,  d_t2/dy_hat = 1
     _dot_d_y_hat = _dot_d_t2  # (dJ/dy_hat)˙ += (dJ/d_t2 · d_t2/dy_hat)˙
     # dJ/db += dJ/dy_hat * dy_hat/db,  dy_hat/db = y_hat*(1 - y_hat)
@@ -597,6 +612,7 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
     _dot_d_b = (
         _d_y_hat * _t6 * _dot_y_hat + y_hat * _t6 * _dot_d_y_hat - _d_y_hat * y_hat * _dot_y_hat
     )
+    del _d_t2, _t6, _d_y_hat, _dot_d_t2, _dot_d_y_hat, _dot_t2, _dot_y_hat, y_hat
     _d_t0 = _d_b  # dJ/d_t0 += dJ/db * db/d_t0,  db/d_t0 = 1
     _dot_d_t0 = _dot_d_b  # (dJ/d_t0)˙ += (dJ/db · db/d_t0)˙
     # (dJ/dbeta_0)˙ += (dJ/db · db/dbeta_0)˙
@@ -604,8 +620,10 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
     _d_Z = _d_t0 @ beta.T  # dJ/dZ += dJ/d_t0 * d_t0/dZ,  d_t0/dZ = (·) @ beta.T
     _dot_d_Z = _dot_d_t0 @ beta.T + _d_t0 @ _dot_beta.T  # (dJ/dZ)˙ += (dJ/d_t0 · d_t0/dZ)˙
     _dot_d_beta = _dot_Z.T @ _d_t0 + Z.T @ _dot_d_t0  # (dJ/dbeta)˙ += (dJ/d_t0 · d_t0/dbeta)˙
+    del _d_t0, _d_b, _dot_d_b, _dot_d_t0
     # (dJ/dA)˙ += (dJ/dZ · dZ/dA)˙
     _dot_d_A = _d_Z * _t5 * _dot_Z + Z * _t5 * _dot_d_Z - _d_Z * Z * _dot_Z
+    del _t5, Z, _d_Z, _dot_Z, _dot_d_Z
     _dot_d_alpha = X.T @ _dot_d_A  # (dJ/dalpha)˙ += (dJ/dA · dA/dalpha)˙
     return {
         "alpha": _reduce(_dot_d_alpha, alpha, True),

@@ -166,7 +166,10 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
         # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
         output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose", "slice"),
     )
-    return context | tangent_context(c, p, args, printer_class or Printer)
+    context |= tangent_context(c, p, args, printer_class or Printer)
+    if printer_class is None:  # the NumPy module: jvp and hvp planned as value_and_grad is
+        context["bodies"] |= tangent_memory_plan(c, p, context)
+    return context
 
 
 class ModulePrinter(Printer):
@@ -201,6 +204,25 @@ def memory_plan(c: Compiled, p: Plan, args: list[str]) -> dict[str, list]:
             [p.forward_full, p.backward], keep_names(p.output, grads), arg_set, quiet
         ),
         predict=schedule([p.predict], keep_names(p.prediction), arg_set, quiet)[0],
+    )
+
+
+def tangent_memory_plan(c: Compiled, p: Plan, context: dict) -> dict[str, list]:
+    """jvp's and hvp's bodies after memory planning, as ``memory_plan`` plans value_and_grad's:
+    the forward part, then the tangent part (hvp's: the backward lines and their tangents), so
+    a forward value is dropped after the last tangent line that reads it. The tangents of the
+    parameters (``_dot_W``, possibly the caller's arrays) are never dropped.
+
+    Keys: ``jvp`` and ``hvp``, each [forward part, tangent part]."""
+    t = context["tangents"]
+    arg_set = set(context["args"]) | set(t.tangent_args)
+    quiet = constant_names(c, p)
+    jvp_keep = keep_names(p.output, t.jvp_out, context["jvp_like"])
+    hvp_keep = keep_names(*(expr for _, expr in t.hvp_out))
+    hvp = [t.hvp_forward, t.hvp_tangents + t.hvp_backward]
+    return dict(
+        jvp=schedule([t.jvp_forward, t.jvp], jvp_keep, arg_set, quiet),
+        hvp=schedule(hvp, hvp_keep, arg_set, quiet),
     )
 
 
