@@ -1,0 +1,219 @@
+"""The planned ``hvp`` (and ``jvp``): memory planning of the forward-over-reverse schedule, and
+the expert's hand-written HVP it is measured against (``benchmarks/expert_hvp.py``).
+
+Oracles: torch's ``torch.autograd.functional.hvp`` (float64, when torch is importable), central
+differences of a gradient written by hand (``benchmarks/expert.py``), the closed form
+``Xᵀ diag(p(1−p)) X v / N`` of logistic regression, and tracemalloc's count of the bytes a
+call holds at once. No expected value comes from circuitc itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import runpy
+import sys
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracles import assert_close
+
+import circuitc
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the repository's benchmarks/
+from benchmarks import expert, expert_hvp  # noqa: E402
+
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+@functools.cache
+def mlp_module(D: int = 784, H: int = 256, K: int = 10):
+    """examples/mlp.py (relu, biases, softmax cross-entropy) at these sizes, compiled once."""
+    return circuitc.compile(
+        runpy.run_path(str(ROOT / "examples" / "mlp.py"))["make_circuit"](D, H, K)
+    )
+
+
+def mlp_case(rng, n, d, h, k, dtype=np.float64):
+    """A point of the MLP (one-hot Y, hidden pre-activations away from relu's kink at the
+    scale of a central difference) and a direction v."""
+    point = {
+        "X": rng.normal(size=(n, d)),
+        "Y": np.eye(k)[rng.integers(0, k, n)],
+        "W1": rng.normal(size=(d, h)) / np.sqrt(d),
+        "b1": rng.normal(size=(1, h)) * 0.1,
+        "W2": rng.normal(size=(h, k)) / np.sqrt(h),
+        "b2": rng.normal(size=(1, k)) * 0.1,
+    }
+    point = {name: value.astype(dtype) for name, value in point.items()}
+    v = {name: rng.normal(size=point[name].shape).astype(dtype) for name in PARAMS}
+    return point, v
+
+
+def hand_hvp(point, v):
+    """The expert's hand HVP as a dict keyed like circuitc's."""
+    args = [point[n] for n in (*PARAMS, "X", "Y")] + [v[n] for n in PARAMS]
+    return dict(zip(PARAMS, expert_hvp.mlp_hvp(*args), strict=True))
+
+
+def hand_gradient(point):
+    _, grads = expert.mlp(*(point[n] for n in (*PARAMS, "X", "Y")))
+    return dict(zip(PARAMS, grads, strict=True))
+
+
+def torch_hvp(point, v):
+    """torch's hvp of the same loss, written in torch's own ops (float64)."""
+    torch = pytest.importorskip("torch")
+    X, Y = (torch.tensor(point[k], dtype=torch.float64) for k in ("X", "Y"))
+
+    def loss(W1, b1, W2, b2):
+        A = torch.relu(X @ W1 + b1) @ W2 + b2
+        return torch.mean(torch.logsumexp(A, dim=1) - torch.sum(Y * A, dim=1))
+
+    primal = tuple(torch.tensor(point[n], dtype=torch.float64) for n in PARAMS)
+    tangent = tuple(torch.tensor(v[n], dtype=torch.float64) for n in PARAMS)
+    _, out = torch.autograd.functional.hvp(loss, primal, tangent)
+    return {n: o.numpy() for n, o in zip(PARAMS, out, strict=True)}
+
+
+def _scale(a) -> float:
+    return max(1.0, float(np.max(np.abs(a))))
+
+
+# -- the expert's hand HVP is itself right ---------------------------------------------------------
+def test_the_expert_hand_hvp_against_torch():
+    point, v = mlp_case(np.random.default_rng(0), n=9, d=7, h=6, k=4)
+    mine, theirs = hand_hvp(point, v), torch_hvp(point, v)
+    for n in PARAMS:
+        assert_close(mine[n], theirs[n], "exact", f"hand Hv[{n}] vs torch", scale=_scale(theirs[n]))
+
+
+def test_the_expert_hand_hvp_against_differences_of_the_hand_gradient():
+    point, v = mlp_case(np.random.default_rng(1), n=9, d=7, h=6, k=4)
+    step = 1e-6
+    hi = hand_gradient({**point, **{n: point[n] + step * v[n] for n in PARAMS}})
+    lo = hand_gradient({**point, **{n: point[n] - step * v[n] for n in PARAMS}})
+    mine = hand_hvp(point, v)
+    for n in PARAMS:
+        diff = (hi[n] - lo[n]) / (2 * step)
+        assert_close(mine[n], diff, "central", f"hand Hv[{n}]", scale=_scale(diff))
+
+
+# -- circuitc's planned hvp of the relu MLP ----------------------------------------------------------
+@settings(max_examples=10, derandomize=True, deadline=None, database=None)
+@given(
+    n=st.integers(1, 12),
+    d=st.integers(1, 6),
+    h=st.integers(1, 5),
+    k=st.integers(2, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_mlp_hvp_against_the_hand_hvp_over_sizes(n, d, h, k, seed):
+    point, v = mlp_case(np.random.default_rng(seed), n, d, h, k)
+    Hv = mlp_module(d, h, k).hvp(v, **point)
+    expected = hand_hvp(point, v)
+    for name in PARAMS:
+        assert Hv[name].shape == point[name].shape
+        assert_close(Hv[name], expected[name], "exact", f"Hv[{name}]", scale=_scale(expected[name]))
+
+
+def test_mlp_hvp_against_torch_in_float64_and_float32():
+    point, v = mlp_case(np.random.default_rng(2), n=8, d=6, h=5, k=3)
+    m = mlp_module(6, 5, 3)
+    expected = torch_hvp(point, v)
+    Hv = m.hvp(v, **point)
+    for name in PARAMS:
+        assert_close(Hv[name], expected[name], "exact", f"Hv[{name}]", scale=_scale(expected[name]))
+    low = m.hvp(
+        {n: x.astype(np.float32) for n, x in v.items()},
+        **{n: x.astype(np.float32) for n, x in point.items()},
+    )
+    for name in PARAMS:
+        assert low[name].dtype == np.float32
+        assert_close(low[name], expected[name], "float32", name, scale=_scale(expected[name]))
+
+
+def test_logistic_regression_hvp_is_the_closed_form_and_planned():
+    m = circuitc.compile(
+        runpy.run_path(str(ROOT / "examples" / "logistic_regression_batch.py"))["make_circuit"](D=5)
+    )
+    rng = np.random.default_rng(3)
+    X = np.hstack([np.ones((40, 1)), rng.normal(size=(40, 4))])
+    theta, y = rng.normal(size=(5, 1)), rng.integers(0, 2, (40, 1)).astype(float)
+    v = rng.normal(size=(5, 1))
+    p = 1 / (1 + np.exp(-X @ theta))
+    closed = X.T @ (X * (p * (1 - p))) @ v / 40  # Xᵀ diag(p(1−p)) X v / N
+    assert_close(m.hvp({"theta": v}, theta=theta, X=X, y=y)["theta"], closed, "exact", "Hv")
+    hvp_src = _function(m.__source__, "hvp")
+    assert "del " in hvp_src  # the forward values are dropped once the tangents have read them
+
+
+def test_hvp_never_writes_into_its_arguments_and_returns_fresh_arrays():
+    point, v = mlp_case(np.random.default_rng(4), n=6, d=5, h=4, k=3)
+    m = mlp_module(5, 4, 3)
+    before = {n: x.copy() for n, x in (point | {f"v_{k}": x for k, x in v.items()}).items()}
+    first = m.hvp(v, **point)
+    kept = {n: x.copy() for n, x in first.items()}
+    second = m.hvp({n: 2 * x for n, x in v.items()}, **point)
+    for n, x in point.items():
+        np.testing.assert_array_equal(x, before[n])
+    for n, x in v.items():
+        np.testing.assert_array_equal(x, before[f"v_{n}"])
+    for n in PARAMS:
+        np.testing.assert_array_equal(first[n], kept[n])  # the second call wrote nothing here
+        assert_close(second[n], 2 * kept[n], "exact", n, scale=_scale(kept[n]))  # H is linear
+        for other in [*second.values(), *point.values(), *v.values()]:
+            assert not np.shares_memory(first[n], other)
+
+
+# -- what the planned hvp runs, against the minimum a hand HVP needs -------------------------------
+def _function(src: str, name: str) -> str:
+    start = src.index(f"\ndef {name}(")
+    end = src.find("\ndef ", start + 1)
+    return src[start : end if end != -1 else None]
+
+
+def _code(body: str) -> list[str]:
+    return [line.split("#")[0] for line in body.splitlines() if line.strip()]
+
+
+def test_mlp_hvp_runs_the_three_wide_products_a_hand_hvp_needs():
+    """X W1 and X V1 forward, Xᵀ R{dH} backward: the 784-wide products of the hand HVP, against
+    the gradient's two (X W1, Xᵀ dH); the gradient Xᵀ dH itself is never formed by hvp."""
+    src = mlp_module().__source__
+    wide = re.compile(r"\bX(\.T)? @")
+    hvp = [line for line in _code(_function(src, "hvp")) if wide.search(line)]
+    grad = [line for line in _code(_function(src, "value_and_grad")) if wide.search(line)]
+    assert len(grad) == 2
+    assert len(hvp) == 3, hvp
+
+
+def _peak(fn) -> int:
+    """The most bytes one call of ``fn`` holds at once (what it returns included)."""
+    fn()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        result = fn()
+        out = tracemalloc.get_traced_memory()[1] - before
+        del result
+    finally:
+        tracemalloc.stop()
+    return out
+
+
+def test_mlp_hvp_holds_no_more_than_the_hand_hvp():
+    """784-256-10 at N=128: every local dropped at its last use, hvp holds at most what the
+    expert's hand HVP holds (it held 1.5x that, 3.9 MB, before hvp was planned)."""
+    point, v = mlp_case(np.random.default_rng(5), n=128, d=784, h=256, k=10)
+    m = mlp_module()
+    mine = _peak(lambda: m.hvp(v, **point))
+    hand = _peak(lambda: hand_hvp(point, v))
+    assert mine <= hand, (mine, hand)
+    assert _peak(lambda: m.jvp(v, **point)) <= _peak(lambda: m.value_and_grad(**point))
