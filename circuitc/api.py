@@ -18,10 +18,15 @@ from .views.notebook import attach_views
 
 
 def source(
-    expr_or_circuit, wrt: Sequence | None = None, name: str = "circuit", backend: str = "numpy"
+    expr_or_circuit,
+    wrt: Sequence | None = None,
+    name: str = "circuit",
+    backend: str = "numpy",
+    *,
+    jacobian_mode: str = "auto",
 ) -> str:
-    """The generated module's source text, without importing it."""
-    return _render(build(as_circuit(expr_or_circuit, wrt, name)), backend)
+    """The generated module's source text, without importing it (arguments as ``compile``)."""
+    return _render(build(as_circuit(expr_or_circuit, wrt, name), jacobian_mode), backend)
 
 
 #: the backends ``compile``/``source`` know, each the renderer of a compiled circuit:
@@ -59,6 +64,7 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
     backend: str = "numpy",
     *,
     force: bool = False,
+    jacobian_mode: str = "auto",
 ) -> types.ModuleType:
     """Compile a circuit into a module with ``forward``, ``value_and_grad`` and ``grad``.
 
@@ -73,6 +79,10 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
             "array_api" (also "array-api"): the same lines written against the array API
             namespace of the arguments, so that one module runs on NumPy, PyTorch, JAX or CuPy
             arrays, on their device, and traces under ``jax.jit`` (the ``backends`` extra).
+        jacobian_mode: how ``jacobian()`` of a matrix output is emitted: "auto" (reverse mode
+            when the output has fewer entries than the parameters and every size is static,
+            else forward mode), "forward" (one tangent pass per parameter entry) or "reverse"
+            (one backward pass per output entry). The module's ``JACOBIAN_MODE`` says which.
 
     Returns:
         The imported module. It does not import circuitc.
@@ -82,7 +92,7 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
             ``out`` is a folder, or a file circuitc did not generate (without ``force``).
     """
     circuit = as_circuit(expr_or_circuit, wrt, name)
-    compiled = build(circuit)
+    compiled = build(circuit, jacobian_mode)
     text = _render(compiled, backend)
     _check_importable(backend)
     if out is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .calculus import forward
+from .calculus.jacobian import JACOBIAN_MODES, check_mode, plan_jacobian
 from .calculus.reverse import sweep
 from .core.ir import LEAF_OPS, Graph
 from .core.ops import COMPARISONS, LOGIC
@@ -16,11 +17,15 @@ from .front.lower import Lowerer
 from .front.matrix import check_step_shape, dimension_symbols
 from .passes.optimize import optimize
 
+__all__ = ["JACOBIAN_MODES", "build"]
 
-def build(circuit: Circuit) -> Compiled:
+
+def build(circuit: Circuit, jacobian_mode: str = "auto") -> Compiled:
     """Lower ``circuit`` into one DAG and derive its backward pass: lower the steps, the
     output and the prediction; check the parameters, dimensions and data inputs; name the
-    output; sweep backwards; optimise; hash."""
+    output; sweep backwards; optimise; hash; then the forward-mode sweeps and the jacobian's
+    (``jacobian_mode``: "auto", "forward" or "reverse"; see ``calculus/jacobian.py``)."""
+    check_mode(jacobian_mode)
     graph = Graph()
     exprs = [circuit.output, circuit.prediction, *circuit.wrt]
     for sym, expr in circuit.steps:
@@ -64,6 +69,7 @@ def build(circuit: Circuit) -> Compiled:
     optimize(compiled)
     compiled.digest = digest(compiled)  # of the circuit and its backward pass, as before
     _forward_mode(compiled)
+    plan_jacobian(compiled, jacobian_mode)
     return compiled
 
 

@@ -28,14 +28,19 @@ def needs_adjoint(graph: Graph, output: int, wrt: list[int]) -> set[int]:
     return {v for v in cone if v in depends}
 
 
-def sweep(graph: Graph, output: int, wrt: list[int]) -> tuple[list[Update], dict[int, int]]:
-    """Build the backward pass. Returns the updates in order and each node's adjoint leaf."""
+def sweep(
+    graph: Graph, output: int, wrt: list[int], tag: tuple = ()
+) -> tuple[list[Update], dict[int, int]]:
+    """Build the backward pass. Returns the updates in order and each node's adjoint leaf.
+
+    ``tag`` tells this sweep's adjoint leaves from another sweep's (the jacobian's VJP of the
+    prediction must not share J's leaves: a leaf's shape grows with what is added into it)."""
     needed = needs_adjoint(graph, output, wrt)
     adjoint: dict[int, int] = {}
     updates: list[Update] = []
     if output not in needed:
         return updates, adjoint
-    adjoint[output] = graph.add_node("adj", (), (output,), graph.nodes[output].shape)
+    adjoint[output] = graph.add_node("adj", (), (output, *tag), graph.nodes[output].shape)
     for v in sorted(needed, reverse=True):
         node = graph.nodes[v]
         if node.op in LEAF_OPS or v not in adjoint:
@@ -53,7 +58,7 @@ def sweep(graph: Graph, output: int, wrt: list[int]) -> tuple[list[Update], dict
             if first:
                 # an adjoint has the shape of what is added into it: a scalar or a row may
                 # stand for its broadcast (the seed of a sum), expanded only where needed
-                adjoint[arg] = graph.add_node("adj", (), (arg,), have)
+                adjoint[arg] = graph.add_node("adj", (), (arg, *tag), have)
             else:
                 leaf = adjoint[arg]
                 grown = broadcast_shapes(graph.nodes[leaf].shape, have, "an adjoint")

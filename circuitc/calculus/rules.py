@@ -317,9 +317,10 @@ def unbroadcast(graph: Graph, contrib: int, arg_shape: tuple, node_shape: tuple)
     if arg_shape == node_shape or node_shape == ():
         return contrib
     axes = [k for k in (0, 1) if (arg_shape == () or arg_shape[k] == 1) and node_shape[k] != 1]
-    if not axes:
-        return contrib
     have = graph.nodes[contrib].shape
+    if not axes:
+        # a scalar in a 1×1 op: its contribution is 1×1, summed to the scalar it must be
+        return graph.reduce_sum(contrib, None) if arg_shape == () and have != () else contrib
     if have == () or any(have[k] == 1 for k in axes):
         # the contribution is itself a broadcast along a summed axis: materialise it first
         contrib = graph.expand(contrib, node_shape)

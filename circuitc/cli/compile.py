@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..api import ALIASES, BACKENDS, source
+from ..pipeline import JACOBIAN_MODES
 from .common import (
     CliError,
     add_at,
@@ -53,6 +54,15 @@ def add_compile(p: argparse.ArgumentParser) -> None:
         default="numpy",
         help=BACKEND_HELP,
     )
+    p.add_argument(
+        "--jacobian-mode",
+        choices=JACOBIAN_MODES,
+        default="auto",
+        help="how jacobian() of a matrix output is emitted: auto (reverse mode when the output "
+        "has fewer entries than the parameters and no size is symbolic, else forward), "
+        "forward (one tangent pass per parameter entry) or reverse (one backward pass per "
+        "output entry)",
+    )
 
 
 #: where ``compile FILE`` writes without ``-o``: a folder of its own, never beside the user's
@@ -66,7 +76,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     circuits = load_circuits(args.file, args.circuit)
     # every circuit compiles, and every target is checked, before anything is written
-    texts = [(c.name, source(c, backend=args.backend)) for c in circuits]
+    texts = [
+        (c.name, source(c, backend=args.backend, jacobian_mode=args.jacobian_mode))
+        for c in circuits
+    ]
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"-o {args.out}: not a folder")
@@ -93,6 +106,15 @@ def add_show(p: argparse.ArgumentParser) -> None:
         choices=BACKEND_CHOICES,
         default="numpy",
         help=BACKEND_HELP,
+    )
+    p.add_argument(
+        "--jacobian-mode",
+        choices=JACOBIAN_MODES,
+        default="auto",
+        help="how jacobian() of a matrix output is emitted: auto (reverse mode when the output "
+        "has fewer entries than the parameters and no size is symbolic, else forward), "
+        "forward (one tangent pass per parameter entry) or reverse (one backward pass per "
+        "output entry)",
     )
 
 

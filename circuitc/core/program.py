@@ -74,6 +74,14 @@ class Compiled:
     hvp_updates: list[Update | None] = field(default_factory=list)
     tangent_adjoint: dict[int, int] = field(default_factory=dict)
     primal_nodes: int = 0  # the graph's nodes before the tangent sweeps (forward and backward)
+    # jacobian() of a matrix output (calculus/jacobian.py): the output it differentiates (the
+    # prediction, else J; None for a scalar circuit), the mode emitted and why, and the
+    # backward sweep of that output (the VJP reverse mode seeds with one-hots)
+    jac_output: int | None = None
+    jacobian_mode: str = ""  # "forward" or "reverse" ("" without a jacobian)
+    jacobian_reason: str = ""
+    jac_updates: list[Update] = field(default_factory=list)
+    jac_adjoint: dict[int, int] = field(default_factory=dict)
 
 
 def _op_weight(node) -> int:

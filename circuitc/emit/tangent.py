@@ -274,10 +274,12 @@ def _jvp(c, p, out, fwd_set, taken, seed_names) -> None:
     out.jvp_forward, out.jvp, out.jvp_out = lines, tangent, out_name
     out.jvp_pairs = pairs
     out.helpers |= helpers
-    node = c.prediction if c.prediction is not None else c.output
-    if c.graph.nodes[node].shape == () or out.printer_class is not Printer:
+    node = c.jac_output
+    if node is None or out.printer_class is not Printer:
         return  # a scalar output: no jacobian (its Jacobian over broadcast inputs is diagonal)
     out.jacobian = "prediction" if node == c.prediction else "J"
+    if c.jacobian_mode != "forward":
+        return  # reverse mode: emit/jacobian.py prints it
     lines, tangent, out_name, helpers, _ = _output_tangent(c, p, node, taken, seed_names, out)
     out.jac_forward, out.jac, out.jac_out = lines, tangent, out_name
     out.jac_like = forward_names(c, p).get(node) or Printer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..core.program import Compiled
 from .hvp import hvp_lines
+from .jacobian import docstring, mode_comment, reverse_jacobian
 from .layout import long_statement, signature, wrapped
 from .plan import Plan
 from .printer import Printer
@@ -17,7 +18,11 @@ def tangent_context(c: Compiled, p: Plan, args: list[str], printer_class=Printer
     tangents = tangent_plan(c, p, printer_class)
     xp = "" if printer_class is Printer else "_xp, "
     hvp_lines(c, p, tangents)
-    helpers = set(p.helpers) | tangents.helpers | _always(tangents)
+    jacobian = _jacobian_context(c, p, args, tangents)
+    if "rev" in jacobian:  # its backward pass may call what J's does not (an import, math)
+        p.modules = sorted(set(p.modules) | set(jacobian["rev"].modules))
+        jacobian |= {"uses_math": True} if jacobian["rev"].uses_math else {}
+    helpers = set(p.helpers) | tangents.helpers | _always(c, tangents) | jacobian.pop("helpers")
     return dict(
         helpers=[n.lstrip("_") for n in sorted(helpers)],
         tangents=tangents,
@@ -30,7 +35,7 @@ def tangent_context(c: Compiled, p: Plan, args: list[str], printer_class=Printer
         jvp_unpack=_unpack(c, tangents, "_tangents", xp),
         hvp_unpack=_unpack(c, tangents, "_vectors", xp),
         jvp_like=_raw_output(c, p, printer_class),
-        **_jacobian_context(c, p, args, tangents),
+        **jacobian,
     )
 
 
@@ -54,32 +59,75 @@ def _raw_output(c: Compiled, p, printer_class=Printer) -> str:
     return printer_class(c.graph, names).expr(c.output)
 
 
-def _always(tangents) -> set[str]:
-    """The helpers jvp/hvp (and jacobian, for a matrix output) use in every module."""
-    return {"_tangents", "_jacobian"} if tangents.jacobian else {"_tangents"}
+def _always(c: Compiled, tangents) -> set[str]:
+    """The helpers jvp/hvp (and a forward-mode jacobian) use in every module."""
+    forward = tangents.jacobian and c.jacobian_mode == "forward"
+    return {"_tangents", "_jacobian"} if forward else {"_tangents"}
 
 
 def _jacobian_context(c: Compiled, p, args: list[str], tangents) -> dict:
-    """jacobian() and the private function it runs: the prediction's arguments (the target
-    optional) when it differentiates the prediction, else all of them."""
+    """jacobian() and, in forward mode, the private function it runs: the prediction's
+    arguments (the target optional) when it differentiates the prediction, else all of them.
+    The ``helpers`` entry is what the reverse-mode lines call (popped by the caller)."""
     if not tangents.jacobian:
-        return {}
+        return {"helpers": set()}
     if tangents.jacobian == "prediction":
         required, prologue = p.predict_args, p.predict_prologue
     else:
         required, prologue = args, p.prologue
     optional = [a for a in args if a not in required]
+    what = tangents.jacobian
+    whose = "the prediction" if what == "prediction" else "J"
+    common = dict(
+        jacobian_mode=c.jacobian_mode,
+        jacobian_comment=mode_comment(c),
+        jacobian_def=wrapped(
+            "def jacobian(", signature(required, optional), ") -> dict[str, _Arg]:"
+        ),
+        jacobian_summary=docstring(
+            f"Return d({what})/dp of each parameter p, shaped {what}.shape + p.shape."
+        ),
+    )
+    if c.jacobian_mode == "reverse":
+        return common | _reverse_context(c, required, whose)
+    return common | _forward_context(c, args, required, optional, prologue)
+
+
+def _reverse_context(c: Compiled, required: list[str], whose: str) -> dict:
+    """The reverse-mode jacobian(): its lines (``emit/jacobian.py``) and docstring."""
+    rev = reverse_jacobian(c, [a for a in c.inputs if a in required])
+    return dict(
+        helpers=rev.helpers,
+        rev=rev,
+        rev_doc=docstring(
+            f"One backward pass of {whose} (reverse mode), its adjoint seeded with _seed: the "
+            f"gradient of sum(_seed * {whose.split()[-1]}), a row of the Jacobian when the seed "
+            "is the one-hot of an entry."
+        ),
+        jacobian_doc=docstring(
+            f"Reverse mode ({c.jacobian_reason}): the forward lines once, then one backward "
+            f"pass per entry of {whose}, its adjoint seeded with that entry's one-hot "
+            "(a row of the Jacobian each)."
+        ),
+    )
+
+
+def _forward_context(c, args, required, optional, prologue) -> dict:
+    """The forward-mode jacobian(): the private function of the output and its tangent that
+    ``_jacobian`` runs once per parameter entry."""
     wrt = [n for n, _ in c.wrt]
     given = "{" + ", ".join(f'"{a}": {a}' for a in required) + "}"
     return dict(
+        helpers=set(),
+        jacobian_doc=docstring(
+            f"Forward mode ({c.jacobian_reason}): one tangent pass per entry of the "
+            "parameters (a column of the Jacobian each)."
+        ),
         jac_prologue=prologue,
         jac_tangent_def=wrapped(
             "def _tangent_of_output(",
             ["_tangents", "/", *signature(required, optional)],
             ") -> tuple[_Arg, _Arg]:",
-        ),
-        jacobian_def=wrapped(
-            "def jacobian(", signature(required, optional), ") -> dict[str, _Arg]:"
         ),
         jacobian_call=wrapped(
             "return _jacobian(",
