@@ -32,6 +32,9 @@ SHAPES = {
 }
 CIRCUIT_HASH = "c36ed5fd33bf7558"
 CIRCUITC_VERSION = "0.1.0"
+# jacobian() is emitted in forward mode: the prediction's shape (N, 10) has the symbolic dimension
+# N, unknown until call time
+JACOBIAN_MODE = "forward"
 
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray
@@ -774,7 +777,8 @@ def _tangent_of_output(
 def jacobian(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> dict[str, _Arg]:
     """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
 
-    Forward mode: one tangent pass per entry of the parameters.
+    Forward mode (the prediction's shape (N, 10) has the symbolic dimension N, unknown until call
+    time): one tangent pass per entry of the parameters (a column of the Jacobian each).
     """
     return _jacobian(
         _tangent_of_output,

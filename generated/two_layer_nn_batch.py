@@ -33,6 +33,9 @@ SHAPES = {
 }
 CIRCUIT_HASH = "52677ef4786d0668"
 CIRCUITC_VERSION = "0.1.0"
+# jacobian() is emitted in forward mode: the prediction's shape (N, 1) has the symbolic dimension N,
+# unknown until call time
+JACOBIAN_MODE = "forward"
 
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray
@@ -701,7 +704,8 @@ def _tangent_of_output(
 def jacobian(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg = None) -> dict[str, _Arg]:
     """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
 
-    Forward mode: one tangent pass per entry of the parameters.
+    Forward mode (the prediction's shape (N, 1) has the symbolic dimension N, unknown until call
+    time): one tangent pass per entry of the parameters (a column of the Jacobian each).
     """
     return _jacobian(
         _tangent_of_output,

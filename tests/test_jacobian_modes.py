@@ -122,7 +122,9 @@ def test_a_symbolic_dimension_means_forward_mode_unless_reverse_is_asked_for():
     expr = nn.softmax(X * W)
     auto = circuitc.compile(expr, wrt=[W], name="batch")
     assert auto.JACOBIAN_MODE == "forward"
-    assert "symbolic, unknown until call time" in auto.__source__
+    assert "J's shape (N, 8) has the symbolic dimension N, unknown until call time" in (
+        auto.__source__
+    )
     modes = both(expr, [W], "batch")
     assert modes["reverse"].JACOBIAN_MODE == "reverse"
     for rows in (1, 2, 5):

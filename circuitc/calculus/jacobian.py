@@ -68,9 +68,7 @@ def choose_mode(c: Compiled, asked: str) -> tuple[str, str]:
         return asked, f"jacobian_mode={asked!r} asked for it"
     m, n = sizes(c)
     if m is None or n is None:
-        return "forward", (
-            f"the size of {what} or of a parameter is symbolic, unknown until call time"
-        )
+        return "forward", _symbolic(c, what)
     if m < n:
         return "reverse", (
             f"{what} has {m} entries, fewer than the parameters' {n}: one backward pass per "
@@ -80,3 +78,15 @@ def choose_mode(c: Compiled, asked: str) -> tuple[str, str]:
         f"the parameters have {n} entries, no more than the {m} of {what}: one tangent pass "
         "per parameter entry instead of one backward pass per output entry"
     )
+
+
+def _symbolic(c: Compiled, what: str) -> str:
+    """Why a size is unknown at compile time: the first symbolic dimension, and whose it is."""
+    shapes = [(f"{what}'s shape", c.graph.nodes[c.jac_output].shape)]
+    shapes += [(f"{name}'s shape", c.shapes[name]) for name, _ in c.wrt]
+    for whose, shape in shapes:
+        dims = [d for d in shape if isinstance(d, str)]
+        if dims:
+            text = "(" + ", ".join(str(d) for d in shape) + ")"
+            return f"{whose} {text} has the symbolic dimension {dims[0]}, unknown until call time"
+    return "a size is unknown until call time"
