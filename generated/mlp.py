@@ -626,9 +626,6 @@ def hvp(
     del _t4
     _t7 = A - _t5  # _t6 inline
     del _t5, A
-    _t8 = Y * _t7
-    J = -_t3 * _np.add.reduce(_t8, axis=None)  # _t9 inline
-    del _t8
     _t10 = _np.exp(_t7)
     del _t7
     # backward and its tangents (ops: 17 + 29)
@@ -653,8 +650,7 @@ def hvp(
     del _dot_A, _dot_t6
     _dot_t10 = _t10 * _dot_t7  # _t10̇ = d_t10/d_t7 · _t7̇,  d_t10/d_t7 = _t10
     del _dot_t7
-    _d_J = _ones_like(J)  # dJ/dJ = 1
-    del J
+    _d_J = _dt.type(1)  # dJ/dJ = 1
     _d_t9 = -_d_J * _t3  # dJ/d_t9 = -_t3
     del _d_J
     _d_t8 = _d_t9  # dJ/d_t8 += dJ/d_t9 * d_t9/d_t8,  d_t9/d_t8 = 1, broadcast over the summed axis

@@ -588,9 +588,6 @@ def hvp(_vectors, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[
     del _t3
     _t6 = A - _t4  # _t5 inline
     del _t4, A
-    _t7 = Y * _t6
-    J = -_t2 * _np.add.reduce(_t7, axis=None)  # _t8 inline
-    del _t7
     _t9 = _np.exp(_t6)
     del _t6
     # backward and its tangents (ops: 18 + 36)
@@ -611,8 +608,7 @@ def hvp(_vectors, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[
     del _dot_A, _dot_t5
     _dot_t9 = _t9 * _dot_t6  # _t9̇ = d_t9/d_t6 · _t6̇,  d_t9/d_t6 = _t9
     del _dot_t6
-    _d_J = _ones_like(J)  # dJ/dJ = 1
-    del J
+    _d_J = _dt.type(1)  # dJ/dJ = 1
     _d_t8 = -_d_J * _t2  # dJ/d_t8 = -_t2
     del _d_J
     _d_t7 = _d_t8  # dJ/d_t7 += dJ/d_t8 * d_t8/d_t7,  d_t8/d_t7 = 1, broadcast over the summed axis

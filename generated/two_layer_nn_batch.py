@@ -581,9 +581,6 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
     del b
     _t1 = 1 / N
     _t2 = y_hat - y
-    _t3 = _t2**2
-    J = _t1 * _np.add.reduce(_t3, axis=None) / 2  # _t4 inline
-    del _t3
     # backward and its tangents (ops: 19 + 44)
     _dot_A = X @ _dot_alpha  # Ȧ = dA/dalpha · alphȧ,  dA/dalpha = X @ (·)
     _t5 = 1 - Z
@@ -598,8 +595,7 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
     _dot_y_hat = y_hat * _t6 * _dot_b  # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
     del _dot_b
     _dot_t2 = _dot_y_hat  # _t2̇ = d_t2/dy_hat · y_haṫ,  d_t2/dy_hat = 1
-    _d_J = _ones_like(J)  # dJ/dJ = 1
-    del J
+    _d_J = _dt.type(1)  # dJ/dJ = 1
     _d_t4 = _d_J * _t1 / 2  # dJ/d_t4 = _t1/2
     del _d_J
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1, broadcast over the summed axis

@@ -217,3 +217,44 @@ def test_mlp_hvp_holds_no_more_than_the_hand_hvp():
     hand = _peak(lambda: hand_hvp(point, v))
     assert mine <= hand, (mine, hand)
     assert _peak(lambda: m.jvp(v, **point)) <= _peak(lambda: m.value_and_grad(**point))
+
+
+# -- hvp runs only the forward values its tangents read -------------------------------------------
+def test_logistic_regression_hvp_runs_no_loss_value():
+    """hvp returns no J: the mean cross-entropy's softplus (the costliest line of a large batch)
+    is not computed; the seed dJ/dJ = 1 is a number of the call's dtype."""
+    m = circuitc.compile(
+        runpy.run_path(str(ROOT / "examples" / "logistic_regression_batch.py"))["make_circuit"](D=3)
+    )
+    hvp_src = _function(m.__source__, "hvp")
+    assert "_softplus(" not in hvp_src and "_ones_like(" not in hvp_src
+    assert "_softplus(" in _function(m.__source__, "value_and_grad")
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(30, 3)).astype(np.float32)
+    theta, y = rng.normal(size=(3, 1)).astype(np.float32), (rng.random((30, 1)) < 0.5) * 1.0
+    v = rng.normal(size=(3, 1)).astype(np.float32)
+    Hv = m.hvp({"theta": v}, theta=theta, X=X, y=y.astype(np.float32))["theta"]
+    assert Hv.dtype == np.float32
+    X64 = X.astype(np.float64)
+    p = 1 / (1 + np.exp(-X64 @ theta.astype(np.float64)))
+    closed = X64.T @ (X64 * (p * (1 - p))) @ v.astype(np.float64) / 30
+    assert_close(Hv, closed, "float32", "Hv", scale=_scale(closed))
+
+
+def test_a_scalar_loss_over_broadcast_arguments_keeps_its_seed():
+    """J = x³·y + sin(x) over arrays: J is an array although its expression is a scalar one, so
+    the seed takes J's shape from J (closed form: the Hessian of sum(J) is diagonal,
+    (6xy − sin x)·v in x, 3x²·v_x in y from x, and 3x²·v_x + 0 in y)."""
+    import sympy as sp
+
+    x, y = sp.symbols("x y")
+    m = circuitc.compile(x**3 * y + sp.sin(x), wrt=[x, y], name="broadcast_seed")
+    assert "_ones_like(" in _function(m.__source__, "hvp")
+    rng = np.random.default_rng(7)
+    a, b, va, vb = (rng.normal(size=4) for _ in range(4))
+    Hv = m.hvp({"x": va, "y": vb}, x=a, y=b)
+    assert_close(Hv["x"], (6 * a * b - np.sin(a)) * va + 3 * a**2 * vb, "exact", "Hv[x]")
+    assert_close(Hv["y"], 3 * a**2 * va, "exact", "Hv[y]")
+    Hv = m.hvp({"x": va, "y": 0.5}, x=a, y=2.0)  # y a float: its entry sums over the broadcast
+    assert_close(Hv["x"], (12 * a - np.sin(a)) * va + 1.5 * a**2, "exact", "Hv[x], float y")
+    assert_close(Hv["y"], np.sum(3 * a**2 * va), "exact", "Hv[y], float y")

@@ -44,7 +44,14 @@ def hvp_lines(c: Compiled, p: Plan, out: TangentPlan) -> None:
     fresh, reads = _interleave(c, p, w, out, temps, fwd_set)
     reads |= w.reads([t.expr for t in lines])
     reads |= _backward_reads(c, fwd_set)
-    out.hvp_forward = _forward_lines(c, p, g.cone([c.output, *sorted(reads)]), w.printer)
+    roots = sorted(reads)
+    if c.output in c.adjoint and not c.seed_folded and number_at_run_time(c):
+        # hvp does not return J: a seed that reads only J's dtype costs J's whole forward
+        seed = out.hvp_backward[0]
+        out.hvp_backward[0] = Line(seed.lhs, w.printer.typed("1"), seed.op, seed.comment)
+    else:
+        roots.append(c.output)
+    out.hvp_forward = _forward_lines(c, p, g.cone(roots), w.printer)
     out.hvp_out = [_result(c, w, name, leaf, fresh) for name, leaf in c.wrt]
     out.helpers |= w.printer.helpers  # after the results: they may call _reduce
 
@@ -115,6 +122,31 @@ def _result(c: Compiled, w, name: str, leaf: int | None, fresh: set[int]) -> tup
     if dot in fresh:  # an array made for this parameter alone (X.T @ ...): returned uncopied
         return name, pr.helper("_reduce", f"{w.names[dot]}, {name}, True")
     return name, pr.helper("_reduce", f"{w.names[dot]}, {name}")
+
+
+def number_at_run_time(c: Compiled) -> bool:
+    """J is one number of the call's dtype whatever the arguments' shapes: everything of J's
+    that is not a constant or a dimension passes through a reduction to one number (``sum``
+    over all axes, ``trace``, an element). A scalar argument on the way may be an array (the
+    arguments broadcast), and so may J: then the seed needs J itself."""
+    g = c.graph
+    stack, seen = [c.output], set()
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        node = g.nodes[v]
+        if node.shape != ():
+            return False
+        if node.op in ("const", "dim", "trace", "element"):
+            continue
+        if node.op == "sum" and node.attrs[0] is None:
+            continue
+        if node.op in LEAF_OPS:
+            return False
+        stack.extend(node.args)
+    return True
 
 
 def _live_updates(c: Compiled, fwd_set: set[int]) -> set[int]:
