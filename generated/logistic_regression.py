@@ -457,20 +457,19 @@ def jvp(
     _t4 = y - y_star
     J = _t4**2 / 2  # _t5 inline
     # tangents (ops: 15)
-    _dot_t0 = x_1 * _dot_theta_1  # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
-    _dot_t1 = x_2 * _dot_theta_2  # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
-    _dot_t2 = x_3 * _dot_theta_3  # _t2̇ = d_t2/dtheta_3 · theta_3̇,  d_t2/dtheta_3 = x_3
     _dot_t3 = x_4 * _dot_theta_4  # _t3̇ = d_t3/dtheta_4 · theta_4̇,  d_t3/dtheta_4 = x_4
+    # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
+    # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
+    # _t2̇ = d_t2/dtheta_3 · theta_3̇,  d_t2/dtheta_3 = x_3
     # ȧ = da/dtheta_0 · theta_0̇ + da/d_t0 · _t0̇ + da/d_t1 · _t1̇ + da/d_t2 · _t2̇ + da/d_t3 ·
     # _t3̇,  da/dtheta_0 = 1, da/d_t0 = 1, da/d_t1 = 1, da/d_t2 = 1, da/d_t3 = 1
-    _dot_a = _dot_theta_0 + _dot_t0 + _dot_t1 + _dot_t2 + _dot_t3
-    del _dot_t0, _dot_t1, _dot_t2, _dot_t3
+    _dot_a = _dot_theta_0 + x_1 * _dot_theta_1 + x_2 * _dot_theta_2 + x_3 * _dot_theta_3 + _dot_t3
+    del _dot_t3
     _dot_y = y * (1 - y) * _dot_a  # ẏ = dy/da · ȧ,  dy/da = y*(1 - y)
     del _dot_a, y
     _dot_t4 = _dot_y  # _t4̇ = d_t4/dy · ẏ,  d_t4/dy = 1
-    _dot_t5 = 2 * _t4 * _dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = 2*_t4
-    del _t4, _dot_t4, _dot_y
-    _dot_J = _dot_t5 / 2  # J̇ = dJ/d_t5 · _t5̇,  dJ/d_t5 = 1/2
+    # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = 2*_t4
+    _dot_J = 2 * _t4 * _dot_t4 / 2  # J̇ = dJ/d_t5 · _t5̇,  dJ/d_t5 = 1/2
     return (
         _value(J),
         _tangent_out(_dot_J, J, _dt),
@@ -547,14 +546,14 @@ def hvp(
     _t4 = y - y_star
     J = _t4**2 / 2  # _t5 inline
     # backward and its tangents (ops: 11 + 28)
-    _dot_t0 = x_1 * _dot_theta_1  # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
-    _dot_t1 = x_2 * _dot_theta_2  # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
-    _dot_t2 = x_3 * _dot_theta_3  # _t2̇ = d_t2/dtheta_3 · theta_3̇,  d_t2/dtheta_3 = x_3
     _dot_t3 = x_4 * _dot_theta_4  # _t3̇ = d_t3/dtheta_4 · theta_4̇,  d_t3/dtheta_4 = x_4
+    # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
+    # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
+    # _t2̇ = d_t2/dtheta_3 · theta_3̇,  d_t2/dtheta_3 = x_3
     # ȧ = da/dtheta_0 · theta_0̇ + da/d_t0 · _t0̇ + da/d_t1 · _t1̇ + da/d_t2 · _t2̇ + da/d_t3 ·
     # _t3̇,  da/dtheta_0 = 1, da/d_t0 = 1, da/d_t1 = 1, da/d_t2 = 1, da/d_t3 = 1
-    _dot_a = _dot_theta_0 + _dot_t0 + _dot_t1 + _dot_t2 + _dot_t3
-    del _dot_t0, _dot_t1, _dot_t2, _dot_t3
+    _dot_a = _dot_theta_0 + x_1 * _dot_theta_1 + x_2 * _dot_theta_2 + x_3 * _dot_theta_3 + _dot_t3
+    del _dot_t3
     _t6 = 1 - y
     _dot_y = y * _t6 * _dot_a  # ẏ = dy/da · ȧ,  dy/da = y*(1 - y)
     del _dot_a

@@ -408,18 +408,14 @@ def jvp(_tangents, /, *, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, _Arg]:
     del a
     # tangents (ops: 7)
     _dot_a = X @ _dot_theta  # ȧ = da/dtheta · thetȧ,  da/dtheta = X @ (·)
-    _dot_t1 = y * _dot_a  # _t1̇ = d_t1/da · ȧ,  d_t1/da = y
-    _dot_t2 = -_dot_t1  # _t2̇ = d_t2/d_t1 · _t1̇,  d_t2/d_t1 = -1
-    del _dot_t1
-    _dot_t3 = _t6 * _dot_a  # _t3̇ = d_t3/da · ȧ,  d_t3/da = sigmoid(a)
-    del _t6, _dot_a
+    # _t1̇ = d_t1/da · ȧ,  d_t1/da = y
+    # _t2̇ = d_t2/d_t1 · _t1̇,  d_t2/d_t1 = -1
+    # _t3̇ = d_t3/da · ȧ,  d_t3/da = sigmoid(a)
     # _t4̇ = d_t4/d_t2 · _t2̇ + d_t4/d_t3 · _t3̇,  d_t4/d_t2 = 1, d_t4/d_t3 = 1
-    _dot_t4 = _dot_t2 + _dot_t3
-    del _dot_t2, _dot_t3
+    _dot_t4 = -(y * _dot_a) + _t6 * _dot_a
+    del _t6, _dot_a
     # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = the sum of (·)
-    _dot_t5 = _np.add.reduce(_dot_t4, axis=None)
-    del _dot_t4
-    _dot_J = _t0 * _dot_t5  # J̇ = dJ/d_t5 · _t5̇,  dJ/d_t5 = _t0
+    _dot_J = _t0 * _np.add.reduce(_dot_t4, axis=None)  # J̇ = dJ/d_t5 · _t5̇,  dJ/d_t5 = _t0
     return (
         _value(J),
         _tangent_out(_dot_J, J, _dt),
@@ -461,15 +457,14 @@ def hvp(_vectors, /, *, theta: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
     del a
     # backward and its tangents (ops: 7 + 13)
     _dot_a = X @ _dot_theta  # ȧ = da/dtheta · thetȧ,  da/dtheta = X @ (·)
-    _dot_t6 = _t6 * _dot_a * (1 - _t6)  # _t6̇ = d_t6/da · ȧ,  d_t6/da = _t6*(1 - _t6)
-    del _t6, _dot_a
     _d_J = _dt.type(1)  # dJ/dJ = 1
     _d_t5 = _d_J * _t0  # dJ/d_t5 = _t0
     del _d_J
     _d_t4 = _d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = 1, broadcast over the summed axis
     _d_t3 = _d_t4  # dJ/d_t3 += dJ/d_t4 * d_t4/d_t3,  d_t4/d_t3 = 1
-    _dot_d_a = _d_t3 * _dot_t6  # (dJ/da)˙ += (dJ/d_t3 · d_t3/da)˙
-    del _d_t3, _d_t4, _d_t5, _dot_t6
+    # _t6̇ = d_t6/da · ȧ,  d_t6/da = _t6*(1 - _t6)
+    _dot_d_a = _d_t3 * (_t6 * _dot_a * (1 - _t6))  # (dJ/da)˙ += (dJ/d_t3 · d_t3/da)˙
+    del _d_t3, _d_t4, _d_t5, _t6, _dot_a
     _dot_d_theta = X.T @ _dot_d_a  # (dJ/dtheta)˙ += (dJ/da · da/dtheta)˙
     return {
         "theta": _reduce(_dot_d_theta, theta, True),

@@ -482,24 +482,22 @@ def jvp(
     J = y_star * _t5 + _t7 * _t8  # _t6, _t9 inline
     del _t5, _t8
     # tangents (ops: 15)
-    _dot_t0 = x_1 * _dot_theta_1  # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
-    _dot_t1 = x_2 * _dot_theta_2  # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
-    _dot_t2 = x_3 * _dot_theta_3  # _t2̇ = d_t2/dtheta_3 · theta_3̇,  d_t2/dtheta_3 = x_3
     _dot_t3 = x_4 * _dot_theta_4  # _t3̇ = d_t3/dtheta_4 · theta_4̇,  d_t3/dtheta_4 = x_4
+    # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
+    # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
+    # _t2̇ = d_t2/dtheta_3 · theta_3̇,  d_t2/dtheta_3 = x_3
     # ȧ = da/dtheta_0 · theta_0̇ + da/d_t0 · _t0̇ + da/d_t1 · _t1̇ + da/d_t2 · _t2̇ + da/d_t3 ·
     # _t3̇,  da/dtheta_0 = 1, da/d_t0 = 1, da/d_t1 = 1, da/d_t2 = 1, da/d_t3 = 1
-    _dot_a = _dot_theta_0 + _dot_t0 + _dot_t1 + _dot_t2 + _dot_t3
-    del _dot_t0, _dot_t1, _dot_t2, _dot_t3
-    _dot_t4 = -_dot_a  # _t4̇ = d_t4/da · ȧ,  d_t4/da = -1
-    _dot_t5 = _sigmoid(_t4) * _dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = sigmoid(_t4)
-    del _t4, _dot_t4
-    _dot_t6 = y_star * _dot_t5  # _t6̇ = d_t6/d_t5 · _t5̇,  d_t6/d_t5 = y_star
-    del _dot_t5
-    _dot_t8 = y * _dot_a  # _t8̇ = d_t8/da · ȧ,  d_t8/da = sigmoid(a)
-    del _dot_a, y
-    _dot_t9 = _t7 * _dot_t8  # _t9̇ = d_t9/d_t8 · _t8̇,  d_t9/d_t8 = _t7
-    del _t7, _dot_t8
-    _dot_J = _dot_t6 + _dot_t9  # J̇ = dJ/d_t6 · _t6̇ + dJ/d_t9 · _t9̇,  dJ/d_t6 = 1, dJ/d_t9 = 1
+    _dot_a = _dot_theta_0 + x_1 * _dot_theta_1 + x_2 * _dot_theta_2 + x_3 * _dot_theta_3 + _dot_t3
+    del _dot_t3
+    # _t8̇ = d_t8/da · ȧ,  d_t8/da = sigmoid(a)
+    _dot_t9 = _t7 * (y * _dot_a)  # _t9̇ = d_t9/d_t8 · _t8̇,  d_t9/d_t8 = _t7
+    del _t7, y
+    # _t4̇ = d_t4/da · ȧ,  d_t4/da = -1
+    # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = sigmoid(_t4)
+    # _t6̇ = d_t6/d_t5 · _t5̇,  d_t6/d_t5 = y_star
+    # J̇ = dJ/d_t6 · _t6̇ + dJ/d_t9 · _t9̇,  dJ/d_t6 = 1, dJ/d_t9 = 1
+    _dot_J = y_star * (_sigmoid(_t4) * -_dot_a) + _dot_t9
     return (
         _value(J),
         _tangent_out(_dot_J, J, _dt),
@@ -582,18 +580,16 @@ def hvp(
     J = y_star * _t5 + _t7 * _t8  # _t6, _t9 inline
     del _t5, _t8
     # backward and its tangents (ops: 11 + 30)
-    _dot_t0 = x_1 * _dot_theta_1  # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
-    _dot_t1 = x_2 * _dot_theta_2  # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
-    _dot_t2 = x_3 * _dot_theta_3  # _t2̇ = d_t2/dtheta_3 · theta_3̇,  d_t2/dtheta_3 = x_3
     _dot_t3 = x_4 * _dot_theta_4  # _t3̇ = d_t3/dtheta_4 · theta_4̇,  d_t3/dtheta_4 = x_4
+    # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
+    # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2
+    # _t2̇ = d_t2/dtheta_3 · theta_3̇,  d_t2/dtheta_3 = x_3
     # ȧ = da/dtheta_0 · theta_0̇ + da/d_t0 · _t0̇ + da/d_t1 · _t1̇ + da/d_t2 · _t2̇ + da/d_t3 ·
     # _t3̇,  da/dtheta_0 = 1, da/d_t0 = 1, da/d_t1 = 1, da/d_t2 = 1, da/d_t3 = 1
-    _dot_a = _dot_theta_0 + _dot_t0 + _dot_t1 + _dot_t2 + _dot_t3
-    del _dot_t0, _dot_t1, _dot_t2, _dot_t3
+    _dot_a = _dot_theta_0 + x_1 * _dot_theta_1 + x_2 * _dot_theta_2 + x_3 * _dot_theta_3 + _dot_t3
+    del _dot_t3
     _dot_y = y * (1 - y) * _dot_a  # ẏ = dy/da · ȧ,  dy/da = y*(1 - y)
     del y
-    _dot_t4 = -_dot_a  # _t4̇ = d_t4/da · ȧ,  d_t4/da = -1
-    del _dot_a
     _d_J = _ones_like(J)  # dJ/dJ = 1
     del J
     _d_t6 = _d_J  # dJ/d_t6 = 1
@@ -606,8 +602,9 @@ def hvp(
     del _d_t6, _d_t9, _d_J
     _t10 = _sigmoid(_t4)
     del _t4
-    _dot_d_t4 = _d_t5 * (_t10 * _dot_t4 * (1 - _t10))  # (dJ/d_t4)˙ += (dJ/d_t5 · d_t5/d_t4)˙
-    del _d_t5, _t10, _dot_t4
+    # _t4̇ = d_t4/da · ȧ,  d_t4/da = -1
+    _dot_d_t4 = _d_t5 * (_t10 * -_dot_a * (1 - _t10))  # (dJ/d_t4)˙ += (dJ/d_t5 · d_t5/d_t4)˙
+    del _d_t5, _t10, _dot_a
     _dot_d_a += -_dot_d_t4  # (dJ/da)˙ += (dJ/d_t4 · d_t4/da)˙
     del _dot_d_t4
     _dot_d_theta_0 = _dot_d_a  # (dJ/dtheta_0)˙ += (dJ/da · da/dtheta_0)˙

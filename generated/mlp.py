@@ -518,32 +518,24 @@ def jvp(
     _t10 = _np.exp(_t7)
     del _t7
     # tangents (ops: 16)
-    _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
+    # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
     # _t1̇ = d_t1/d_t0 · _t0̇ + d_t1/db1 · b1̇,  d_t1/d_t0 = 1, d_t1/db1 = 1
-    _dot_t1 = _dot_b1 + _dot_t0
-    del _dot_t0
+    _dot_t1 = _dot_b1 + X @ _dot_W1
     # Ż = dZ/d_t1 · _t1̇,  dZ/d_t1 = 0 where 0 >= _t1 else 1
     _dot_Z = _np.where(0 >= _t1, 0, _dot_t1)
     del _t1, _dot_t1
     # _t2̇ = d_t2/dZ · Ż + d_t2/dW2 · W2̇,  d_t2/dZ = (·) @ W2, d_t2/dW2 = Z @ (·)
-    _dot_t2 = _dot_Z @ W2 + Z @ _dot_W2
+    # Ȧ = dA/d_t2 · _t2̇ + dA/db2 · b2̇,  dA/d_t2 = 1, dA/db2 = 1
+    _dot_A = _dot_b2 + (_dot_Z @ W2 + Z @ _dot_W2)
     del Z, _dot_Z
-    _dot_A = _dot_b2 + _dot_t2  # Ȧ = dA/d_t2 · _t2̇ + dA/db2 · b2̇,  dA/d_t2 = 1, dA/db2 = 1
-    del _dot_t2
     # _t5̇ = d_t5/dA · Ȧ,  d_t5/dA = row sums of softmax(A) * (·)
-    _dot_t5 = _np.add.reduce(_t10 * _dot_A, axis=1, keepdims=True)
-    del _t10
-    _dot_t6 = -_dot_t5  # _t6̇ = d_t6/d_t5 · _t5̇,  d_t6/d_t5 = -1
-    del _dot_t5
+    # _t6̇ = d_t6/d_t5 · _t5̇,  d_t6/d_t5 = -1
     # _t7̇ = d_t7/dA · Ȧ + d_t7/d_t6 · _t6̇,  d_t7/dA = 1, d_t7/d_t6 = 1
-    _dot_t7 = _dot_A + _dot_t6
-    del _dot_A, _dot_t6
-    _dot_t8 = Y * _dot_t7  # _t8̇ = d_t8/d_t7 · _t7̇,  d_t8/d_t7 = Y
-    del _dot_t7
+    # _t8̇ = d_t8/d_t7 · _t7̇,  d_t8/d_t7 = Y
+    _dot_t8 = Y * (_dot_A - _np.add.reduce(_t10 * _dot_A, axis=1, keepdims=True))
+    del _t10, _dot_A
     # _t9̇ = d_t9/d_t8 · _t8̇,  d_t9/d_t8 = the sum of (·)
-    _dot_t9 = _np.add.reduce(_dot_t8, axis=None)
-    del _dot_t8
-    _dot_J = -_t3 * _dot_t9  # J̇ = dJ/d_t9 · _t9̇,  dJ/d_t9 = -_t3
+    _dot_J = -_t3 * _np.add.reduce(_dot_t8, axis=None)  # J̇ = dJ/d_t9 · _t9̇,  dJ/d_t9 = -_t3
     return (
         _value(J),
         _tangent_out(_dot_J, J, _dt),
@@ -629,27 +621,16 @@ def hvp(
     _t10 = _np.exp(_t7)
     del _t7
     # backward and its tangents (ops: 17 + 29)
-    _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
+    # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
     # _t1̇ = d_t1/d_t0 · _t0̇ + d_t1/db1 · b1̇,  d_t1/d_t0 = 1, d_t1/db1 = 1
-    _dot_t1 = _dot_b1 + _dot_t0
-    del _dot_t0
+    _dot_t1 = _dot_b1 + X @ _dot_W1
     _t11 = 0 >= _t1
     del _t1
     _dot_Z = _np.where(_t11, 0, _dot_t1)  # Ż = dZ/d_t1 · _t1̇,  dZ/d_t1 = 0 where 0 >= _t1 else 1
     del _dot_t1
     # _t2̇ = d_t2/dZ · Ż + d_t2/dW2 · W2̇,  d_t2/dZ = (·) @ W2, d_t2/dW2 = Z @ (·)
-    _dot_t2 = _dot_Z @ W2 + Z @ _dot_W2
-    _dot_A = _dot_b2 + _dot_t2  # Ȧ = dA/d_t2 · _t2̇ + dA/db2 · b2̇,  dA/d_t2 = 1, dA/db2 = 1
-    del _dot_t2
-    # _t5̇ = d_t5/dA · Ȧ,  d_t5/dA = row sums of softmax(A) * (·)
-    _dot_t5 = _np.add.reduce(_t10 * _dot_A, axis=1, keepdims=True)
-    _dot_t6 = -_dot_t5  # _t6̇ = d_t6/d_t5 · _t5̇,  d_t6/d_t5 = -1
-    del _dot_t5
-    # _t7̇ = d_t7/dA · Ȧ + d_t7/d_t6 · _t6̇,  d_t7/dA = 1, d_t7/d_t6 = 1
-    _dot_t7 = _dot_A + _dot_t6
-    del _dot_A, _dot_t6
-    _dot_t10 = _t10 * _dot_t7  # _t10̇ = d_t10/d_t7 · _t7̇,  d_t10/d_t7 = _t10
-    del _dot_t7
+    # Ȧ = dA/d_t2 · _t2̇ + dA/db2 · b2̇,  dA/d_t2 = 1, dA/db2 = 1
+    _dot_A = _dot_b2 + (_dot_Z @ W2 + Z @ _dot_W2)
     _d_J = _dt.type(1)  # dJ/dJ = 1
     _d_t9 = -_d_J * _t3  # dJ/d_t9 = -_t3
     del _d_J
@@ -662,9 +643,14 @@ def hvp(
     _d_t5 = -_d_t6  # dJ/d_t5 += dJ/d_t6 * d_t6/d_t5,  d_t6/d_t5 = -1
     del _d_t6
     _d_A = _d_A + (_d_t5 * _t10)  # dJ/dA += dJ/d_t5 * d_t5/dA,  d_t5/dA = softmax = exp(A - _t5)
-    del _d_t7, _t10
-    _dot_d_A = _d_t5 * _dot_t10  # (dJ/dA)˙ += (dJ/d_t5 · d_t5/dA)˙
-    del _d_t5, _dot_t10
+    del _d_t7
+    # _t5̇ = d_t5/dA · Ȧ,  d_t5/dA = row sums of softmax(A) * (·)
+    # _t6̇ = d_t6/d_t5 · _t5̇,  d_t6/d_t5 = -1
+    # _t7̇ = d_t7/dA · Ȧ + d_t7/d_t6 · _t6̇,  d_t7/dA = 1, d_t7/d_t6 = 1
+    # _t10̇ = d_t10/d_t7 · _t7̇,  d_t10/d_t7 = _t10
+    # (dJ/dA)˙ += (dJ/d_t5 · d_t5/dA)˙
+    _dot_d_A = _d_t5 * (_t10 * (_dot_A - _np.add.reduce(_t10 * _dot_A, axis=1, keepdims=True)))
+    del _d_t5, _t10, _dot_A
     _d_t2 = _d_A  # dJ/d_t2 += dJ/dA * dA/d_t2,  dA/d_t2 = 1
     _dot_d_t2 = _dot_d_A  # (dJ/d_t2)˙ += (dJ/dA · dA/d_t2)˙
     _dot_d_b2 = _np.add.reduce(_dot_d_A, axis=0, keepdims=True)  # (dJ/db2)˙ += (dJ/dA · dA/db2)˙

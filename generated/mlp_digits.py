@@ -499,28 +499,20 @@ def jvp(_tangents, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> tupl
     _t9 = _np.exp(_t6)
     del _t6
     # tangents (ops: 17)
-    _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
-    _dot_Z = Z * (1 - Z) * _dot_t0  # Ż = dZ/d_t0 · _t0̇,  dZ/d_t0 = Z*(1 - Z)
-    del _dot_t0
+    # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
+    _dot_Z = Z * (1 - Z) * (X @ _dot_W1)  # Ż = dZ/d_t0 · _t0̇,  dZ/d_t0 = Z*(1 - Z)
     # _t1̇ = d_t1/dZ · Ż + d_t1/dW2 · W2̇,  d_t1/dZ = (·) @ W2, d_t1/dW2 = Z @ (·)
-    _dot_t1 = _dot_Z @ W2 + Z @ _dot_W2
+    # Ȧ = dA/d_t1 · _t1̇ + dA/db2 · b2̇,  dA/d_t1 = 1, dA/db2 = 1
+    _dot_A = _dot_b2 + (_dot_Z @ W2 + Z @ _dot_W2)
     del Z, _dot_Z
-    _dot_A = _dot_b2 + _dot_t1  # Ȧ = dA/d_t1 · _t1̇ + dA/db2 · b2̇,  dA/d_t1 = 1, dA/db2 = 1
-    del _dot_t1
     # _t4̇ = d_t4/dA · Ȧ,  d_t4/dA = row sums of softmax(A) * (·)
-    _dot_t4 = _np.add.reduce(_t9 * _dot_A, axis=1, keepdims=True)
-    del _t9
-    _dot_t5 = -_dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = -1
-    del _dot_t4
+    # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = -1
     # _t6̇ = d_t6/dA · Ȧ + d_t6/d_t5 · _t5̇,  d_t6/dA = 1, d_t6/d_t5 = 1
-    _dot_t6 = _dot_A + _dot_t5
-    del _dot_A, _dot_t5
-    _dot_t7 = Y * _dot_t6  # _t7̇ = d_t7/d_t6 · _t6̇,  d_t7/d_t6 = Y
-    del _dot_t6
+    # _t7̇ = d_t7/d_t6 · _t6̇,  d_t7/d_t6 = Y
+    _dot_t7 = Y * (_dot_A - _np.add.reduce(_t9 * _dot_A, axis=1, keepdims=True))
+    del _t9, _dot_A
     # _t8̇ = d_t8/d_t7 · _t7̇,  d_t8/d_t7 = the sum of (·)
-    _dot_t8 = _np.add.reduce(_dot_t7, axis=None)
-    del _dot_t7
-    _dot_J = -_t2 * _dot_t8  # J̇ = dJ/d_t8 · _t8̇,  dJ/d_t8 = -_t2
+    _dot_J = -_t2 * _np.add.reduce(_dot_t7, axis=None)  # J̇ = dJ/d_t8 · _t8̇,  dJ/d_t8 = -_t2
     return (
         _value(J),
         _tangent_out(_dot_J, J, _dt),
@@ -591,23 +583,12 @@ def hvp(_vectors, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[
     _t9 = _np.exp(_t6)
     del _t6
     # backward and its tangents (ops: 18 + 36)
-    _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
     _t10 = 1 - Z
-    _dot_Z = Z * _t10 * _dot_t0  # Ż = dZ/d_t0 · _t0̇,  dZ/d_t0 = Z*(1 - Z)
-    del _dot_t0
+    # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
+    _dot_Z = Z * _t10 * (X @ _dot_W1)  # Ż = dZ/d_t0 · _t0̇,  dZ/d_t0 = Z*(1 - Z)
     # _t1̇ = d_t1/dZ · Ż + d_t1/dW2 · W2̇,  d_t1/dZ = (·) @ W2, d_t1/dW2 = Z @ (·)
-    _dot_t1 = _dot_Z @ W2 + Z @ _dot_W2
-    _dot_A = _dot_b2 + _dot_t1  # Ȧ = dA/d_t1 · _t1̇ + dA/db2 · b2̇,  dA/d_t1 = 1, dA/db2 = 1
-    del _dot_t1
-    # _t4̇ = d_t4/dA · Ȧ,  d_t4/dA = row sums of softmax(A) * (·)
-    _dot_t4 = _np.add.reduce(_t9 * _dot_A, axis=1, keepdims=True)
-    _dot_t5 = -_dot_t4  # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = -1
-    del _dot_t4
-    # _t6̇ = d_t6/dA · Ȧ + d_t6/d_t5 · _t5̇,  d_t6/dA = 1, d_t6/d_t5 = 1
-    _dot_t6 = _dot_A + _dot_t5
-    del _dot_A, _dot_t5
-    _dot_t9 = _t9 * _dot_t6  # _t9̇ = d_t9/d_t6 · _t6̇,  d_t9/d_t6 = _t9
-    del _dot_t6
+    # Ȧ = dA/d_t1 · _t1̇ + dA/db2 · b2̇,  dA/d_t1 = 1, dA/db2 = 1
+    _dot_A = _dot_b2 + (_dot_Z @ W2 + Z @ _dot_W2)
     _d_J = _dt.type(1)  # dJ/dJ = 1
     _d_t8 = -_d_J * _t2  # dJ/d_t8 = -_t2
     del _d_J
@@ -620,9 +601,14 @@ def hvp(_vectors, /, *, W1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg) -> dict[
     _d_t4 = -_d_t5  # dJ/d_t4 += dJ/d_t5 * d_t5/d_t4,  d_t5/d_t4 = -1
     del _d_t5
     _d_A = _d_A + (_d_t4 * _t9)  # dJ/dA += dJ/d_t4 * d_t4/dA,  d_t4/dA = softmax = exp(A - _t4)
-    del _d_t6, _t9
-    _dot_d_A = _d_t4 * _dot_t9  # (dJ/dA)˙ += (dJ/d_t4 · d_t4/dA)˙
-    del _d_t4, _dot_t9
+    del _d_t6
+    # _t4̇ = d_t4/dA · Ȧ,  d_t4/dA = row sums of softmax(A) * (·)
+    # _t5̇ = d_t5/d_t4 · _t4̇,  d_t5/d_t4 = -1
+    # _t6̇ = d_t6/dA · Ȧ + d_t6/d_t5 · _t5̇,  d_t6/dA = 1, d_t6/d_t5 = 1
+    # _t9̇ = d_t9/d_t6 · _t6̇,  d_t9/d_t6 = _t9
+    # (dJ/dA)˙ += (dJ/d_t4 · d_t4/dA)˙
+    _dot_d_A = _d_t4 * (_t9 * (_dot_A - _np.add.reduce(_t9 * _dot_A, axis=1, keepdims=True)))
+    del _d_t4, _t9, _dot_A
     _d_t1 = _d_A  # dJ/d_t1 += dJ/dA * dA/d_t1,  dA/d_t1 = 1
     _dot_d_t1 = _dot_d_A  # (dJ/d_t1)˙ += (dJ/dA · dA/d_t1)˙
     _dot_d_b2 = _np.add.reduce(_dot_d_A, axis=0, keepdims=True)  # (dJ/db2)˙ += (dJ/dA · dA/db2)˙

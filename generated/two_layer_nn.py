@@ -740,36 +740,30 @@ def jvp(
     _t16 = y - y_star
     J = _t16**2 / 2  # _t17 inline
     # tangents (ops: 63)
-    _dot_t0 = x_1 * _dot_alpha_1_1  # _t0̇ = d_t0/dalpha_1_1 · alpha_1_1̇,  d_t0/dalpha_1_1 = x_1
-    _dot_t1 = x_2 * _dot_alpha_1_2  # _t1̇ = d_t1/dalpha_1_2 · alpha_1_2̇,  d_t1/dalpha_1_2 = x_2
-    _dot_t2 = x_3 * _dot_alpha_1_3  # _t2̇ = d_t2/dalpha_1_3 · alpha_1_3̇,  d_t2/dalpha_1_3 = x_3
+    # _t0̇ = d_t0/dalpha_1_1 · alpha_1_1̇,  d_t0/dalpha_1_1 = x_1
+    # _t1̇ = d_t1/dalpha_1_2 · alpha_1_2̇,  d_t1/dalpha_1_2 = x_2
+    # _t2̇ = d_t2/dalpha_1_3 · alpha_1_3̇,  d_t2/dalpha_1_3 = x_3
     # a_1̇ = da_1/dalpha_1_0 · alpha_1_0̇ + da_1/d_t0 · _t0̇ + da_1/d_t1 · _t1̇ + da_1/d_t2 · _t2̇,
     # da_1/dalpha_1_0 = 1, da_1/d_t0 = 1, da_1/d_t1 = 1, da_1/d_t2 = 1
-    _dot_a_1 = _dot_alpha_1_0 + _dot_t0 + _dot_t1 + _dot_t2
-    del _dot_t0, _dot_t1, _dot_t2
-    _dot_t3 = x_1 * _dot_alpha_2_1  # _t3̇ = d_t3/dalpha_2_1 · alpha_2_1̇,  d_t3/dalpha_2_1 = x_1
-    _dot_t4 = x_2 * _dot_alpha_2_2  # _t4̇ = d_t4/dalpha_2_2 · alpha_2_2̇,  d_t4/dalpha_2_2 = x_2
-    _dot_t5 = x_3 * _dot_alpha_2_3  # _t5̇ = d_t5/dalpha_2_3 · alpha_2_3̇,  d_t5/dalpha_2_3 = x_3
+    _dot_a_1 = _dot_alpha_1_0 + x_1 * _dot_alpha_1_1 + x_2 * _dot_alpha_1_2 + x_3 * _dot_alpha_1_3
+    # _t3̇ = d_t3/dalpha_2_1 · alpha_2_1̇,  d_t3/dalpha_2_1 = x_1
+    # _t4̇ = d_t4/dalpha_2_2 · alpha_2_2̇,  d_t4/dalpha_2_2 = x_2
+    # _t5̇ = d_t5/dalpha_2_3 · alpha_2_3̇,  d_t5/dalpha_2_3 = x_3
     # a_2̇ = da_2/dalpha_2_0 · alpha_2_0̇ + da_2/d_t3 · _t3̇ + da_2/d_t4 · _t4̇ + da_2/d_t5 · _t5̇,
     # da_2/dalpha_2_0 = 1, da_2/d_t3 = 1, da_2/d_t4 = 1, da_2/d_t5 = 1
-    _dot_a_2 = _dot_alpha_2_0 + _dot_t3 + _dot_t4 + _dot_t5
-    del _dot_t3, _dot_t4, _dot_t5
-    _dot_t6 = x_1 * _dot_alpha_3_1  # _t6̇ = d_t6/dalpha_3_1 · alpha_3_1̇,  d_t6/dalpha_3_1 = x_1
-    _dot_t7 = x_2 * _dot_alpha_3_2  # _t7̇ = d_t7/dalpha_3_2 · alpha_3_2̇,  d_t7/dalpha_3_2 = x_2
-    _dot_t8 = x_3 * _dot_alpha_3_3  # _t8̇ = d_t8/dalpha_3_3 · alpha_3_3̇,  d_t8/dalpha_3_3 = x_3
+    _dot_a_2 = _dot_alpha_2_0 + x_1 * _dot_alpha_2_1 + x_2 * _dot_alpha_2_2 + x_3 * _dot_alpha_2_3
+    # _t6̇ = d_t6/dalpha_3_1 · alpha_3_1̇,  d_t6/dalpha_3_1 = x_1
+    # _t7̇ = d_t7/dalpha_3_2 · alpha_3_2̇,  d_t7/dalpha_3_2 = x_2
+    # _t8̇ = d_t8/dalpha_3_3 · alpha_3_3̇,  d_t8/dalpha_3_3 = x_3
     # a_3̇ = da_3/dalpha_3_0 · alpha_3_0̇ + da_3/d_t6 · _t6̇ + da_3/d_t7 · _t7̇ + da_3/d_t8 · _t8̇,
     # da_3/dalpha_3_0 = 1, da_3/d_t6 = 1, da_3/d_t7 = 1, da_3/d_t8 = 1
-    _dot_a_3 = _dot_alpha_3_0 + _dot_t6 + _dot_t7 + _dot_t8
-    del _dot_t6, _dot_t7, _dot_t8
-    _dot_t9 = x_1 * _dot_alpha_4_1  # _t9̇ = d_t9/dalpha_4_1 · alpha_4_1̇,  d_t9/dalpha_4_1 = x_1
+    _dot_a_3 = _dot_alpha_3_0 + x_1 * _dot_alpha_3_1 + x_2 * _dot_alpha_3_2 + x_3 * _dot_alpha_3_3
+    # _t9̇ = d_t9/dalpha_4_1 · alpha_4_1̇,  d_t9/dalpha_4_1 = x_1
     # _t10̇ = d_t10/dalpha_4_2 · alpha_4_2̇,  d_t10/dalpha_4_2 = x_2
-    _dot_t10 = x_2 * _dot_alpha_4_2
     # _t11̇ = d_t11/dalpha_4_3 · alpha_4_3̇,  d_t11/dalpha_4_3 = x_3
-    _dot_t11 = x_3 * _dot_alpha_4_3
     # a_4̇ = da_4/dalpha_4_0 · alpha_4_0̇ + da_4/d_t9 · _t9̇ + da_4/d_t10 · _t10̇ + da_4/d_t11 ·
     # _t11̇,  da_4/dalpha_4_0 = 1, da_4/d_t9 = 1, da_4/d_t10 = 1, da_4/d_t11 = 1
-    _dot_a_4 = _dot_alpha_4_0 + _dot_t9 + _dot_t10 + _dot_t11
-    del _dot_t10, _dot_t11, _dot_t9
+    _dot_a_4 = _dot_alpha_4_0 + x_1 * _dot_alpha_4_1 + x_2 * _dot_alpha_4_2 + x_3 * _dot_alpha_4_3
     _dot_z_1 = z_1 * (1 - z_1) * _dot_a_1  # z_1̇ = dz_1/da_1 · a_1̇,  dz_1/da_1 = z_1*(1 - z_1)
     del _dot_a_1
     _dot_z_2 = z_2 * (1 - z_2) * _dot_a_2  # z_2̇ = dz_2/da_2 · a_2̇,  dz_2/da_2 = z_2*(1 - z_2)
@@ -778,9 +772,6 @@ def jvp(
     del _dot_a_3
     _dot_z_4 = z_4 * (1 - z_4) * _dot_a_4  # z_4̇ = dz_4/da_4 · a_4̇,  dz_4/da_4 = z_4*(1 - z_4)
     del _dot_a_4
-    # _t12̇ = d_t12/dz_1 · z_1̇ + d_t12/dbeta_1 · beta_1̇,  d_t12/dz_1 = beta_1, d_t12/dbeta_1 = z_1
-    _dot_t12 = beta_1 * _dot_z_1 + z_1 * _dot_beta_1
-    del _dot_z_1, z_1
     # _t13̇ = d_t13/dz_2 · z_2̇ + d_t13/dbeta_2 · beta_2̇,  d_t13/dz_2 = beta_2, d_t13/dbeta_2 = z_2
     _dot_t13 = beta_2 * _dot_z_2 + z_2 * _dot_beta_2
     del _dot_z_2, z_2
@@ -790,16 +781,16 @@ def jvp(
     # _t15̇ = d_t15/dz_4 · z_4̇ + d_t15/dbeta_4 · beta_4̇,  d_t15/dz_4 = beta_4, d_t15/dbeta_4 = z_4
     _dot_t15 = beta_4 * _dot_z_4 + z_4 * _dot_beta_4
     del _dot_z_4, z_4
+    # _t12̇ = d_t12/dz_1 · z_1̇ + d_t12/dbeta_1 · beta_1̇,  d_t12/dz_1 = beta_1, d_t12/dbeta_1 = z_1
     # ḃ = db/dbeta_0 · beta_0̇ + db/d_t12 · _t12̇ + db/d_t13 · _t13̇ + db/d_t14 · _t14̇ + db/d_t15
     # · _t15̇,  db/dbeta_0 = 1, db/d_t12 = 1, db/d_t13 = 1, db/d_t14 = 1, db/d_t15 = 1
-    _dot_b = _dot_beta_0 + _dot_t12 + _dot_t13 + _dot_t14 + _dot_t15
-    del _dot_t12, _dot_t13, _dot_t14, _dot_t15
+    _dot_b = _dot_beta_0 + (beta_1 * _dot_z_1 + z_1 * _dot_beta_1) + _dot_t13 + _dot_t14 + _dot_t15
+    del _dot_t13, _dot_t14, _dot_t15, _dot_z_1, z_1
     _dot_y = y * (1 - y) * _dot_b  # ẏ = dy/db · ḃ,  dy/db = y*(1 - y)
     del _dot_b, y
     _dot_t16 = _dot_y  # _t16̇ = d_t16/dy · ẏ,  d_t16/dy = 1
-    _dot_t17 = 2 * _t16 * _dot_t16  # _t17̇ = d_t17/d_t16 · _t16̇,  d_t17/d_t16 = 2*_t16
-    del _t16, _dot_t16, _dot_y
-    _dot_J = _dot_t17 / 2  # J̇ = dJ/d_t17 · _t17̇,  dJ/d_t17 = 1/2
+    # _t17̇ = d_t17/d_t16 · _t16̇,  d_t17/d_t16 = 2*_t16
+    _dot_J = 2 * _t16 * _dot_t16 / 2  # J̇ = dJ/d_t17 · _t17̇,  dJ/d_t17 = 1/2
     return (
         _value(J),
         _tangent_out(_dot_J, J, _dt),
@@ -936,36 +927,30 @@ def hvp(
     _t16 = y - y_star
     J = _t16**2 / 2  # _t17 inline
     # backward and its tangents (ops: 43 + 136)
-    _dot_t0 = x_1 * _dot_alpha_1_1  # _t0̇ = d_t0/dalpha_1_1 · alpha_1_1̇,  d_t0/dalpha_1_1 = x_1
-    _dot_t1 = x_2 * _dot_alpha_1_2  # _t1̇ = d_t1/dalpha_1_2 · alpha_1_2̇,  d_t1/dalpha_1_2 = x_2
-    _dot_t2 = x_3 * _dot_alpha_1_3  # _t2̇ = d_t2/dalpha_1_3 · alpha_1_3̇,  d_t2/dalpha_1_3 = x_3
+    # _t0̇ = d_t0/dalpha_1_1 · alpha_1_1̇,  d_t0/dalpha_1_1 = x_1
+    # _t1̇ = d_t1/dalpha_1_2 · alpha_1_2̇,  d_t1/dalpha_1_2 = x_2
+    # _t2̇ = d_t2/dalpha_1_3 · alpha_1_3̇,  d_t2/dalpha_1_3 = x_3
     # a_1̇ = da_1/dalpha_1_0 · alpha_1_0̇ + da_1/d_t0 · _t0̇ + da_1/d_t1 · _t1̇ + da_1/d_t2 · _t2̇,
     # da_1/dalpha_1_0 = 1, da_1/d_t0 = 1, da_1/d_t1 = 1, da_1/d_t2 = 1
-    _dot_a_1 = _dot_alpha_1_0 + _dot_t0 + _dot_t1 + _dot_t2
-    del _dot_t0, _dot_t1, _dot_t2
-    _dot_t3 = x_1 * _dot_alpha_2_1  # _t3̇ = d_t3/dalpha_2_1 · alpha_2_1̇,  d_t3/dalpha_2_1 = x_1
-    _dot_t4 = x_2 * _dot_alpha_2_2  # _t4̇ = d_t4/dalpha_2_2 · alpha_2_2̇,  d_t4/dalpha_2_2 = x_2
-    _dot_t5 = x_3 * _dot_alpha_2_3  # _t5̇ = d_t5/dalpha_2_3 · alpha_2_3̇,  d_t5/dalpha_2_3 = x_3
+    _dot_a_1 = _dot_alpha_1_0 + x_1 * _dot_alpha_1_1 + x_2 * _dot_alpha_1_2 + x_3 * _dot_alpha_1_3
+    # _t3̇ = d_t3/dalpha_2_1 · alpha_2_1̇,  d_t3/dalpha_2_1 = x_1
+    # _t4̇ = d_t4/dalpha_2_2 · alpha_2_2̇,  d_t4/dalpha_2_2 = x_2
+    # _t5̇ = d_t5/dalpha_2_3 · alpha_2_3̇,  d_t5/dalpha_2_3 = x_3
     # a_2̇ = da_2/dalpha_2_0 · alpha_2_0̇ + da_2/d_t3 · _t3̇ + da_2/d_t4 · _t4̇ + da_2/d_t5 · _t5̇,
     # da_2/dalpha_2_0 = 1, da_2/d_t3 = 1, da_2/d_t4 = 1, da_2/d_t5 = 1
-    _dot_a_2 = _dot_alpha_2_0 + _dot_t3 + _dot_t4 + _dot_t5
-    del _dot_t3, _dot_t4, _dot_t5
-    _dot_t6 = x_1 * _dot_alpha_3_1  # _t6̇ = d_t6/dalpha_3_1 · alpha_3_1̇,  d_t6/dalpha_3_1 = x_1
-    _dot_t7 = x_2 * _dot_alpha_3_2  # _t7̇ = d_t7/dalpha_3_2 · alpha_3_2̇,  d_t7/dalpha_3_2 = x_2
-    _dot_t8 = x_3 * _dot_alpha_3_3  # _t8̇ = d_t8/dalpha_3_3 · alpha_3_3̇,  d_t8/dalpha_3_3 = x_3
+    _dot_a_2 = _dot_alpha_2_0 + x_1 * _dot_alpha_2_1 + x_2 * _dot_alpha_2_2 + x_3 * _dot_alpha_2_3
+    # _t6̇ = d_t6/dalpha_3_1 · alpha_3_1̇,  d_t6/dalpha_3_1 = x_1
+    # _t7̇ = d_t7/dalpha_3_2 · alpha_3_2̇,  d_t7/dalpha_3_2 = x_2
+    # _t8̇ = d_t8/dalpha_3_3 · alpha_3_3̇,  d_t8/dalpha_3_3 = x_3
     # a_3̇ = da_3/dalpha_3_0 · alpha_3_0̇ + da_3/d_t6 · _t6̇ + da_3/d_t7 · _t7̇ + da_3/d_t8 · _t8̇,
     # da_3/dalpha_3_0 = 1, da_3/d_t6 = 1, da_3/d_t7 = 1, da_3/d_t8 = 1
-    _dot_a_3 = _dot_alpha_3_0 + _dot_t6 + _dot_t7 + _dot_t8
-    del _dot_t6, _dot_t7, _dot_t8
-    _dot_t9 = x_1 * _dot_alpha_4_1  # _t9̇ = d_t9/dalpha_4_1 · alpha_4_1̇,  d_t9/dalpha_4_1 = x_1
+    _dot_a_3 = _dot_alpha_3_0 + x_1 * _dot_alpha_3_1 + x_2 * _dot_alpha_3_2 + x_3 * _dot_alpha_3_3
+    # _t9̇ = d_t9/dalpha_4_1 · alpha_4_1̇,  d_t9/dalpha_4_1 = x_1
     # _t10̇ = d_t10/dalpha_4_2 · alpha_4_2̇,  d_t10/dalpha_4_2 = x_2
-    _dot_t10 = x_2 * _dot_alpha_4_2
     # _t11̇ = d_t11/dalpha_4_3 · alpha_4_3̇,  d_t11/dalpha_4_3 = x_3
-    _dot_t11 = x_3 * _dot_alpha_4_3
     # a_4̇ = da_4/dalpha_4_0 · alpha_4_0̇ + da_4/d_t9 · _t9̇ + da_4/d_t10 · _t10̇ + da_4/d_t11 ·
     # _t11̇,  da_4/dalpha_4_0 = 1, da_4/d_t9 = 1, da_4/d_t10 = 1, da_4/d_t11 = 1
-    _dot_a_4 = _dot_alpha_4_0 + _dot_t9 + _dot_t10 + _dot_t11
-    del _dot_t10, _dot_t11, _dot_t9
+    _dot_a_4 = _dot_alpha_4_0 + x_1 * _dot_alpha_4_1 + x_2 * _dot_alpha_4_2 + x_3 * _dot_alpha_4_3
     _t18 = 1 - z_1
     _dot_z_1 = z_1 * _t18 * _dot_a_1  # z_1̇ = dz_1/da_1 · a_1̇,  dz_1/da_1 = z_1*(1 - z_1)
     del _dot_a_1
@@ -978,18 +963,17 @@ def hvp(
     _t21 = 1 - z_4
     _dot_z_4 = z_4 * _t21 * _dot_a_4  # z_4̇ = dz_4/da_4 · a_4̇,  dz_4/da_4 = z_4*(1 - z_4)
     del _dot_a_4
-    # _t12̇ = d_t12/dz_1 · z_1̇ + d_t12/dbeta_1 · beta_1̇,  d_t12/dz_1 = beta_1, d_t12/dbeta_1 = z_1
-    _dot_t12 = beta_1 * _dot_z_1 + z_1 * _dot_beta_1
     # _t13̇ = d_t13/dz_2 · z_2̇ + d_t13/dbeta_2 · beta_2̇,  d_t13/dz_2 = beta_2, d_t13/dbeta_2 = z_2
     _dot_t13 = beta_2 * _dot_z_2 + z_2 * _dot_beta_2
     # _t14̇ = d_t14/dz_3 · z_3̇ + d_t14/dbeta_3 · beta_3̇,  d_t14/dz_3 = beta_3, d_t14/dbeta_3 = z_3
     _dot_t14 = beta_3 * _dot_z_3 + z_3 * _dot_beta_3
     # _t15̇ = d_t15/dz_4 · z_4̇ + d_t15/dbeta_4 · beta_4̇,  d_t15/dz_4 = beta_4, d_t15/dbeta_4 = z_4
     _dot_t15 = beta_4 * _dot_z_4 + z_4 * _dot_beta_4
+    # _t12̇ = d_t12/dz_1 · z_1̇ + d_t12/dbeta_1 · beta_1̇,  d_t12/dz_1 = beta_1, d_t12/dbeta_1 = z_1
     # ḃ = db/dbeta_0 · beta_0̇ + db/d_t12 · _t12̇ + db/d_t13 · _t13̇ + db/d_t14 · _t14̇ + db/d_t15
     # · _t15̇,  db/dbeta_0 = 1, db/d_t12 = 1, db/d_t13 = 1, db/d_t14 = 1, db/d_t15 = 1
-    _dot_b = _dot_beta_0 + _dot_t12 + _dot_t13 + _dot_t14 + _dot_t15
-    del _dot_t12, _dot_t13, _dot_t14, _dot_t15
+    _dot_b = _dot_beta_0 + (beta_1 * _dot_z_1 + z_1 * _dot_beta_1) + _dot_t13 + _dot_t14 + _dot_t15
+    del _dot_t13, _dot_t14, _dot_t15
     _t22 = 1 - y
     _dot_y = y * _t22 * _dot_b  # ẏ = dy/db · ḃ,  dy/db = y*(1 - y)
     del _dot_b

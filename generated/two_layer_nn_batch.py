@@ -502,11 +502,9 @@ def jvp(
     _dot_Z = Z * (1 - Z) * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
     del _dot_A
     # _t0̇ = d_t0/dZ · Ż + d_t0/dbeta · betȧ,  d_t0/dZ = (·) @ beta, d_t0/dbeta = Z @ (·)
-    _dot_t0 = _dot_Z @ beta + Z @ _dot_beta
-    del Z, _dot_Z
     # ḃ = db/d_t0 · _t0̇ + db/dbeta_0 · beta_0̇,  db/d_t0 = 1, db/dbeta_0 = 1
-    _dot_b = _dot_beta_0 + _dot_t0
-    del _dot_t0
+    _dot_b = _dot_beta_0 + (_dot_Z @ beta + Z @ _dot_beta)
+    del Z, _dot_Z
     # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
     _dot_y_hat = y_hat * (1 - y_hat) * _dot_b
     del _dot_b, y_hat
@@ -514,9 +512,7 @@ def jvp(
     _dot_t3 = 2 * _t2 * _dot_t2  # _t3̇ = d_t3/d_t2 · _t2̇,  d_t3/d_t2 = 2*_t2
     del _t2, _dot_t2, _dot_y_hat
     # _t4̇ = d_t4/d_t3 · _t3̇,  d_t4/d_t3 = the sum of (·)
-    _dot_t4 = _np.add.reduce(_dot_t3, axis=None)
-    del _dot_t3
-    _dot_J = _t1 * _dot_t4 / 2  # J̇ = dJ/d_t4 · _t4̇,  dJ/d_t4 = _t1/2
+    _dot_J = _t1 * _np.add.reduce(_dot_t3, axis=None) / 2  # J̇ = dJ/d_t4 · _t4̇,  dJ/d_t4 = _t1/2
     return (
         _value(J),
         _tangent_out(_dot_J, J, _dt),
@@ -587,10 +583,8 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
     _dot_Z = Z * _t5 * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
     del _dot_A
     # _t0̇ = d_t0/dZ · Ż + d_t0/dbeta · betȧ,  d_t0/dZ = (·) @ beta, d_t0/dbeta = Z @ (·)
-    _dot_t0 = _dot_Z @ beta + Z @ _dot_beta
     # ḃ = db/d_t0 · _t0̇ + db/dbeta_0 · beta_0̇,  db/d_t0 = 1, db/dbeta_0 = 1
-    _dot_b = _dot_beta_0 + _dot_t0
-    del _dot_t0
+    _dot_b = _dot_beta_0 + (_dot_Z @ beta + Z @ _dot_beta)
     _t6 = 1 - y_hat
     _dot_y_hat = y_hat * _t6 * _dot_b  # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
     del _dot_b

@@ -258,3 +258,49 @@ def test_a_scalar_loss_over_broadcast_arguments_keeps_its_seed():
     Hv = m.hvp({"x": va, "y": 0.5}, x=a, y=2.0)  # y a float: its entry sums over the broadcast
     assert_close(Hv["x"], (12 * a - np.sin(a)) * va + 1.5 * a**2, "exact", "Hv[x], float y")
     assert_close(Hv["y"], np.sum(3 * a**2 * va), "exact", "Hv[y], float y")
+
+
+# -- tangent lines fused: the fold moves tangents of temporaries, with their comments ------------
+def test_fold_carries_a_moved_lines_comment_and_stops_at_a_name_bound_again():
+    from circuitc.emit.memory import fold
+    from circuitc.emit.plan import Line
+
+    lines = [
+        Line("_t0", "x * 2", comment="t0 = 2x"),
+        Line("_t1", "_t0 + 1", comment="t1 = t0 + 1"),
+        Line("_t2", "a + 1"),  # reads a, which the next line binds again
+        Line("a", "a * 3"),
+        Line("J", "_t1 * _t2", comment="J = t1 t2"),
+    ]
+    out = fold(lines, keep={"J"})
+    assert [line.text for line in out] == ["_t2 = a + 1", "a = a * 3", "J = (x * 2 + 1) * _t2"]
+    assert out[-1].note == "t0 = 2x; t1 = t0 + 1" and out[-1].comment == "J = t1 t2"
+    src = "\n".join(circuitc_statements(out))
+    assert "# t0 = 2x\n# t1 = t0 + 1\nJ = (x * 2 + 1) * _t2  # J = t1 t2" in src
+
+
+def circuitc_statements(lines):
+    from circuitc.emit.render import statements
+
+    return statements(lines, indent=0)
+
+
+def test_tangents_of_temporaries_are_fused_and_of_steps_never():
+    """examples/mlp.py's hvp: ṫ0 = X V1 is written into ṫ1 = ḃ1 + X V1 (one array fewer), its
+    chain-rule comment kept above; a circuit's own step named t0 keeps its tangent line."""
+    import sympy as sp
+
+    src = _function(mlp_module().__source__, "hvp")
+    assert "_dot_t1 = _dot_b1 + X @ _dot_W1" in src
+    assert "# _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)" in src
+    x = sp.Symbol("x")
+    t0, t1 = sp.symbols("t0 t1")
+    m = circuitc.compile(
+        circuitc.Circuit("steps", t1, [x], steps=[(t0, sp.sin(x) * x), (t1, t0 * 3 + x)])
+    )
+    body = _function(m.__source__, "hvp") + _function(m.__source__, "jvp")
+    assert "_dot_t0 = " in body  # the step t0's tangent keeps its line
+    rng = np.random.default_rng(8)
+    a, v = rng.normal(size=5), rng.normal(size=5)
+    expected = 3 * (2 * np.cos(a) - a * np.sin(a)) * v  # d²/dx² (3x sin x + x)
+    assert_close(m.hvp({"x": v}, x=a)["x"], expected, "exact", "Hv")

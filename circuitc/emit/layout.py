@@ -72,11 +72,12 @@ def statement_lines(
 ) -> list[str]:
     """One statement ``(lhs, op, rhs)`` as the module prints it in ``WIDTH`` columns, for a
     function body at column ``indent`` (the lines are returned without it): a note on comment
-    lines of its own above the statement; the chain-rule comment after the code when both fit
+    lines of its own above the statement (each ``; ``-separated part of it, the comments of
+    the lines folded into this one, on lines of its own); the chain-rule comment after the code when both fit
     on one line, else above it too; a statement too long for one line laid out as ruff does."""
     lhs, op, rhs = code
     text = f"{lhs} {op} {rhs}"
-    above = [note] if note else []
+    above = note.split("; ") if note else []  # the comments of lines folded in: one each
     if comment and indent + len(text) + 4 + len(comment) <= WIDTH:
         return comment_lines(above, indent) + [f"{text}  # {comment}"]
     if comment:

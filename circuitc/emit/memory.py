@@ -104,21 +104,23 @@ def fold(
     """Write each single-use emitter temporary into the line that reads it.
 
     A temporary moves only when no line between its definition and its reader modifies in
-    place (``+=``) a name it reads, so it computes the same value from the same operands.
-    ``uses``: the read counts over the whole function body (default: over ``lines``);
-    ``movable(name)``: which names may move (default: the emitter's temporaries ``_t7``);
-    ``anywhere``: also into a call's argument (the fast path: no buffers to reuse, only names).
+    place (``+=``) or binds again a name it reads, so it computes the same value from the same
+    operands. A moved line's comment (a tangent's chain rule) goes with it, into the comment
+    lines above its reader. ``uses``: the read counts over the whole function body (default:
+    over ``lines``); ``movable(name)``: which names may move (default: the emitter's
+    temporaries ``_t7``); ``anywhere``: also into a call's argument (the fast path: no buffers
+    to reuse, only names).
     """
     uses = count_uses(lines) if uses is None else uses
     movable = movable or (lambda name: TEMPORARY.fullmatch(name) is not None)
     out: list[Line | None] = []
     where: dict[str, int] = {}  # a temporary still on its own line -> its index in ``out``
     absorbed: dict[int, list[str]] = {}  # index in ``out`` -> temporaries written into it
+    carried: dict[int, list[tuple[int, str]]] = {}  # index -> comments of the lines taken in
     for line in lines:
-        if line.op != "=":  # an in-place update: a temporary reading its target stays put
-            for name, i in list(where.items()):
-                if line.lhs in reads(out[i].rhs):
-                    del where[name]
+        for name, i in list(where.items()):  # a temporary reading what this line writes stays
+            if line.lhs in reads(out[i].rhs):
+                del where[name]
         for name in dict.fromkeys(reads(line.rhs)):
             i = where.get(name)
             if i is None or not _foldable(out[i], line, uses, keep):
@@ -129,6 +131,8 @@ def fold(
                 continue
             line = replace(line, rhs=rhs)
             absorbed[len(out)] = taken
+            notes = carried.pop(i, []) + [(i, out[i].comment)] + carried.get(len(out), [])
+            carried[len(out)] = notes
             out[i] = None
             del where[name]
         if line.op == "=" and movable(line.lhs):
@@ -139,6 +143,9 @@ def fold(
         if line is not None and not line.comment:
             names = sorted(names, key=_name_order)
             out[i] = replace(line, comment=f"{', '.join(names)} inline")
+    for i, notes in carried.items():
+        texts = [text for _, text in sorted(notes) if text] + [out[i].note]
+        out[i] = replace(out[i], note="; ".join(t for t in texts if t))
     return [line for line in out if line is not None]
 
 
@@ -327,13 +334,14 @@ def _name_order(name: str) -> tuple:
 
 
 def schedule(
-    parts: list[list[Line]], keep: set[str], args: set[str], quiet=frozenset()
+    parts: list[list[Line]], keep: set[str], args: set[str], quiet=frozenset(), movable=None
 ) -> list[list[Line]]:
     """The memory-planned body of one function, given as consecutive parts (forward lines,
-    backward lines): each part folded on its own (a fold never crosses a banner), then
-    ``del`` at each local's last use over the whole body. Returns the parts, planned."""
+    backward lines): each part folded on its own (a fold never crosses a banner; ``movable``
+    as ``fold`` takes it), then ``del`` at each local's last use over the whole body. Returns
+    the parts, planned."""
     uses = count_uses([line for part in parts for line in part])
-    folded = [fold(part, keep, uses) for part in parts]
+    folded = [fold(part, keep, uses, movable) for part in parts]
     body = drop([line for part in folded for line in part], keep, args, quiet)
     out: list[list[Line]] = []
     i = 0

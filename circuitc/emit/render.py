@@ -26,7 +26,7 @@ from .layout import (
     wrapped,
     wrapped_lines,
 )
-from .memory import keep_names, schedule
+from .memory import TEMPORARY, keep_names, schedule
 from .plan import Plan, output_display, plan
 from .printer import Printer
 from .shape import fast_plan
@@ -220,10 +220,29 @@ def tangent_memory_plan(c: Compiled, p: Plan, context: dict) -> dict[str, list]:
     jvp_keep = keep_names(p.output, t.jvp_out, context["jvp_like"])
     hvp_keep = keep_names(*(expr for _, expr in t.hvp_out))
     hvp = [t.hvp_forward, t.hvp_tangents + t.hvp_backward]
+    movable = tangent_temporaries(p)
     return dict(
-        jvp=schedule([t.jvp_forward, t.jvp], jvp_keep, arg_set, quiet),
-        hvp=schedule(hvp, hvp_keep, arg_set, quiet),
+        jvp=schedule([t.jvp_forward, t.jvp], jvp_keep, arg_set, quiet, movable),
+        hvp=schedule(hvp, hvp_keep, arg_set, quiet, movable),
     )
+
+
+def tangent_temporaries(p: Plan):
+    """Which names a fold may move in jvp and hvp: the emitter's temporaries (``_t7``) and
+    their tangents (``_dot_t7``, the tangent of ``_t7``), never the tangent of a name of the
+    circuit's (a step ``t7``'s tangent is ``_dot_t7`` too: then neither moves)."""
+    own = {name for name in p.names.values() if not name.startswith("_")}
+
+    def movable(name: str) -> bool:
+        if TEMPORARY.fullmatch(name):
+            return True
+        return (
+            TEMPORARY.fullmatch(name[4:]) is not None
+            and name.startswith("_dot_t")
+            and name[5:] not in own
+        )
+
+    return movable
 
 
 def constant_names(c: Compiled, p: Plan) -> set[str]:
