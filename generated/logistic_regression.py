@@ -545,7 +545,7 @@ def hvp(
     del a
     _t4 = y - y_star
     J = _t4**2 / 2  # _t5 inline
-    # backward and its tangents (ops: 11 + 28)
+    # backward and its tangents (ops: 3 + 27)
     _dot_t3 = x_4 * _dot_theta_4  # _t3̇ = d_t3/dtheta_4 · theta_4̇,  d_t3/dtheta_4 = x_4
     # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
     # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2

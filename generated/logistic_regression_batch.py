@@ -450,12 +450,12 @@ def hvp(_vectors, /, *, theta: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
         raise ValueError("N = 0: the circuit divides by N (a mean over no rows of X)")
     _check_tangents(_vectors)
     _dot_theta = _tangent(_vectors, "theta", theta, _dt)
-    # forward (ops: 8)
+    # forward (ops: 3)
     a = X @ theta
     _t0 = 1 / N
     _t6 = _sigmoid(a)
     del a
-    # backward and its tangents (ops: 7 + 13)
+    # backward and its tangents (ops: 1 + 8)
     _dot_a = X @ _dot_theta  # ȧ = da/dtheta · thetȧ,  da/dtheta = X @ (·)
     _d_J = _dt.type(1)  # dJ/dJ = 1
     _d_t5 = _d_J * _t0  # dJ/d_t5 = _t0

@@ -566,7 +566,7 @@ def hvp(
     _dot_theta_2 = _tangent(_vectors, "theta_2", theta_2, _dt)
     _dot_theta_3 = _tangent(_vectors, "theta_3", theta_3, _dt)
     _dot_theta_4 = _tangent(_vectors, "theta_4", theta_4, _dt)
-    # forward (ops: 16)
+    # forward (ops: 17)
     # _t0, _t1, _t2, _t3 inline
     a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
     y = _sigmoid(a)
@@ -579,7 +579,7 @@ def hvp(
     del a
     J = y_star * _t5 + _t7 * _t8  # _t6, _t9 inline
     del _t5, _t8
-    # backward and its tangents (ops: 11 + 30)
+    # backward and its tangents (ops: 2 + 26)
     _dot_t3 = x_4 * _dot_theta_4  # _t3̇ = d_t3/dtheta_4 · theta_4̇,  d_t3/dtheta_4 = x_4
     # _t0̇ = d_t0/dtheta_1 · theta_1̇,  d_t0/dtheta_1 = x_1
     # _t1̇ = d_t1/dtheta_2 · theta_2̇,  d_t1/dtheta_2 = x_2

@@ -926,7 +926,7 @@ def hvp(
     del b
     _t16 = y - y_star
     J = _t16**2 / 2  # _t17 inline
-    # backward and its tangents (ops: 43 + 136)
+    # backward and its tangents (ops: 11 + 141)
     # _t0̇ = d_t0/dalpha_1_1 · alpha_1_1̇,  d_t0/dalpha_1_1 = x_1
     # _t1̇ = d_t1/dalpha_1_2 · alpha_1_2̇,  d_t1/dalpha_1_2 = x_2
     # _t2̇ = d_t2/dalpha_1_3 · alpha_1_3̇,  d_t2/dalpha_1_3 = x_3

@@ -125,26 +125,123 @@ def op_counts(c: Compiled) -> tuple[int, int]:
 
 def tangent_op_counts(c: Compiled) -> tuple[int, int]:
     """The arithmetic ops that forward mode adds, counted as ``op_counts`` counts: those of
-    J's tangent lines (what ``jvp`` runs beyond ``forward``), and those of the forward
-    tangents and the backward pass's tangent updates (what ``hvp`` runs beyond
-    ``value_and_grad``), one addition per tangent update that accumulates included."""
+    J's tangent lines (what ``jvp`` runs beyond ``forward``), and those of the tangent lines
+    ``hvp`` runs (the last count of ``hvp_op_counts``)."""
     g = c.graph
     leaves = LEAF_OPS | {"bool"}
     roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
     fwd_set = set(g.cone(roots))
-    backward = _reachable(g, [u.expr for u in c.updates], fwd_set)
     of_j = set(g.cone([c.output]))
     jvp_nodes = _reachable(g, [t.expr for t in c.tangents if t.target in of_j], fwd_set)
     jvp = sum(_op_weight(g.nodes[v]) for v in jvp_nodes if g.nodes[v].op not in leaves)
-    exprs = [t.expr for t in c.tangents] + [h.expr for h in c.hvp_updates if h is not None]
-    hvp_nodes = _reachable(g, exprs, fwd_set | backward)
-    hvp = sum(_op_weight(g.nodes[v]) for v in hvp_nodes if g.nodes[v].op not in leaves)
-    hvp += sum(1 for h in c.hvp_updates if h is not None and not h.first)
-    return jvp, hvp
+    return jvp, hvp_op_counts(c)[2]
 
 
-def _reachable(g: Graph, roots: list[int], stop: set[int]) -> set[int]:
-    """The nodes under ``roots`` (roots included), not walking into ``stop``."""
+def hvp_op_counts(c: Compiled) -> tuple[int, int, int]:
+    """What ``hvp`` runs, as ``op_counts`` counts: its forward lines (the values the backward
+    pass and the tangents read, and J unless only the seed reads it: ``number_at_run_time``),
+    the backward updates it computes (``hvp_live_updates``: not a parameter's own adjoint,
+    which no tangent reads) and its tangent lines (the forward tangents the tangent updates
+    read, and the tangent updates), one addition per update that accumulates."""
+    g = c.graph
+    leaves = LEAF_OPS | {"bool"}
+    roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
+    fwd_set = set(g.cone(roots))
+
+    def ops(nodes) -> int:
+        return sum(_op_weight(g.nodes[v]) for v in nodes if g.nodes[v].op not in leaves)
+
+    live = [c.updates[k] for k in sorted(hvp_live_updates(c))]
+    backward_nodes = _reachable(g, [u.expr for u in live], fwd_set)
+    backward = ops(backward_nodes) + sum(1 for u in live if not u.first)
+    updates = [h for h in c.hvp_updates if h is not None]
+    by_leaf = {c.tangent[t.target]: t for t in c.tangents}
+    stop = fwd_set | backward_nodes
+    tangent_nodes = _reachable(g, [h.expr for h in updates], stop, by_leaf)
+    tangent = ops(v for v in tangent_nodes if v not in by_leaf)
+    tangent += sum(1 for h in updates if not h.first)
+    # the forward values read: by the backward pass (all of it: plan's lines read them) and
+    # by the tangents, and J itself unless only the seed reads it
+    walked = _reachable(g, [u.expr for u in c.updates], fwd_set) | tangent_nodes
+    reads = {a for v in walked for a in g.nodes[v].args if a in fwd_set}
+    if not (c.output in c.adjoint and not c.seed_folded and number_at_run_time(c)):
+        reads.add(c.output)
+    return ops(g.cone(sorted(reads))), backward, tangent
+
+
+def jacobian_op_counts(c: Compiled) -> tuple[int, int, int, int]:
+    """The ops of ``jacobian()`` of a matrix output in each mode, counted as ``op_counts``
+    counts: forward mode's forward lines and tangent lines (one pass per parameter entry),
+    and reverse mode's forward lines (run once) and backward pass (one per output entry)."""
+    g = c.graph
+    leaves = LEAF_OPS | {"bool"}
+    roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
+    fwd_set = set(g.cone(roots))
+    cone = set(g.cone([c.jac_output]))
+
+    def ops(nodes) -> int:
+        return sum(_op_weight(g.nodes[v]) for v in nodes if g.nodes[v].op not in leaves)
+
+    tangent_nodes = _reachable(g, [t.expr for t in c.tangents if t.target in cone], fwd_set)
+    reads = {a for v in tangent_nodes for a in g.nodes[v].args if a in fwd_set}
+    backward = ops(_reachable(g, [u.expr for u in c.jac_updates], cone))
+    backward += sum(1 for u in c.jac_updates if not u.first)
+    return ops(g.cone([c.jac_output, *reads])), ops(tangent_nodes), ops(cone), backward
+
+
+def number_at_run_time(c: Compiled) -> bool:
+    """J is one number of the call's dtype whatever the arguments' shapes: everything of J's
+    that is not a constant or a dimension passes through a reduction to one number (``sum``
+    over all axes, ``trace``, an element). A scalar argument on the way may be an array (the
+    arguments broadcast), and so may J: then the seed needs J itself."""
+    g = c.graph
+    stack, seen = [c.output], set()
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        node = g.nodes[v]
+        if node.shape != ():
+            return False
+        if node.op in ("const", "dim", "trace", "element"):
+            continue
+        if node.op == "sum" and node.attrs[0] is None:
+            continue
+        if node.op in LEAF_OPS:
+            return False
+        stack.extend(node.args)
+    return True
+
+
+def hvp_live_updates(c: Compiled) -> set[int]:
+    """The indices of the backward updates hvp needs: those into an adjoint that a tangent
+    update reads, or that a needed update reads (walked back from the last update)."""
+    g = c.graph
+    roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
+    fwd_set = set(g.cone(roots))
+    adjoints = set(c.adjoint.values())
+
+    def read(expr: int) -> set[int]:
+        found = {v for v in _reachable(g, [expr], fwd_set) if v in adjoints}
+        return found
+
+    needed: set[int] = set()
+    for h in c.hvp_updates:
+        if h is not None:
+            needed |= read(h.expr)
+    live = set()
+    for k in range(len(c.updates) - 1, -1, -1):
+        u = c.updates[k]
+        if c.adjoint[u.target] in needed:
+            live.add(k)
+            needed |= read(u.expr)
+    return live
+
+
+def _reachable(g: Graph, roots: list[int], stop: set[int], through: dict | None = None) -> set[int]:
+    """The nodes under ``roots`` (roots included), not walking into ``stop``; ``through`` maps
+    a tangent leaf to the forward tangent line that computes it (walked into as well)."""
     seen: set[int] = set()
     stack = list(roots)
     while stack:
@@ -153,6 +250,8 @@ def _reachable(g: Graph, roots: list[int], stop: set[int]) -> set[int]:
             continue
         seen.add(v)
         stack.extend(g.nodes[v].args)
+        if through and v in through:
+            stack.append(through[v].expr)
     return seen
 
 

@@ -9,7 +9,7 @@ that defines it has run.
 from __future__ import annotations
 
 from ..core.ir import LEAF_OPS
-from ..core.program import Compiled, Update, fill_partial
+from ..core.program import Compiled, Update, fill_partial, hvp_live_updates, number_at_run_time
 from .plan import Line, Plan, _paren
 from .tangent import (
     TangentPlan,
@@ -66,7 +66,7 @@ def _interleave(c: Compiled, p: Plan, w, out: TangentPlan, temps, fwd_set):
     reads: set[int] = set()
     body: list[Line] = []
     start = 0
-    live = _live_updates(c, fwd_set)
+    live = hvp_live_updates(c)
     for k, (u, h) in enumerate(zip(c.updates, c.hvp_updates, strict=True)):
         # an adjoint that no tangent reads (a parameter's: X.T @ G) is not computed at all
         body += p.backward[start : marks[k] if k in live else marks[k] - 1]
@@ -122,62 +122,6 @@ def _result(c: Compiled, w, name: str, leaf: int | None, fresh: set[int]) -> tup
     if dot in fresh:  # an array made for this parameter alone (X.T @ ...): returned uncopied
         return name, pr.helper("_reduce", f"{w.names[dot]}, {name}, True")
     return name, pr.helper("_reduce", f"{w.names[dot]}, {name}")
-
-
-def number_at_run_time(c: Compiled) -> bool:
-    """J is one number of the call's dtype whatever the arguments' shapes: everything of J's
-    that is not a constant or a dimension passes through a reduction to one number (``sum``
-    over all axes, ``trace``, an element). A scalar argument on the way may be an array (the
-    arguments broadcast), and so may J: then the seed needs J itself."""
-    g = c.graph
-    stack, seen = [c.output], set()
-    while stack:
-        v = stack.pop()
-        if v in seen:
-            continue
-        seen.add(v)
-        node = g.nodes[v]
-        if node.shape != ():
-            return False
-        if node.op in ("const", "dim", "trace", "element"):
-            continue
-        if node.op == "sum" and node.attrs[0] is None:
-            continue
-        if node.op in LEAF_OPS:
-            return False
-        stack.extend(node.args)
-    return True
-
-
-def _live_updates(c: Compiled, fwd_set: set[int]) -> set[int]:
-    """The backward updates hvp needs: those into an adjoint that a tangent update reads, or
-    that a needed update reads (walked back from the last update)."""
-    g = c.graph
-    adjoints = set(c.adjoint.values())
-
-    def read(expr: int) -> set[int]:
-        found, stack, seen = set(), [expr], set()
-        while stack:
-            v = stack.pop()
-            if v in seen or v in fwd_set:
-                continue
-            seen.add(v)
-            if v in adjoints:
-                found.add(v)
-            stack.extend(g.nodes[v].args)
-        return found
-
-    needed: set[int] = set()
-    for h in c.hvp_updates:
-        if h is not None:
-            needed |= read(h.expr)
-    live = set()
-    for k in range(len(c.updates) - 1, -1, -1):
-        u = c.updates[k]
-        if c.adjoint[u.target] in needed:
-            live.add(k)
-            needed |= read(u.expr)
-    return live
 
 
 def backward_marks(c: Compiled, p: Plan) -> list[int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..core.ir import LEAF_OPS
-from ..core.program import Compiled, fill_partial, tangent_op_counts
+from ..core.program import Compiled, fill_partial, hvp_op_counts, tangent_op_counts
 from .plan import Line, Plan, _note, _rhs
 from .printer import Printer
 
@@ -34,7 +34,9 @@ class TangentPlan:
     hvp_tangents: list[Line] = field(default_factory=list)  # the forward nodes' tangents
     hvp_backward: list[Line] = field(default_factory=list)  # backward lines and their tangents
     hvp_out: list[tuple[str, str]] = field(default_factory=list)
-    hvp_ops: int = 0
+    hvp_ops: int = 0  # hvp's tangent lines
+    hvp_backward_ops: int = 0  # the backward lines hvp runs (not a parameter's own adjoint)
+    hvp_forward_ops: int = 0  # the forward lines hvp runs (what its backward and tangents read)
     jvp_pairs: list[tuple[int, str, str]] = field(default_factory=list)  # node, ṫ's name, comment
     jacobian: str = ""  # "prediction" or "J": the matrix output jacobian() differentiates
     jac_forward: list[Line] = field(default_factory=list)
@@ -161,6 +163,7 @@ def tangent_plan(c: Compiled, p: Plan, printer_class: type = Printer) -> Tangent
     _jvp(c, p, out, fwd_set, set(taken), seed_names)
     out.taken, out.seed_names = taken, seed_names  # for hvp.py's half of the job
     out.jvp_ops, out.hvp_ops = tangent_op_counts(c)  # the one op count (core.program)
+    out.hvp_forward_ops, out.hvp_backward_ops, _ = hvp_op_counts(c)
     return out
 
 

@@ -24,6 +24,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import sympy as sp
 
@@ -66,7 +67,10 @@ class CostReport:
     peak_live: int  # most values alive at once in value_and_grad (arguments not counted)
     naive: NaiveRoute | None = None
     tangent_ops: int = 0  # what jvp adds to forward: J's tangent lines
-    hvp_ops: int = 0  # what hvp adds to value_and_grad: the tangents of both passes
+    hvp_ops: int = 0  # hvp's tangent lines (of the forward values and of the backward updates)
+    hvp_backward_ops: int = 0  # the backward lines hvp runs (no parameter's own adjoint)
+    hvp_forward_ops: int = 0  # the forward lines hvp runs (J only when more than the seed reads it)
+    jacobian: Any = None  # a matrix output's jacobian() in both modes (modes.JacobianCost)
     entries: int | None = None  # parameter entries (None: a shape is a dimension symbol)
     forward_mode_ops: int | None = None  # the full gradient by forward mode: one jvp an entry
     hvp_ratio: float = 0.0
@@ -176,7 +180,7 @@ def cost(
         [("J" if k == "_J" else k) for k in kept],
         peak_live(p, args),
     )
-    add_modes(report, c)
+    add_modes(report, c, dims)
     add_memory(report, ins, args, dims)
     if naive:
         report.naive = naive_route(c.circuit, time_limit)
