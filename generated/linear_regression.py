@@ -233,14 +233,14 @@ def forward(
         and _type(x_4) is _float
         and _type(y_star) is _float
     ):
-        # Python floats: the same arithmetic with math, copies dropped and single-use values
-        # inline (NumPy's values bit for bit; integer powers above 2 within an ulp of NumPy's
-        # arrays; on an overflow or a domain error, the NumPy path below gives inf/nan instead)
+        # Python floats: the same arithmetic with math, copies dropped, shared factors of an
+        # adjoint's terms factored out and single-use values inline (within the NumPy path's
+        # rounding-error bound, docs/design.md; on an overflow or a domain error, the NumPy
+        # path below gives inf/nan instead)
         try:
             a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
             _t4 = a - y_star
-            J = _t4 * _t4 / 2
-            return J
+            return _t4 * _t4 / 2.0
         except _MathError:
             pass
     if (
@@ -313,26 +313,19 @@ def value_and_grad(
         and _type(x_4) is _float
         and _type(y_star) is _float
     ):
-        # Python floats: the same arithmetic with math, copies dropped and single-use values
-        # inline (NumPy's values bit for bit; integer powers above 2 within an ulp of NumPy's
-        # arrays; on an overflow or a domain error, the NumPy path below gives inf/nan instead)
+        # Python floats: the same arithmetic with math, copies dropped, shared factors of an
+        # adjoint's terms factored out and single-use values inline (within the NumPy path's
+        # rounding-error bound, docs/design.md; on an overflow or a domain error, the NumPy
+        # path below gives inf/nan instead)
         try:
             a = theta_0 + theta_1 * x_1 + theta_2 * x_2 + theta_3 * x_3 + theta_4 * x_4
             _t4 = a - y_star
-            J = _t4 * _t4 / 2
-            _d_J = 1.0
-            _d_t4 = _d_J / 2 * 2 * _t4
-            _d_theta_0 = _d_t4
-            _d_theta_4 = _d_t4 * x_4
-            _d_theta_3 = _d_t4 * x_3
-            _d_theta_2 = _d_t4 * x_2
-            _d_theta_1 = _d_t4 * x_1
-            return J, {
-                "theta_0": _d_theta_0,
-                "theta_1": _d_theta_1,
-                "theta_2": _d_theta_2,
-                "theta_3": _d_theta_3,
-                "theta_4": _d_theta_4,
+            return _t4 * _t4 / 2.0, {
+                "theta_0": _t4,
+                "theta_1": _t4 * x_1,
+                "theta_2": _t4 * x_2,
+                "theta_3": _t4 * x_3,
+                "theta_4": _t4 * x_4,
             }
         except _MathError:
             pass

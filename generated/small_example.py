@@ -194,18 +194,21 @@ def _tangent_out(dot, like, dtype):
 _float = float
 #: what math raises where NumPy returns inf/nan; the fast path then leaves it to NumPy
 _MathError = (OverflowError, ValueError, ZeroDivisionError)
+#: the math functions the fast path calls, bound once (a global name is one lookup a call)
+_math_cos = _math.cos
+_math_sin = _math.sin
 
 
 def forward(*, x: _Arg) -> _Arg:
     """Return J, the circuit's output."""
     if _type(x) is _float:
-        # Python floats: the same arithmetic with math, copies dropped and single-use values
-        # inline (NumPy's values bit for bit; integer powers above 2 within an ulp of NumPy's
-        # arrays; on an overflow or a domain error, the NumPy path below gives inf/nan instead)
+        # Python floats: the same arithmetic with math, copies dropped, shared factors of an
+        # adjoint's terms factored out and single-use values inline (within the NumPy path's
+        # rounding-error bound, docs/design.md; on an overflow or a domain error, the NumPy
+        # path below gives inf/nan instead)
         try:
             t = x * x
-            J = _math.cos(_math.sin(t) + 3 * t)
-            return J
+            return _math_cos(_math_sin(t) + 3.0 * t)
         except _MathError:
             pass
     if _type(x) is _ndarray and x.dtype is _float64:
@@ -227,19 +230,15 @@ def forward(*, x: _Arg) -> _Arg:
 def value_and_grad(*, x: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
     if _type(x) is _float:
-        # Python floats: the same arithmetic with math, copies dropped and single-use values
-        # inline (NumPy's values bit for bit; integer powers above 2 within an ulp of NumPy's
-        # arrays; on an overflow or a domain error, the NumPy path below gives inf/nan instead)
+        # Python floats: the same arithmetic with math, copies dropped, shared factors of an
+        # adjoint's terms factored out and single-use values inline (within the NumPy path's
+        # rounding-error bound, docs/design.md; on an overflow or a domain error, the NumPy
+        # path below gives inf/nan instead)
         try:
             t = x * x
-            u = _math.sin(t) + 3 * t
-            J = _math.cos(u)
-            _d_u = -_math.sin(u)
-            _d_t = _d_u * 3
-            _d_t += _d_u * _math.cos(t)
-            _d_x = _d_t * 2 * x
-            return J, {
-                "x": _d_x,
+            u = _math_sin(t) + 3.0 * t
+            return _math_cos(u), {
+                "x": _math_sin(u) * (3.0 + _math_cos(t)) * -2.0 * x,
             }
         except _MathError:
             pass

@@ -1,9 +1,12 @@
-"""The scalar fast path: Python floats run ``math`` code that gives exactly the NumPy path's results.
+"""The scalar fast path: Python floats run ``math`` code with the NumPy path's results.
 
 The NumPy path is reached with the same numbers as NumPy float64 scalars (the fast path runs
 for Python floats only), and the two results are compared bit for bit — ``inf``, ``nan`` and
 the sign of zero included — on grids that reach overflow (``x**2`` of 1e200), domain edges
-(``sqrt`` of a negative, ``sin`` of inf, a division by 0) and the tiniest subnormal.
+(``sqrt`` of a negative, ``sin`` of inf, a division by 0) and the tiniest subnormal. J is
+always the NumPy path's bit for bit; so are the gradients of a circuit whose fast path
+factors nothing (``FACTORED`` lists those that do: their gradients round differently, within
+the bound ``test_fastpath_bound.py`` checks on random circuits).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ FAST = {
     "trig_product": (sp.sin(x) * sp.cos(y) * x * y * (x + y) * sp.cos(x * y), [x, y]),
 }
 
+#: the circuits of FAST whose fast path factors an adjoint sum (``g·a + g·b`` → ``g·(a + b)``)
+FACTORED = {"small_example"}
+
 EDGES = [0.0, -0.0, 5e-324, -5e-324, 1e-300, 0.5, -0.5, 1.0, -3.25, 7.0, 1e154, 1.4e154]
 EDGES += [1e155, -1e200, 1e308, math.inf, -math.inf, math.nan]
 
@@ -41,6 +47,16 @@ def same(a: float, b: float) -> bool:
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def near(a: float, b: float, ulps: float = 4) -> bool:
+    """``same``, or two finite floats within ``ulps`` ulps of the larger: a factored gradient
+    of FAST, whose factored sums do not cancel (3 + cos t lies in [2, 4])."""
+    a, b = float(a), float(b)
+    if same(a, b):
+        return True
+    big = max(abs(a), abs(b))
+    return math.isfinite(big) and abs(a - b) <= ulps * math.ulp(big)
 
 
 def numpy_path(fn, **kw):
@@ -66,11 +82,13 @@ def fast_module(request):
 def test_fast_path_is_emitted_and_uses_math(fast_module):
     module, _ = fast_module
     assert "if _type(" in module.__source__
-    assert "_math." in module.__source__.split("def forward", 1)[1]
+    assert "_math_" in module.__source__.split("def forward", 1)[1]
 
 
-def test_value_and_grad_are_exactly_the_numpy_paths(fast_module):
+def test_value_and_grad_are_the_numpy_paths(fast_module):
+    """J bit for bit; the gradients too unless the fast path factors (then within 4 ulps)."""
     module, names = fast_module
+    agree = near if module.NAME in FACTORED else same
     for kw in points(names):
         value, grad = module.value_and_grad(**kw)
         ref_value, ref_grad = numpy_path(module.value_and_grad, **kw)
@@ -78,7 +96,7 @@ def test_value_and_grad_are_exactly_the_numpy_paths(fast_module):
         assert same(value, ref_value), (kw, value, ref_value)
         for n in names:
             assert type(grad[n]) is float
-            assert same(grad[n], ref_grad[n]), (kw, n, grad[n], ref_grad[n])
+            assert agree(grad[n], ref_grad[n]), (kw, n, grad[n], ref_grad[n])
 
 
 def test_forward_is_exactly_the_numpy_paths(fast_module):
@@ -172,8 +190,10 @@ ARRAY_EXACT = ["small_example", "sqrt_div", "trig_product"]
 @pytest.mark.parametrize("name", ARRAY_EXACT)
 def test_fast_path_is_bit_for_bit_numpy_on_arrays(name):
     """The README's claim: a Python float gets exactly the numbers a NumPy array of the same
-    points gets (the array path is what NumPy computes with its SIMD loops)."""
+    points gets (the array path is what NumPy computes with its SIMD loops), J always and the
+    gradients where nothing is factored."""
     expr, wrt = FAST[name]
+    agree = near if name in FACTORED else same
     module = circuitc.compile(expr, wrt=wrt, name=name)
     names = [w.name for w in wrt]
     rng = np.random.default_rng(11)
@@ -185,7 +205,7 @@ def test_fast_path_is_bit_for_bit_numpy_on_arrays(name):
         value, grad = module.value_and_grad(**kw)
         assert same(value, values[i]), (kw, value, values[i])
         for n in names:
-            assert same(grad[n], grads[n][i]), (kw, n, grad[n], grads[n][i])
+            assert agree(grad[n], grads[n][i]), (kw, n, grad[n], grads[n][i])
 
 
 @pytest.mark.parametrize("k", [3, 4, 5, 7, -3, -4])

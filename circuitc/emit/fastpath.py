@@ -1,7 +1,9 @@
-"""The scalar fast path's printer: Python floats run ``math`` code with exactly NumPy's results.
+"""The scalar fast path's printer: Python floats run ``math`` code with NumPy's results.
 
-``plan(c, math=True)`` prints the same lines as the NumPy path through ``MathPrinter``; the
-fused numba loop (``fused.py``) prints its body through a subclass of it.
+``plan(c, math=True)`` prints the same lines as the NumPy path through ``MathPrinter`` (bit for
+bit NumPy's operations); ``shape.fast_plan`` then rewrites them (factoring may round
+differently, within the bound of docs/design.md, Conventions). The fused numba loop
+(``fused.py``) prints its body through a subclass of ``MathPrinter``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from .printer import ATOM, Printer
 class MathPrinter(MathFrame, Printer):
     """Prints the scalar fast path: ``_math`` calls for Python floats, where they are exact.
 
-    The fast path must give exactly the NumPy path's results (docs/design.md, Conventions), so
-    it covers only what is bit-identical on NumPy float64 scalars: ``+ - * /``, integer
+    Each printed operation must give exactly the NumPy path's result (docs/design.md,
+    Conventions), so the printer covers only what is bit-identical on NumPy float64 scalars: ``+ - * /``, integer
     powers (both end in the C library's ``pow``), square roots (correctly rounded in IEEE
     754), ``abs``, and ``sin``/``cos`` (NumPy calls the C library for float64). NumPy's
     SIMD ``exp``, ``log``, ``tanh``, ``arctan``… (and ``power`` of a 0-d value) may differ
