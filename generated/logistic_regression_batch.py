@@ -229,8 +229,10 @@ def _sigmoid(a):
 
 
 def _softplus(a):
-    """log(1 + exp(a)) without overflow."""
-    return _np.logaddexp(0.0, a)
+    """log(1 + exp(a)) without overflow: max(a, 0) + log1p(exp(-|a|)), the formula of NumPy's
+    logaddexp(0, a), whose loop calls the C library element by element (twice as slow on a
+    few hundred values as these four vectorised ufuncs)."""
+    return _np.maximum(a, 0.0) + _np.log1p(_np.exp(-_np.abs(a)))
 
 
 #: the parameters' names (an argument of the circuit may be called WRT; none starts with _)
