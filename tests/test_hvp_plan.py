@@ -342,3 +342,24 @@ def test_emitted_hvp_runs_a_small_constant_times_the_gradients_operations(name):
         src = circuitc.source(circuit)
         ratio = _emitted_ops(src, "hvp") / _emitted_ops(src, "value_and_grad")
         assert ratio <= BOUNDS.get(circuit.name, 2.5), (circuit.name, ratio)
+
+
+def test_fold_reads_each_line_a_bounded_number_of_times(monkeypatch):
+    """The fold finds the temporaries a line's target invalidates through an index by name, so
+    a body with n temporaries waiting (each read twice: never folded) costs O(n) reads, not a
+    scan of every waiting temporary at every line (O(n²) on a 10⁵-line module)."""
+    from circuitc.emit import memory
+    from circuitc.emit.plan import Line
+
+    calls = []
+    real = memory.reads
+    monkeypatch.setattr(memory, "reads", lambda text: calls.append(text) or real(text))
+
+    def count(n):
+        calls.clear()
+        lines = [Line(f"_t{i}", f"x * {i}") for i in range(n)]
+        lines += [Line(f"a{i}", f"_t{i} + _t{i}") for i in range(n)]
+        memory.fold(lines, keep=set())
+        return len(calls)
+
+    assert count(400) <= 2.2 * count(200)

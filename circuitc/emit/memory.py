@@ -115,11 +115,14 @@ def fold(
     movable = movable or (lambda name: TEMPORARY.fullmatch(name) is not None)
     out: list[Line | None] = []
     where: dict[str, int] = {}  # a temporary still on its own line -> its index in ``out``
+    readers: dict[
+        str, list[tuple[str, int]]
+    ] = {}  # name -> the temporaries in ``where`` reading it
     absorbed: dict[int, list[str]] = {}  # index in ``out`` -> temporaries written into it
     carried: dict[int, list[tuple[int, str]]] = {}  # index -> comments of the lines taken in
     for line in lines:
-        for name, i in list(where.items()):  # a temporary reading what this line writes stays
-            if line.lhs in reads(out[i].rhs):
+        for name, i in readers.pop(line.lhs, ()):  # a temporary reading what this line writes
+            if where.get(name) == i:  # stays where it is
                 del where[name]
         for name in dict.fromkeys(reads(line.rhs)):
             i = where.get(name)
@@ -137,6 +140,8 @@ def fold(
             del where[name]
         if line.op == "=" and movable(line.lhs):
             where[line.lhs] = len(out)
+            for name in set(reads(line.rhs)):
+                readers.setdefault(name, []).append((line.lhs, len(out)))
         out.append(line)
     for i, names in absorbed.items():  # say which temporaries a line took in
         line = out[i]
