@@ -24,9 +24,11 @@ def source(
     backend: str = "numpy",
     *,
     jacobian_mode: str = "auto",
+    second_order: bool | str = "auto",
 ) -> str:
     """The generated module's source text, without importing it (arguments as ``compile``)."""
-    return _render(build(as_circuit(expr_or_circuit, wrt, name), jacobian_mode), backend)
+    circuit = as_circuit(expr_or_circuit, wrt, name)
+    return _render(build(circuit, jacobian_mode, second_order), backend)
 
 
 #: the backends ``compile``/``source`` know, each the renderer of a compiled circuit:
@@ -65,6 +67,7 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
     *,
     force: bool = False,
     jacobian_mode: str = "auto",
+    second_order: bool | str = "auto",
 ) -> types.ModuleType:
     """Compile a circuit into a module with ``forward``, ``value_and_grad`` and ``grad``.
 
@@ -83,6 +86,11 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
             when the output has fewer entries than the parameters and every size is static,
             else forward mode), "forward" (one tangent pass per parameter entry) or "reverse"
             (one backward pass per output entry). The module's ``JACOBIAN_MODE`` says which.
+        second_order: whether the module gets ``jvp``, ``hvp`` and ``jacobian``: "auto" (the
+            default) for circuits of at most ``pipeline.SECOND_ORDER_NODES`` IR nodes, True
+            always, False never. Without them those functions raise ``NotImplementedError``
+            naming this option; a long circuit's module is then a quarter of the size, and
+            so is the memory Python takes to compile it.
 
     Returns:
         The imported module. It does not import circuitc.
@@ -92,7 +100,7 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
             ``out`` is a folder, or a file circuitc did not generate (without ``force``).
     """
     circuit = as_circuit(expr_or_circuit, wrt, name)
-    compiled = build(circuit, jacobian_mode)
+    compiled = build(circuit, jacobian_mode, second_order)
     text = _render(compiled, backend)
     _check_importable(backend)
     if out is not None:
@@ -106,11 +114,15 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
     return module
 
 
-def _as_module(circuit_or_module):
+def _as_module(circuit_or_module, second_order: bool | str = "auto"):
     """A compiled module: as given (it has ``value_and_grad`` and ``WRT``), else compiled."""
     if hasattr(circuit_or_module, "value_and_grad") and hasattr(circuit_or_module, "WRT"):
         return circuit_or_module
-    return compile(circuit_or_module)
+    return compile(circuit_or_module, second_order=second_order)
+
+
+#: the optimizers that run on the module's hvp (a circuit is compiled with it for them)
+NEWTON = ("newton-cg", "trust-ncg")
 
 
 def fit(circuit_or_module, X, y, **options):
@@ -148,7 +160,9 @@ def fit(circuit_or_module, X, y, **options):
     """
     from .training import model
 
-    return model.fit(_as_module(circuit_or_module), X, y, **options)
+    newton = options.get("optimizer") in NEWTON
+    module = _as_module(circuit_or_module, second_order=True if newton else "auto")
+    return model.fit(module, X, y, **options)
 
 
 def load(path: str | os.PathLike, circuit_or_module):

@@ -17,15 +17,26 @@ from .front.lower import Lowerer
 from .front.matrix import check_step_shape, dimension_symbols
 from .passes.optimize import optimize
 
-__all__ = ["JACOBIAN_MODES", "build"]
+__all__ = ["JACOBIAN_MODES", "SECOND_ORDER_NODES", "build"]
+
+#: ``second_order="auto"`` gives a circuit jvp, hvp and jacobian when its IR has at most this
+#: many nodes (forward and backward, before the tangent sweeps). The examples have at most
+#: 355; a 10,000-step chain has 30,000, and its second-order functions would be three
+#: quarters of its module's source and of Python's memory compiling it
+SECOND_ORDER_NODES = 5000
 
 
-def build(circuit: Circuit, jacobian_mode: str = "auto") -> Compiled:
+def build(
+    circuit: Circuit, jacobian_mode: str = "auto", second_order: bool | str = "auto"
+) -> Compiled:
     """Lower ``circuit`` into one DAG and derive its backward pass: lower the steps, the
     output and the prediction; check the parameters, dimensions and data inputs; name the
-    output; sweep backwards; optimise; hash; then the forward-mode sweeps and the jacobian's
-    (``jacobian_mode``: "auto", "forward" or "reverse"; see ``calculus/jacobian.py``)."""
+    output; sweep backwards; optimise; hash; then, when ``second_order`` says so (True, or
+    "auto" and at most ``SECOND_ORDER_NODES`` nodes), the forward-mode sweeps and the
+    jacobian's (``jacobian_mode``: "auto", "forward" or "reverse"; see
+    ``calculus/jacobian.py``)."""
     check_mode(jacobian_mode)
+    check_second_order(second_order)
     graph = Graph()
     exprs = [circuit.output, circuit.prediction, *circuit.wrt]
     for sym, expr in circuit.steps:
@@ -68,15 +79,33 @@ def build(circuit: Circuit, jacobian_mode: str = "auto") -> Compiled:
     )
     optimize(compiled)
     compiled.digest = digest(compiled)  # of the circuit and its backward pass, as before
-    _forward_mode(compiled)
-    plan_jacobian(compiled, jacobian_mode)
+    compiled.primal_nodes = len(graph.nodes)
+    if second_order is True or (second_order == "auto" and len(graph.nodes) <= SECOND_ORDER_NODES):
+        _forward_mode(compiled)  # only adds nodes: the digest and the lines above stay
+        plan_jacobian(compiled, jacobian_mode)
+    else:
+        compiled.second_order = False
+        compiled.second_order_why = (
+            "it was compiled with second_order=False"
+            if second_order is False
+            else f"its IR has {len(graph.nodes)} nodes, more than the {SECOND_ORDER_NODES} up to "
+            "which second_order='auto' emits them"
+        )
     return compiled
+
+
+def check_second_order(second_order) -> None:
+    """``second_order`` is "auto", True or False (a CircuitError naming the choices, else)."""
+    if not (second_order is True or second_order is False or second_order == "auto"):
+        raise CircuitError(
+            f"second_order={second_order!r}: choose 'auto' (jvp, hvp and jacobian for circuits "
+            f"of at most {SECOND_ORDER_NODES} IR nodes), True or False"
+        )
 
 
 def _forward_mode(c: Compiled) -> None:
     """The tangent sweeps: forward mode over the forward nodes (jvp, jacobian) and forward over
     reverse over the backward updates (hvp). They only add nodes to the graph."""
-    c.primal_nodes = len(c.graph.nodes)
     roots = [c.output] + ([c.prediction] if c.prediction is not None else [])
     seeds = forward.seed(c.graph, [nid for _, nid in c.wrt])
     c.tangents, c.tangent = forward.sweep(c.graph, roots, seeds)

@@ -39,6 +39,8 @@ SHAPES = {
 }
 CIRCUIT_HASH = "8ecf62b96b31d263"
 CIRCUITC_VERSION = "0.1.0"
+# jvp, hvp and jacobian emitted (circuitc.compile's second_order)
+SECOND_ORDER = True
 
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray

@@ -28,6 +28,8 @@ SHAPES = {
 }
 CIRCUIT_HASH = "e274d802e83bb861"
 CIRCUITC_VERSION = "0.1.0"
+# jvp, hvp and jacobian emitted (circuitc.compile's second_order)
+SECOND_ORDER = True
 # jacobian() is emitted in forward mode: the prediction's shape (N, 1) has the symbolic dimension N,
 # unknown until call time
 JACOBIAN_MODE = "forward"

@@ -37,6 +37,8 @@ SHAPES = {
 }
 CIRCUIT_HASH = "45e0cf7582b229f4"
 CIRCUITC_VERSION = "0.1.0"
+# jvp, hvp and jacobian emitted (circuitc.compile's second_order)
+SECOND_ORDER = True
 
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray

@@ -28,6 +28,8 @@ SHAPES = {
 }
 CIRCUIT_HASH = "b91fb9f7da3ce46b"
 CIRCUITC_VERSION = "0.1.0"
+# jvp, hvp and jacobian emitted (circuitc.compile's second_order)
+SECOND_ORDER = True
 
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray

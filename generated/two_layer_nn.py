@@ -83,6 +83,8 @@ SHAPES = {
 }
 CIRCUIT_HASH = "9c2d175dc4c28fcb"
 CIRCUITC_VERSION = "0.1.0"
+# jvp, hvp and jacobian emitted (circuitc.compile's second_order)
+SECOND_ORDER = True
 
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray

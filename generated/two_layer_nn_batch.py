@@ -33,6 +33,8 @@ SHAPES = {
 }
 CIRCUIT_HASH = "52677ef4786d0668"
 CIRCUITC_VERSION = "0.1.0"
+# jvp, hvp and jacobian emitted (circuitc.compile's second_order)
+SECOND_ORDER = True
 # jacobian() is emitted in forward mode: the prediction's shape (N, 1) has the symbolic dimension N,
 # unknown until call time
 JACOBIAN_MODE = "forward"

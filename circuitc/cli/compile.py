@@ -32,6 +32,20 @@ BACKEND_HELP = (
 )
 
 
+#: ``--second-order``'s values and what ``circuitc.compile``'s ``second_order`` they mean
+SECOND_ORDER = {"auto": "auto", "yes": True, "no": False}
+
+
+def add_second_order(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--second-order",
+        choices=tuple(SECOND_ORDER),
+        default="auto",
+        help="emit jvp, hvp and jacobian: auto (the default) for circuits of at most 5000 IR "
+        "nodes, yes always, no never (without them, they raise an error naming this option)",
+    )
+
+
 def add_compile(p: argparse.ArgumentParser) -> None:
     add_file(p)
     p.add_argument(
@@ -63,6 +77,7 @@ def add_compile(p: argparse.ArgumentParser) -> None:
         "forward (one tangent pass per parameter entry) or reverse (one backward pass per "
         "output entry)",
     )
+    add_second_order(p)
 
 
 #: where ``compile FILE`` writes without ``-o``: a folder of its own, never beside the user's
@@ -76,8 +91,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     circuits = load_circuits(args.file, args.circuit)
     # every circuit compiles, and every target is checked, before anything is written
+    second_order = SECOND_ORDER[args.second_order]
     texts = [
-        (c.name, source(c, backend=args.backend, jacobian_mode=args.jacobian_mode))
+        (
+            c.name,
+            source(
+                c,
+                backend=args.backend,
+                jacobian_mode=args.jacobian_mode,
+                second_order=second_order,
+            ),
+        )
         for c in circuits
     ]
     out = Path(args.out)
@@ -116,12 +140,14 @@ def add_show(p: argparse.ArgumentParser) -> None:
         "forward (one tangent pass per parameter entry) or reverse (one backward pass per "
         "output entry)",
     )
+    add_second_order(p)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print the module emitted for each circuit of FILE."""
     circuits = load_circuits(args.file, args.circuit)
-    texts = [source(c, backend=args.backend) for c in circuits]
+    second_order = SECOND_ORDER[args.second_order]
+    texts = [source(c, backend=args.backend, second_order=second_order) for c in circuits]
     sys.stdout.write("\n\n".join(texts))
     return 0
 

@@ -76,12 +76,15 @@ def on_arrays(args) -> bool:
 def compile_for(circuit, args):
     """The module to train: the array-API module when the run is on an array library (whose
     library and device are checked first, before anything is announced or written)."""
+    from ..api import NEWTON
     from ..api import compile as compile_circuit
 
+    # --optimizer newton-cg/trust-ncg run on hvp: emitted whatever the circuit's size
+    second_order = True if getattr(args, "optimizer", None) in NEWTON else "auto"
     if not on_arrays(args):
-        return compile_circuit(circuit)
+        return compile_circuit(circuit, second_order=second_order)
     _checked_library(args)
-    return compile_circuit(circuit, backend="array_api")
+    return compile_circuit(circuit, backend="array_api", second_order=second_order)
 
 
 def _checked_library(args) -> str:

@@ -82,6 +82,10 @@ class Compiled:
     jacobian_reason: str = ""
     jac_updates: list[Update] = field(default_factory=list)
     jac_adjoint: dict[int, int] = field(default_factory=dict)
+    # False: built without the tangent sweeps (``build(second_order=...)``); the module's
+    # jvp, hvp and jacobian then raise an error naming the option
+    second_order: bool = True
+    second_order_why: str = ""  # why not (the module's error says it)
 
 
 def _op_weight(node) -> int:

@@ -166,10 +166,12 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
         # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
         output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose", "slice"),
     )
+    if not c.second_order:  # jvp, hvp and jacobian only raise an error that says why
+        return context | dict(second_order=False, second_order_why=c.second_order_why)
     context |= tangent_context(c, p, args, printer_class or Printer)
     if printer_class is None:  # the NumPy module: jvp and hvp planned as value_and_grad is
         context["bodies"] |= tangent_memory_plan(c, p, context)
-    return context
+    return context | {"second_order": True}
 
 
 class ModulePrinter(Printer):

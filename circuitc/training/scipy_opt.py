@@ -115,6 +115,19 @@ class Problem:
         return self.flat(Hv) * self.scale + self.lam * self.mask * v
 
 
+def _check_options(module, method: str, l2_C: float | None) -> None:
+    """A known method, a positive C, and an hvp for the Newton methods (a ValueError else)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown optimizer {method!r}; choose one of {', '.join(METHODS)}")
+    if l2_C is not None and not (np.isfinite(l2_C) and l2_C > 0):
+        raise ValueError(f"l2_C must be a positive number, got {l2_C!r}")
+    if method != "lbfgs" and not getattr(module, "SECOND_ORDER", True):
+        raise ValueError(
+            f"optimizer {method!r} needs the module's hvp(), and module '{module.NAME}' was "
+            "compiled without it: compile the circuit with second_order=True (or use lbfgs)"
+        )
+
+
 def minimize(
     module,
     params: dict,
@@ -139,13 +152,11 @@ def minimize(
         value_and_grad: J and the gradient in place of the module's, called as it is
             (``training.outofcore`` passes ``circuitc.dask``'s over row-chunked data).
 
-    Raises ``ScipyMissing`` without SciPy, ``ValueError`` for an unknown method or a bad C.
+    Raises ``ScipyMissing`` without SciPy, ``ValueError`` for an unknown method, a bad C, or a
+    Newton method on a module compiled without ``hvp`` (``second_order``).
     """
     optimize = _scipy_optimize()
-    if method not in METHODS:
-        raise ValueError(f"unknown optimizer {method!r}; choose one of {', '.join(METHODS)}")
-    if l2_C is not None and not (np.isfinite(l2_C) and l2_C > 0):
-        raise ValueError(f"l2_C must be a positive number, got {l2_C!r}")
+    _check_options(module, method, l2_C)
     problem = Problem(module, params, data, l2_C, binding, value_and_grad)
     losses: list[float] = []
     options: dict = {"maxiter": max_iter}

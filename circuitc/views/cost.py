@@ -161,7 +161,7 @@ def cost(
             bytes ``value_and_grad`` holds at those sizes (float64) beside a hand-written
             estimate. A circuit without dimension symbols needs none.
     """
-    ins = inspect_circuit(circuit, wrt, name)
+    ins = inspect_circuit(circuit, wrt, name, second_order=True)  # the jvp and hvp rows
     c, p = ins.compiled, ins.plan
     args = [n for n, _ in c.wrt] + list(c.inputs)
     fwd_names = [line.lhs for line in p.forward_full]

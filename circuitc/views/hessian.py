@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import CircuitError
 from .gradcheck import _bind_dims, _draw, _module_and_shapes
+from .second_check import has_second_order
 
 #: above this many parameter entries ``hessian`` refuses (n HVPs and an n×n matrix)
 MAX_PARAMETERS = 4096
@@ -58,6 +59,17 @@ class HessianReport:
         return "\n".join(lines)
 
 
+def _with_hvp(circuit_or_module, wrt):
+    """The module (a circuit compiled with ``second_order=True``) and its arguments' shapes;
+    a module without a working ``hvp`` is a CircuitError."""
+    module, shapes, _ = _module_and_shapes(circuit_or_module, wrt, second_order=True)
+    if not has_second_order(module):
+        raise CircuitError(
+            f"hessian: module '{module.NAME}' has no hvp(); compile it again with second_order=True"
+        )
+    return module, shapes
+
+
 def hessian(
     circuit_or_module, at: Mapping[str, object] | None = None, seed: int = 0, *, wrt=None
 ) -> HessianReport:
@@ -72,12 +84,11 @@ def hessian(
 
     Raises:
         CircuitError: ``at`` names an unknown argument, the module has no ``hvp`` (generated
-            by an older circuitc or another backend), or it has more than ``MAX_PARAMETERS``
+            by an older circuitc or another backend, or compiled with ``second_order`` False
+            or above "auto"'s size; a circuit is compiled with ``second_order=True``), or it has more than ``MAX_PARAMETERS``
             parameter entries.
     """
-    module, shapes, _ = _module_and_shapes(circuit_or_module, wrt)
-    if not hasattr(module, "hvp"):
-        raise CircuitError(f"hessian: module '{module.NAME}' has no hvp(); compile it again")
+    module, shapes = _with_hvp(circuit_or_module, wrt)
     params = list(module.WRT)
     names = params + list(module.INPUTS)
     at = dict(at or {})

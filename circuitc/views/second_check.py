@@ -7,6 +7,14 @@ from __future__ import annotations
 import numpy as np
 
 
+def has_second_order(module) -> bool:
+    """Whether ``module`` has working ``jvp`` and ``hvp``: not a module compiled without them
+    (``SECOND_ORDER = False``, whose functions only raise), nor one that has none (numba)."""
+    return bool(getattr(module, "SECOND_ORDER", True)) and all(
+        hasattr(module, f) for f in ("jvp", "hvp")
+    )
+
+
 def second_order_probes(module, point, rng, eps: float, samples: int) -> list[tuple]:
     """Forward mode and the Hessian-vector product along one seeded random direction v:
     ``jvp``'s J-dot against the directional central difference of ``forward`` (entry by

@@ -103,7 +103,7 @@ def forward_table(
     Raises:
         CircuitError: ``direction`` names something that is not a parameter.
     """
-    ins = inspect_circuit(circuit, wrt, name)
+    ins = inspect_circuit(circuit, wrt, name, second_order=True)  # its tangent rows
     c, p = ins.compiled, ins.plan
     params = [n for n, _ in c.wrt]
     unknown = sorted(set(direction or {}) - set(params))

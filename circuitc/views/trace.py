@@ -64,10 +64,13 @@ def as_circuit(obj, wrt=None, name: str = "circuit"):
     return _as_circuit(obj, wrt, name)
 
 
-def inspect_circuit(obj, wrt=None, name: str = "circuit") -> Inspected:
-    """Compile ``obj`` and pair the emitted lines with the IR nodes and backward updates."""
+def inspect_circuit(
+    obj, wrt=None, name: str = "circuit", second_order: bool | str = "auto"
+) -> Inspected:
+    """Compile ``obj`` (``second_order`` as ``circuitc.compile``'s) and pair the emitted lines
+    with the IR nodes and backward updates."""
     circuit = as_circuit(obj, wrt, name)
-    c = build(circuit)
+    c = build(circuit, second_order=second_order)
     p = plan(c)
     module = load_source(render(c), circuit.name)
     names = p.names
