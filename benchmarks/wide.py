@@ -1,11 +1,17 @@
-"""Compile cost of wide and long circuits (issue 11.1): seconds and peak memory, reported.
+"""Compile cost of wide and long circuits (issue 11.1): seconds, peak memory and source size.
 
-    python -m benchmarks.wide [--steps 100000] [--width 20000] [--params 8000]
+    python -m benchmarks.wide [--steps 10000 30000 100000] [--width 20000] [--params 8000]
+                              [--levels 1000] [--second-order auto|yes|no] [--traced]
 
 Each case runs in a fresh subprocess, so its peak resident memory (``ru_maxrss``) is its own:
-the SymPy circuit is built first (its memory is reported apart), then circuitc builds and
-renders the module, then Python compiles and imports it. Nothing here is asserted: the tests
-prove linear growth with step counts (tests/test_wide_compile.py), this file reports figures.
+the SymPy circuit is built first (its memory is reported apart), then circuitc builds the IR
+and renders the module (``circuitc_s``), then Python compiles and imports it
+(``python_compile_s``), as ``circuitc.compile`` does. ``--traced`` adds the peak of the memory
+Python allocates while compiling and importing (``tracemalloc``; slower). Nothing here is
+asserted: the tests count lines, statements and steps (tests/test_long_compile.py,
+tests/test_wide_compile.py), this file reports figures.
+
+Figures before and after issue 11.1's work: see the table below (TODO: filled in by the run).
 """
 
 from __future__ import annotations
@@ -17,19 +23,20 @@ import subprocess
 import sys
 import time
 
+#: ``--second-order``'s values as ``circuitc.compile`` takes them
+SECOND_ORDER = {"auto": "auto", "yes": True, "no": False}
+
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _case(kind: str, n: int) -> dict:
-    """Build one circuit of size n, compile it, report times and peak memory (in this process)."""
+def build_case(kind: str, n: int) -> tuple:
+    """``source``'s positional arguments for one circuit of size n."""
     import sympy as sp
 
     import circuitc
-    from circuitc.loader import load_source
 
-    t0 = time.perf_counter()
     if kind == "chain":  # x -> sin(x) -> sin(sin(x)) ..., n steps
         x = sp.Symbol("x")
         steps, prev = [], x
@@ -37,11 +44,11 @@ def _case(kind: str, n: int) -> dict:
             s = sp.Symbol(f"s{k}")
             steps.append((s, sp.sin(prev)))
             prev = s
-        args = (circuitc.Circuit("chain", prev, [x], steps=steps),)
-    elif kind in ("sum", "product"):
+        return (circuitc.Circuit("chain", prev, [x], steps=steps),)
+    if kind in ("sum", "product"):
         xs = list(sp.symbols(f"x0:{n}"))
-        args = (sp.Add(*(x**2 for x in xs)) if kind == "sum" else sp.Mul(*xs), xs)
-    elif kind == "params":  # t_k = sin(t_{k-1}) + w_k: n parameters
+        return (sp.Add(*(x**2 for x in xs)) if kind == "sum" else sp.Mul(*xs), xs, kind)
+    if kind == "params":  # t_k = sin(t_{k-1}) + w_k: n parameters
         x = sp.Symbol("x")
         ws = list(sp.symbols(f"w0:{n}"))
         steps, prev = [], x
@@ -49,14 +56,36 @@ def _case(kind: str, n: int) -> dict:
             t = sp.Symbol(f"t{k}")
             steps.append((t, sp.sin(prev) + w))
             prev = t
-        args = (circuitc.Circuit("params", prev, [x, *ws], steps=steps),)
-    else:
-        raise ValueError(kind)
+        return (circuitc.Circuit("params", prev, [x, *ws], steps=steps),)
+    if kind == "dag":  # n levels of x <- sin(x)*x + cos(x)/(1 + x**2) + a (benchmarks/run.py's)
+        x, a = sp.symbols("x a")
+        e = x
+        for _ in range(n):
+            e = sp.sin(e) * e + sp.cos(e) / (1 + e**2) + a
+        return (e, [x, a], "dag")
+    raise ValueError(kind)
+
+
+def _case(kind: str, n: int, second_order, traced: bool) -> dict:
+    """Build one circuit of size n, compile and import it, report times and peak memory."""
+    import circuitc
+    from circuitc.loader import load_source
+
+    sys.setrecursionlimit(10_000)  # SymPy's own constructors recurse on the deep DAG
+    t0 = time.perf_counter()
+    args = build_case(kind, n)
     built, rss_sympy = time.perf_counter() - t0, _rss_mb()
+    # "auto" is the default (and the only choice of a circuitc older than the option)
+    option = {} if second_order == "auto" else {"second_order": second_order}
     t1 = time.perf_counter()
-    text = circuitc.source(*args)
+    text = circuitc.source(*args, **option)
     t2 = time.perf_counter()
+    if traced:
+        import tracemalloc
+
+        tracemalloc.start()
     load_source(text, kind)
+    traced_peak = tracemalloc.get_traced_memory()[1] / 1e6 if traced else None
     t3 = time.perf_counter()
     return {
         "case": kind,
@@ -67,28 +96,63 @@ def _case(kind: str, n: int) -> dict:
         "source_mb": round(len(text) / 1e6, 1),
         "rss_after_sympy_mb": round(rss_sympy),
         "peak_rss_mb": round(_rss_mb()),
+        "traced_compile_mb": None if traced_peak is None else round(traced_peak),
     }
+
+
+TITLES = {
+    "chain": "sin chain, {n:,} steps",
+    "dag": "{n}-level DAG",
+    "params": "{n:,} scalar parameters",
+    "sum": "sum of {n:,} squares",
+    "product": "product of {n:,} factors",
+}
+
+
+def table(rows: list[dict]) -> list[str]:
+    """The Markdown table of the children's results."""
+    head = "| case | SymPy s | circuitc s | Python compile s | source MB | peak RSS MB |"
+    lines = [head, "|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {TITLES[r['case']].format(n=r['n'])} | {r['error']} | | | | |")
+            continue
+        traced = f" (traced {r['traced_compile_mb']})" if r["traced_compile_mb"] else ""
+        lines.append(
+            f"| {TITLES[r['case']].format(n=r['n'])} | {r['sympy_s']} | {r['circuitc_s']} | "
+            f"{r['python_compile_s']} | {r['source_mb']} | {r['peak_rss_mb']}{traced} |"
+        )
+    return lines
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--steps", type=int, nargs="+", default=[10_000, 30_000, 100_000])
     p.add_argument("--width", type=int, default=20_000)
     p.add_argument("--params", type=int, default=8_000)
+    p.add_argument("--levels", type=int, default=1000)
+    p.add_argument("--second-order", choices=tuple(SECOND_ORDER), default="auto")
+    p.add_argument("--traced", action="store_true", help="also tracemalloc's peak (slower)")
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.case:  # the child: one case, one JSON line
-        print(json.dumps(_case(a.case, a.n)))
+        print(json.dumps(_case(a.case, a.n, SECOND_ORDER[a.second_order], a.traced)))
         return
-    cases = [("sum", a.width), ("product", a.width), ("params", a.params), ("chain", a.steps)]
+    cases = [("chain", s) for s in a.steps] + [("dag", a.levels), ("params", a.params)]
+    cases += [("sum", a.width), ("product", a.width)]
+    rows = []
     for kind, n in cases:
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.wide", "--case", kind, "--n", str(n)],
-            capture_output=True,
-            text=True,
-        )
-        print(out.stdout.strip() or out.stderr.strip().splitlines()[-1], flush=True)
+        cmd = [sys.executable, "-m", "benchmarks.wide", "--case", kind, "--n", str(n)]
+        cmd += ["--second-order", a.second_order] + (["--traced"] if a.traced else [])
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode == 0:
+            rows.append(json.loads(out.stdout))
+        else:
+            last = (out.stderr.strip().splitlines() or ["failed"])[-1]
+            rows.append({"case": kind, "n": n, "error": last})
+        print(json.dumps(rows[-1]), flush=True)
+    print("\n".join(table(rows)))
 
 
 if __name__ == "__main__":

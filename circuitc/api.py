@@ -100,8 +100,8 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
             ``out`` is a folder, or a file circuitc did not generate (without ``force``).
     """
     circuit = as_circuit(expr_or_circuit, wrt, name)
-    compiled = build(circuit, jacobian_mode, second_order)
-    text = _render(compiled, backend)
+    # the IR is dropped before Python compiles the text (a long circuit's peak is there)
+    text = _render(build(circuit, jacobian_mode, second_order), backend)
     _check_importable(backend)
     if out is not None:
         check_target(out, is_generated_module, force=force, force_hint="force=True")

@@ -1,6 +1,7 @@
 """Turning generated source into a live module, and writing it to disk atomically."""
 
 from __future__ import annotations
+import __future__
 
 import itertools
 import linecache
@@ -15,6 +16,8 @@ from typing import BinaryIO
 from .errors import CircuitError
 
 _counter = itertools.count()
+#: every emitted module starts ``from __future__ import annotations``; its parts share it
+_FUTURE = __future__.annotations.compiler_flag
 
 
 def load_source(source: str, name: str, filename: str | None = None) -> types.ModuleType:
@@ -28,10 +31,40 @@ def load_source(source: str, name: str, filename: str | None = None) -> types.Mo
         linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     module = types.ModuleType(name)
     module.__file__ = filename
-    code = compile(source, filename, "exec")
-    exec(code, module.__dict__)  # noqa: S102 - circuitc's own emitted code, never user text
+    for code in _code_objects(source, filename):
+        exec(code, module.__dict__)  # noqa: S102 - circuitc's own emitted code, never user text
     module.__source__ = source
     return module
+
+
+#: a source longer than this many characters is compiled one top-level definition at a time
+CHUNKED = 1 << 20
+
+
+def _code_objects(source: str, filename: str) -> list[types.CodeType]:
+    """Code objects that, run in order, run ``source``: one for the whole text, or, for a text
+    longer than ``CHUNKED``, one per top-level definition (a line starting ``def`` or ``@``
+    after a blank line). CPython parses a whole text into one syntax tree before it compiles
+    any of it (about 3 KB a statement), so a long module's peak memory is that of its whole
+    tree; in parts, it is that of its largest function. Each part is compiled with blank
+    lines before it, so line numbers and tracebacks are the whole text's. A split that is not
+    between statements (inside a string) cannot compile: then the text is compiled whole."""
+    if len(source) <= CHUNKED:
+        return [compile(source, filename, "exec", flags=_FUTURE, dont_inherit=True)]
+    lines = source.splitlines(keepends=True)
+    starts = [0] + [
+        i
+        for i in range(1, len(lines))
+        if lines[i].startswith(("def ", "@")) and not lines[i - 1].strip()
+    ]
+    codes = []
+    try:
+        for start, end in zip(starts, starts[1:] + [len(lines)], strict=True):
+            part = "\n" * start + "".join(lines[start:end])
+            codes.append(compile(part, filename, "exec", flags=_FUTURE, dont_inherit=True))
+    except SyntaxError:
+        return [compile(source, filename, "exec", flags=_FUTURE, dont_inherit=True)]
+    return codes
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> Path:

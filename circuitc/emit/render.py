@@ -139,7 +139,7 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
             "def value_and_grad(", signature(args, []), ") -> tuple[_Arg, dict[str, _Arg]]:"
         ),
         grad_def=wrapped("def grad(", signature(args, []), ") -> dict[str, _Arg]:"),
-        grad_call=wrapped("return _value_and_grad(", [f"{a}={a}" for a in args], ")[1]", indent=4),
+        grad_call=grad_call(args),
         predict_def=wrapped(
             "def predict(",
             signature(p.predict_args, [a for a in args if a not in p.predict_args]),
@@ -172,6 +172,20 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
     if printer_class is None:  # the NumPy module: jvp and hvp planned as value_and_grad is
         context["bodies"] |= tangent_memory_plan(c, p, context)
     return context | {"second_order": True}
+
+
+#: CPython compiles a call in time quadratic in its keyword arguments (it compares every pair
+#: for a duplicate: 20,000 take 6 s), so ``grad`` passes more than this many as one dict
+KEYWORD_CALL_MAX = 255
+
+
+def grad_call(args: list[str]) -> str:
+    """``grad``'s call of ``value_and_grad``: ``x=x`` keywords, or ``**{"x": x, ...}`` for
+    more than ``KEYWORD_CALL_MAX`` arguments (as ruff lays it out)."""
+    if len(args) <= KEYWORD_CALL_MAX:
+        return wrapped("return _value_and_grad(", [f"{a}={a}" for a in args], ")[1]", indent=4)
+    items = "".join(f'            "{a}": {a},\n' for a in args)
+    return f"return _value_and_grad(\n        **{{\n{items}        }}\n    )[1]"
 
 
 class ModulePrinter(Printer):
