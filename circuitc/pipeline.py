@@ -79,18 +79,7 @@ def build(
     )
     optimize(compiled)
     compiled.digest = digest(compiled)  # of the circuit and its backward pass, as before
-    compiled.primal_nodes = len(graph.nodes)
-    if second_order is True or (second_order == "auto" and len(graph.nodes) <= SECOND_ORDER_NODES):
-        _forward_mode(compiled)  # only adds nodes: the digest and the lines above stay
-        plan_jacobian(compiled, jacobian_mode)
-    else:
-        compiled.second_order = False
-        compiled.second_order_why = (
-            "it was compiled with second_order=False"
-            if second_order is False
-            else f"its IR has {len(graph.nodes)} nodes, more than the {SECOND_ORDER_NODES} up to "
-            "which second_order='auto' emits them"
-        )
+    _second_order(compiled, jacobian_mode, second_order)
     return compiled
 
 
@@ -101,6 +90,24 @@ def check_second_order(second_order) -> None:
             f"second_order={second_order!r}: choose 'auto' (jvp, hvp and jacobian for circuits "
             f"of at most {SECOND_ORDER_NODES} IR nodes), True or False"
         )
+
+
+def _second_order(c: Compiled, jacobian_mode: str, second_order: bool | str) -> None:
+    """The forward-mode sweeps and the jacobian's when ``second_order`` asks for them (True, or
+    "auto" and at most ``SECOND_ORDER_NODES`` nodes); else why not, for the module's error.
+    They only add nodes: the digest and everything built before stay as they are."""
+    c.primal_nodes = n = len(c.graph.nodes)
+    if second_order is True or (second_order == "auto" and n <= SECOND_ORDER_NODES):
+        _forward_mode(c)
+        plan_jacobian(c, jacobian_mode)
+        return
+    c.second_order = False
+    c.second_order_why = (
+        "it was compiled with second_order=False"
+        if second_order is False
+        else f"its IR has {n} nodes, more than the {SECOND_ORDER_NODES} up to which "
+        "second_order='auto' emits them"
+    )
 
 
 def _forward_mode(c: Compiled) -> None:
