@@ -302,3 +302,22 @@ def test_the_cli_takes_a_jacobian_mode(tmp_path):
         assert main(["compile", str(circuit), "-o", str(out), "--jacobian-mode", mode]) == 0
         text = (out / "narrow.py").read_text()
         assert f'JACOBIAN_MODE = "{want}"' in text, json.dumps(mode)
+
+
+# -- a scalar in a 1×1 op --------------------------------------------------------------------------------
+def test_a_scalar_added_to_a_1x1_matrix_gets_a_scalar_adjoint():
+    """J = t/2 + t[0, 0]², t = tanh(X W), all 1×1: the element's square is a scalar added to a
+    1×1 matrix, and its adjoint must be the scalar sum of J's 1×1 adjoint (it was the 1×1
+    array, which ``a[0, 0] = g`` refused). dJ/dX = (2t + 1/2)(1 − t²) W, by hand."""
+    X, W = sp.MatrixSymbol("X", 1, 1), sp.MatrixSymbol("W", 1, 1)
+    expr = nn.tanh(X * W).applyfunc(lambda u: u**2 + sp.Rational(1, 2) * u)
+    x, w = np.array([[0.3]]), np.array([[-1.2]])
+    t = np.tanh(x * w)
+    for mode in MODES:
+        m = circuitc.compile(expr, wrt=[X, W], name=f"one_{mode}", jacobian_mode=mode)
+        value, grad = m.value_and_grad(X=x, W=w)
+        assert_close(value, float((t**2 + t / 2)[0, 0]), "exact", "J")
+        assert_close(grad["X"], (2 * t + 0.5) * (1 - t**2) * w, "exact", "dJ/dX")
+        assert_close(
+            m.jacobian(X=x, W=w)["W"], ((2 * t + 0.5) * (1 - t**2) * x)[None, None], "exact", mode
+        )
