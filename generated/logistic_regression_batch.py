@@ -189,28 +189,20 @@ def _shape_text(expected):
     return "(" + ", ".join(str(d) for d in expected) + ")"
 
 
-def _jacobian(jvp, names, args):
-    """d(output)/dp for each parameter p, of shape output.shape + p.shape: one forward-mode
-    pass per entry of the parameters (a column of the Jacobian each)."""
-    out = {}
-    for name in names:
-        param = _np.asarray(args[name])
-        dtype = param.dtype if param.dtype.kind == "f" else _float64
-        columns = []
-        value = None
-        for k in range(param.size):
-            direction = _np.zeros(param.shape, dtype=dtype)
+def _jacobian(tangent, out, params, values):
+    """d(out)/dp for each parameter p, of shape out.shape + p.shape: one forward-mode pass per
+    entry of the parameters (a column of the Jacobian each), along that entry's one-hot.
+    ``values``: the forward values the tangent pass reads, computed once."""
+    shape = _np.shape(out)
+    result = {}
+    for name, param in params.items():
+        columns = _np.zeros((*shape, _np.size(param)), dtype=_np.result_type(out, param))
+        for k in range(_np.size(param)):
+            direction = _np.zeros_like(param)
             direction.flat[k] = 1
-            value, dot = jvp({name: direction}, **args)
-            columns.append(_np.asarray(dot))
-        if value is None:
-            value = jvp({}, **args)[0]
-        shape = _np.shape(value) + param.shape
-        if columns:
-            out[name] = _np.stack(columns, axis=-1).reshape(shape)
-        else:
-            out[name] = _np.zeros(shape, dtype=dtype)
-    return out
+            columns[..., k] = tangent({name: direction}, **values)
+        result[name] = columns.reshape(shape + _np.shape(param))
+    return result
 
 
 def _own(grad, like):
@@ -475,8 +467,24 @@ def hvp(_vectors, /, *, theta: _Arg, X: _Arg, y: _Arg) -> dict[str, _Arg]:
     }
 
 
-def _tangent_of_output(_tangents, /, *, theta: _Arg, X: _Arg, y: _Arg = None) -> tuple[_Arg, _Arg]:
-    """The prediction and its tangent (forward mode): what jacobian() runs."""
+def _tangent_of_output(_tangents, /, *, theta: _Arg, _dt: _Arg, X: _Arg, _t6: _Arg) -> _Arg:
+    """One tangent pass of the output (forward mode) along _tangents: its derivative in that
+    direction, a column of the Jacobian when the tangent is the one-hot of a parameter's
+    entry."""
+    _dot_theta = _tangent(_tangents, "theta", theta, _dt)
+    # tangents (ops: 5)
+    _dot_a = X @ _dot_theta  # ȧ = da/dtheta · thetȧ,  da/dtheta = X @ (·)
+    _dot_t6 = _t6 * _dot_a * (1 - _t6)  # _t6̇ = d_t6/da · ȧ,  d_t6/da = _t6*(1 - _t6)
+    return _tangent_out(_dot_t6, _t6, _dt)
+
+
+def jacobian(*, theta: _Arg, X: _Arg, y: _Arg = None) -> dict[str, _Arg]:
+    """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
+
+    Forward mode (the prediction's shape (N, 1) has the symbolic dimension N, unknown until call
+    time): the forward lines once, then one tangent pass per entry of the parameters, along that
+    entry's one-hot (a column of the Jacobian each).
+    """
     if (
         _type(theta) is _ndarray
         and theta.dtype is _float64
@@ -491,26 +499,15 @@ def _tangent_of_output(_tangents, /, *, theta: _Arg, X: _Arg, y: _Arg = None) ->
     N = X.shape[0] if X.ndim == 2 else -1
     if theta.shape != (31, 1) or X.shape != (N, 31):
         (N,) = _bind(("N",), ("theta", theta, (31, 1)), ("X", X, ("N", 31)))
-    _check_tangents(_tangents)
-    _dot_theta = _tangent(_tangents, "theta", theta, _dt)
+    # forward (ops: 2)
     a = X @ theta
     _t6 = _sigmoid(a)
-    # tangents
-    _dot_a = X @ _dot_theta  # ȧ = da/dtheta · thetȧ,  da/dtheta = X @ (·)
-    _dot_t6 = _t6 * _dot_a * (1 - _t6)  # _t6̇ = d_t6/da · ȧ,  d_t6/da = _t6*(1 - _t6)
-    return (
+    return _jacobian(
+        _tangent_of_output,
         _t6,
-        _tangent_out(_dot_t6, _t6, _dt),
+        {"theta": theta},
+        {"theta": theta, "_dt": _dt, "X": X, "_t6": _t6},
     )
-
-
-def jacobian(*, theta: _Arg, X: _Arg, y: _Arg = None) -> dict[str, _Arg]:
-    """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
-
-    Forward mode (the prediction's shape (N, 1) has the symbolic dimension N, unknown until call
-    time): one tangent pass per entry of the parameters (a column of the Jacobian each).
-    """
-    return _jacobian(_tangent_of_output, ("theta",), {"theta": theta, "X": X})
 
 
 def predict(*, theta: _Arg, X: _Arg, y: _Arg = None) -> _Arg:

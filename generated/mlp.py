@@ -193,28 +193,20 @@ def _shape_text(expected):
     return "(" + ", ".join(str(d) for d in expected) + ")"
 
 
-def _jacobian(jvp, names, args):
-    """d(output)/dp for each parameter p, of shape output.shape + p.shape: one forward-mode
-    pass per entry of the parameters (a column of the Jacobian each)."""
-    out = {}
-    for name in names:
-        param = _np.asarray(args[name])
-        dtype = param.dtype if param.dtype.kind == "f" else _float64
-        columns = []
-        value = None
-        for k in range(param.size):
-            direction = _np.zeros(param.shape, dtype=dtype)
+def _jacobian(tangent, out, params, values):
+    """d(out)/dp for each parameter p, of shape out.shape + p.shape: one forward-mode pass per
+    entry of the parameters (a column of the Jacobian each), along that entry's one-hot.
+    ``values``: the forward values the tangent pass reads, computed once."""
+    shape = _np.shape(out)
+    result = {}
+    for name, param in params.items():
+        columns = _np.zeros((*shape, _np.size(param)), dtype=_np.result_type(out, param))
+        for k in range(_np.size(param)):
+            direction = _np.zeros_like(param)
             direction.flat[k] = 1
-            value, dot = jvp({name: direction}, **args)
-            columns.append(_np.asarray(dot))
-        if value is None:
-            value = jvp({}, **args)[0]
-        shape = _np.shape(value) + param.shape
-        if columns:
-            out[name] = _np.stack(columns, axis=-1).reshape(shape)
-        else:
-            out[name] = _np.zeros(shape, dtype=dtype)
-    return out
+            columns[..., k] = tangent({name: direction}, **values)
+        result[name] = columns.reshape(shape + _np.shape(param))
+    return result
 
 
 def _own(grad, like):
@@ -678,13 +670,47 @@ def _tangent_of_output(
     /,
     *,
     W1: _Arg,
+    _dt: _Arg,
     b1: _Arg,
     W2: _Arg,
     b2: _Arg,
     X: _Arg,
-    Y: _Arg = None,
-) -> tuple[_Arg, _Arg]:
-    """The prediction and its tangent (forward mode): what jacobian() runs."""
+    _t1: _Arg,
+    Z: _Arg,
+    _t10: _Arg,
+) -> _Arg:
+    """One tangent pass of the output (forward mode) along _tangents: its derivative in that
+    direction, a column of the Jacobian when the tangent is the one-hot of a parameter's
+    entry."""
+    _dot_W1 = _tangent(_tangents, "W1", W1, _dt)
+    _dot_b1 = _tangent(_tangents, "b1", b1, _dt)
+    _dot_W2 = _tangent(_tangents, "W2", W2, _dt)
+    _dot_b2 = _tangent(_tangents, "b2", b2, _dt)
+    # tangents (ops: 13)
+    _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
+    # _t1̇ = d_t1/d_t0 · _t0̇ + d_t1/db1 · b1̇,  d_t1/d_t0 = 1, d_t1/db1 = 1
+    _dot_t1 = _dot_b1 + _dot_t0
+    # Ż = dZ/d_t1 · _t1̇,  dZ/d_t1 = 0 where 0 >= _t1 else 1
+    _dot_Z = _np.where(0 >= _t1, 0, _dot_t1)
+    # _t2̇ = d_t2/dZ · Ż + d_t2/dW2 · W2̇,  d_t2/dZ = (·) @ W2, d_t2/dW2 = Z @ (·)
+    _dot_t2 = _dot_Z @ W2 + Z @ _dot_W2
+    _dot_A = _dot_b2 + _dot_t2  # Ȧ = dA/d_t2 · _t2̇ + dA/db2 · b2̇,  dA/d_t2 = 1, dA/db2 = 1
+    # _t5̇ = d_t5/dA · Ȧ,  d_t5/dA = row sums of softmax(A) * (·)
+    _dot_t5 = _np.add.reduce(_t10 * _dot_A, axis=1, keepdims=True)
+    _dot_t6 = -_dot_t5  # _t6̇ = d_t6/d_t5 · _t5̇,  d_t6/d_t5 = -1
+    # _t7̇ = d_t7/dA · Ȧ + d_t7/d_t6 · _t6̇,  d_t7/dA = 1, d_t7/d_t6 = 1
+    _dot_t7 = _dot_A + _dot_t6
+    _dot_t10 = _t10 * _dot_t7  # _t10̇ = d_t10/d_t7 · _t7̇,  d_t10/d_t7 = _t10
+    return _tangent_out(_dot_t10, _t10, _dt)
+
+
+def jacobian(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> dict[str, _Arg]:
+    """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
+
+    Forward mode (the prediction's shape (N, 10) has the symbolic dimension N, unknown until call
+    time): the forward lines once, then one tangent pass per entry of the parameters, along that
+    entry's one-hot (a column of the Jacobian each).
+    """
     if (
         _type(W1) is _ndarray
         and W1.dtype is _float64
@@ -721,11 +747,7 @@ def _tangent_of_output(
             ("b2", b2, (1, 10)),
             ("X", X, ("N", 784)),
         )
-    _check_tangents(_tangents)
-    _dot_W1 = _tangent(_tangents, "W1", W1, _dt)
-    _dot_b1 = _tangent(_tangents, "b1", b1, _dt)
-    _dot_W2 = _tangent(_tangents, "W2", W2, _dt)
-    _dot_b2 = _tangent(_tangents, "b2", b2, _dt)
+    # forward (ops: 10)
     _t0 = X @ W1
     _t1 = _t0 + b1
     Z = _np.maximum(0, _t1)
@@ -737,37 +759,21 @@ def _tangent_of_output(
     _t6 = -_t5
     _t7 = A + _t6
     _t10 = _np.exp(_t7)
-    # tangents
-    _dot_t0 = X @ _dot_W1  # _t0̇ = d_t0/dW1 · W1̇,  d_t0/dW1 = X @ (·)
-    # _t1̇ = d_t1/d_t0 · _t0̇ + d_t1/db1 · b1̇,  d_t1/d_t0 = 1, d_t1/db1 = 1
-    _dot_t1 = _dot_b1 + _dot_t0
-    # Ż = dZ/d_t1 · _t1̇,  dZ/d_t1 = 0 where 0 >= _t1 else 1
-    _dot_Z = _np.where(0 >= _t1, 0, _dot_t1)
-    # _t2̇ = d_t2/dZ · Ż + d_t2/dW2 · W2̇,  d_t2/dZ = (·) @ W2, d_t2/dW2 = Z @ (·)
-    _dot_t2 = _dot_Z @ W2 + Z @ _dot_W2
-    _dot_A = _dot_b2 + _dot_t2  # Ȧ = dA/d_t2 · _t2̇ + dA/db2 · b2̇,  dA/d_t2 = 1, dA/db2 = 1
-    # _t5̇ = d_t5/dA · Ȧ,  d_t5/dA = row sums of softmax(A) * (·)
-    _dot_t5 = _np.add.reduce(_t10 * _dot_A, axis=1, keepdims=True)
-    _dot_t6 = -_dot_t5  # _t6̇ = d_t6/d_t5 · _t5̇,  d_t6/d_t5 = -1
-    # _t7̇ = d_t7/dA · Ȧ + d_t7/d_t6 · _t6̇,  d_t7/dA = 1, d_t7/d_t6 = 1
-    _dot_t7 = _dot_A + _dot_t6
-    _dot_t10 = _t10 * _dot_t7  # _t10̇ = d_t10/d_t7 · _t7̇,  d_t10/d_t7 = _t10
-    return (
-        _t10,
-        _tangent_out(_dot_t10, _t10, _dt),
-    )
-
-
-def jacobian(*, W1: _Arg, b1: _Arg, W2: _Arg, b2: _Arg, X: _Arg, Y: _Arg = None) -> dict[str, _Arg]:
-    """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
-
-    Forward mode (the prediction's shape (N, 10) has the symbolic dimension N, unknown until call
-    time): one tangent pass per entry of the parameters (a column of the Jacobian each).
-    """
     return _jacobian(
         _tangent_of_output,
-        ("W1", "b1", "W2", "b2"),
-        {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "X": X},
+        _t10,
+        {"W1": W1, "b1": b1, "W2": W2, "b2": b2},
+        {
+            "W1": W1,
+            "_dt": _dt,
+            "b1": b1,
+            "W2": W2,
+            "b2": b2,
+            "X": X,
+            "_t1": _t1,
+            "Z": Z,
+            "_t10": _t10,
+        },
     )
 
 

@@ -194,28 +194,20 @@ def _shape_text(expected):
     return "(" + ", ".join(str(d) for d in expected) + ")"
 
 
-def _jacobian(jvp, names, args):
-    """d(output)/dp for each parameter p, of shape output.shape + p.shape: one forward-mode
-    pass per entry of the parameters (a column of the Jacobian each)."""
-    out = {}
-    for name in names:
-        param = _np.asarray(args[name])
-        dtype = param.dtype if param.dtype.kind == "f" else _float64
-        columns = []
-        value = None
-        for k in range(param.size):
-            direction = _np.zeros(param.shape, dtype=dtype)
+def _jacobian(tangent, out, params, values):
+    """d(out)/dp for each parameter p, of shape out.shape + p.shape: one forward-mode pass per
+    entry of the parameters (a column of the Jacobian each), along that entry's one-hot.
+    ``values``: the forward values the tangent pass reads, computed once."""
+    shape = _np.shape(out)
+    result = {}
+    for name, param in params.items():
+        columns = _np.zeros((*shape, _np.size(param)), dtype=_np.result_type(out, param))
+        for k in range(_np.size(param)):
+            direction = _np.zeros_like(param)
             direction.flat[k] = 1
-            value, dot = jvp({name: direction}, **args)
-            columns.append(_np.asarray(dot))
-        if value is None:
-            value = jvp({}, **args)[0]
-        shape = _np.shape(value) + param.shape
-        if columns:
-            out[name] = _np.stack(columns, axis=-1).reshape(shape)
-        else:
-            out[name] = _np.zeros(shape, dtype=dtype)
-    return out
+            columns[..., k] = tangent({name: direction}, **values)
+        result[name] = columns.reshape(shape + _np.shape(param))
+    return result
 
 
 def _own(grad, like):
@@ -632,12 +624,38 @@ def _tangent_of_output(
     /,
     *,
     alpha: _Arg,
+    _dt: _Arg,
     beta: _Arg,
     beta_0: _Arg,
     X: _Arg,
-    y: _Arg = None,
-) -> tuple[_Arg, _Arg]:
-    """The prediction and its tangent (forward mode): what jacobian() runs."""
+    Z: _Arg,
+    y_hat: _Arg,
+) -> _Arg:
+    """One tangent pass of the output (forward mode) along _tangents: its derivative in that
+    direction, a column of the Jacobian when the tangent is the one-hot of a parameter's
+    entry."""
+    _dot_alpha = _tangent(_tangents, "alpha", alpha, _dt)
+    _dot_beta = _tangent(_tangents, "beta", beta, _dt)
+    _dot_beta_0 = _tangent(_tangents, "beta_0", beta_0, _dt)
+    # tangents (ops: 13)
+    _dot_A = X @ _dot_alpha  # Ȧ = dA/dalpha · alphȧ,  dA/dalpha = X @ (·)
+    _dot_Z = Z * (1 - Z) * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
+    # _t0̇ = d_t0/dZ · Ż + d_t0/dbeta · betȧ,  d_t0/dZ = (·) @ beta, d_t0/dbeta = Z @ (·)
+    _dot_t0 = _dot_Z @ beta + Z @ _dot_beta
+    # ḃ = db/d_t0 · _t0̇ + db/dbeta_0 · beta_0̇,  db/d_t0 = 1, db/dbeta_0 = 1
+    _dot_b = _dot_beta_0 + _dot_t0
+    # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
+    _dot_y_hat = y_hat * (1 - y_hat) * _dot_b
+    return _tangent_out(_dot_y_hat, y_hat, _dt)
+
+
+def jacobian(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg = None) -> dict[str, _Arg]:
+    """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
+
+    Forward mode (the prediction's shape (N, 1) has the symbolic dimension N, unknown until call
+    time): the forward lines once, then one tangent pass per entry of the parameters, along that
+    entry's one-hot (a column of the Jacobian each).
+    """
     if (
         _type(alpha) is _ndarray
         and alpha.dtype is _float64
@@ -669,40 +687,25 @@ def _tangent_of_output(
             ("beta_0", beta_0, (1, 1)),
             ("X", X, ("N", 31)),
         )
-    _check_tangents(_tangents)
-    _dot_alpha = _tangent(_tangents, "alpha", alpha, _dt)
-    _dot_beta = _tangent(_tangents, "beta", beta, _dt)
-    _dot_beta_0 = _tangent(_tangents, "beta_0", beta_0, _dt)
+    # forward (ops: 5)
     A = X @ alpha
     Z = _sigmoid(A)
     _t0 = Z @ beta
     b = _t0 + beta_0
     y_hat = _sigmoid(b)
-    # tangents
-    _dot_A = X @ _dot_alpha  # Ȧ = dA/dalpha · alphȧ,  dA/dalpha = X @ (·)
-    _dot_Z = Z * (1 - Z) * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
-    # _t0̇ = d_t0/dZ · Ż + d_t0/dbeta · betȧ,  d_t0/dZ = (·) @ beta, d_t0/dbeta = Z @ (·)
-    _dot_t0 = _dot_Z @ beta + Z @ _dot_beta
-    # ḃ = db/d_t0 · _t0̇ + db/dbeta_0 · beta_0̇,  db/d_t0 = 1, db/dbeta_0 = 1
-    _dot_b = _dot_beta_0 + _dot_t0
-    # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
-    _dot_y_hat = y_hat * (1 - y_hat) * _dot_b
-    return (
-        y_hat,
-        _tangent_out(_dot_y_hat, y_hat, _dt),
-    )
-
-
-def jacobian(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg = None) -> dict[str, _Arg]:
-    """Return d(prediction)/dp of each parameter p, shaped prediction.shape + p.shape.
-
-    Forward mode (the prediction's shape (N, 1) has the symbolic dimension N, unknown until call
-    time): one tangent pass per entry of the parameters (a column of the Jacobian each).
-    """
     return _jacobian(
         _tangent_of_output,
-        ("alpha", "beta", "beta_0"),
-        {"alpha": alpha, "beta": beta, "beta_0": beta_0, "X": X},
+        y_hat,
+        {"alpha": alpha, "beta": beta, "beta_0": beta_0},
+        {
+            "alpha": alpha,
+            "_dt": _dt,
+            "beta": beta,
+            "beta_0": beta_0,
+            "X": X,
+            "Z": Z,
+            "y_hat": y_hat,
+        },
     )
 
 

@@ -175,7 +175,7 @@ def hvp_op_counts(c: Compiled) -> tuple[int, int, int]:
 
 def jacobian_op_counts(c: Compiled) -> tuple[int, int, int, int]:
     """The ops of ``jacobian()`` of a matrix output in each mode, counted as ``op_counts``
-    counts: forward mode's forward lines and tangent lines (one pass per parameter entry),
+    counts: forward mode's forward lines (run once) and tangent pass (one per parameter entry),
     and reverse mode's forward lines (run once) and backward pass (one per output entry)."""
     g = c.graph
     leaves = LEAF_OPS | {"bool"}

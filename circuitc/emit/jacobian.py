@@ -1,6 +1,6 @@
-"""``jacobian()`` in reverse mode: the forward lines once, then one backward pass per entry of
-the output, its adjoint seeded with that entry's one-hot; each pass gives one row of the
-Jacobian (d out[k] / dp for every parameter p).
+"""``jacobian()`` in either mode. Reverse mode: the forward lines once, then one backward pass
+per entry of the output, its adjoint seeded with that entry's one-hot; each pass gives one row
+of the Jacobian (d out[k] / dp for every parameter p).
 
 The backward pass is the output's own sweep (``Compiled.jac_updates``, built beside J's),
 planned by ``plan.plan`` exactly as ``value_and_grad``'s is: the same names, chain-rule
@@ -10,6 +10,11 @@ forward values it reads, ``_backward_of_output(_seed, /, *, ...)``, whose seed l
 hands the values to the ``_jacobian_rows`` helper, which loops over the output's entries: the
 emitted functions stay straight-line (no loop over elements, no recursion) and nothing is
 computed twice.
+
+Forward mode has the same shape: ``jacobian()`` runs the forward lines once and the
+``_jacobian`` helper runs the tangent pass ``_tangent_of_output(_tangents, /, *, ...)`` once per
+parameter entry, along its one-hot (``forward_jacobian``; the tangent lines are
+``tangent.py``'s).
 """
 
 from __future__ import annotations
@@ -84,17 +89,56 @@ def reverse_jacobian(c: Compiled, inputs: list[str]) -> ReverseJacobian:
         ["_seed", "/", *(signature(reads, []) if reads else [])],
         ") -> dict[str, _Arg]:",
     )
-    given = ", ".join(f'"{n}": {n}' for n in params)
-    values = ", ".join(f'"{n}": {n}' for n in reads)
-    out.call = wrapped(
-        "return _jacobian_rows(",
-        ["_backward_of_output", out.output, "{" + given + "}", "{" + values + "}"],
-        ")",
-        indent=4,
-    )
+    out.call = _call("_jacobian_rows", ["_backward_of_output", out.output], params, reads)
     out.helpers = set(p.helpers) | {"_jacobian_rows"}
     out.modules, out.uses_math = p.modules, p.uses_math
     return out
+
+
+@dataclass
+class ForwardJacobian:
+    """The lines of a forward-mode ``jacobian()`` beyond ``TangentPlan``'s: the tangent pass
+    as a function of the tangents and of the forward values it reads, and the call."""
+
+    unpack: list[Line] = field(default_factory=list)  # each parameter's tangent
+    tangent_def: str = ""
+    call: str = ""  # jacobian()'s return statement
+    forward_ops: int = 0
+    tangent_ops: int = 0
+
+
+def forward_jacobian(c: Compiled, tangents, inputs: list[str]) -> ForwardJacobian:
+    """``jacobian()`` in forward mode: its forward lines (``tangents.jac_forward``) run once,
+    then ``_jacobian`` runs ``_tangent_of_output`` (``tangents.jac``) once per parameter entry,
+    along that entry's one-hot; ``inputs``: the data inputs jacobian() reads."""
+    out = ForwardJacobian()
+    params = [name for name, _ in c.wrt]
+    for (name, _), dot in zip(c.wrt, tangents.tangent_args, strict=True):
+        out.unpack.append(Line(dot, f'_tangent(_tangents, "{name}", {name}, _dt)'))
+    result = Line("", f"_tangent_out({tangents.jac_out}, {tangents.jac_like}, _dt)")
+    known = {line.lhs for line in tangents.jac_forward} | set(params) | set(inputs)
+    reads = _free_names([*out.unpack, *tangents.jac, result], known | set(c.dims) | {"_dt"})
+    out.tangent_def = wrapped(
+        "def _tangent_of_output(", ["_tangents", "/", *signature(reads, [])], ") -> _Arg:"
+    )
+    out.call = _call("_jacobian", ["_tangent_of_output", tangents.jac_like], params, reads)
+    return out
+
+
+def _call(helper: str, first: list[str], params: list[str], values: list[str]) -> str:
+    """``return helper(*first, {params}, {values})`` laid out as ruff does at column 4: one line,
+    else one argument a line, a dict too long for its line one entry a line."""
+    dicts = [_dict_text(params, 8), _dict_text(values, 8)]
+    return wrapped(f"return {helper}(", [*first, *dicts], ")", indent=4)
+
+
+def _dict_text(names: list[str], indent: int) -> str:
+    """``{"a": a, "b": b}``, or one entry a line when that passes ``WIDTH`` at ``indent``."""
+    one = "{" + ", ".join(f'"{n}": {n}' for n in names) + "}"
+    if indent + len(one) + 1 <= WIDTH:
+        return one
+    pad = " " * (indent + 4)
+    return "{\n" + "".join(f'{pad}"{n}": {n},\n' for n in names) + " " * indent + "}"
 
 
 def _free_names(lines: list[Line], known: set[str]) -> list[str]:
@@ -146,9 +190,11 @@ def mode_comment(c: Compiled) -> list[str]:
     )
 
 
-def docstring(text: str, indent: int = 4) -> str:
-    """A docstring paragraph for a function body at column ``indent``."""
+def docstring(text: str, indent: int = 4, quotes: bool = False) -> str:
+    """A docstring paragraph for a function body at column ``indent``; ``quotes``: the
+    paragraph is the whole docstring, its triple quotes on its first and last lines."""
     pad = " " * indent
+    width = WIDTH - indent - (3 if quotes else 0)
     return textwrap.fill(
-        text, WIDTH - indent, subsequent_indent=pad, break_on_hyphens=False, break_long_words=False
+        text, width, subsequent_indent=pad, break_on_hyphens=False, break_long_words=False
     )

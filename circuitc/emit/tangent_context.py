@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..core.program import Compiled
+from ..core.program import Compiled, jacobian_op_counts
 from .hvp import hvp_lines
-from .jacobian import docstring, mode_comment, reverse_jacobian
+from .jacobian import docstring, forward_jacobian, mode_comment, reverse_jacobian
 from .layout import long_statement, signature, wrapped
 from .plan import Plan
 from .printer import Printer
@@ -84,13 +84,14 @@ def _jacobian_context(c: Compiled, p, args: list[str], tangents) -> dict:
         jacobian_def=wrapped(
             "def jacobian(", signature(required, optional), ") -> dict[str, _Arg]:"
         ),
+        jacobian_ops=jacobian_op_counts(c),
         jacobian_summary=docstring(
             f"Return d({what})/dp of each parameter p, shaped {what}.shape + p.shape."
         ),
     )
     if c.jacobian_mode == "reverse":
         return common | _reverse_context(c, required, whose)
-    return common | _forward_context(c, args, required, optional, prologue)
+    return common | _forward_context(c, required, prologue, tangents)
 
 
 def _reverse_context(c: Compiled, required: list[str], whose: str) -> dict:
@@ -102,7 +103,8 @@ def _reverse_context(c: Compiled, required: list[str], whose: str) -> dict:
         rev_doc=docstring(
             f"One backward pass of {whose} (reverse mode), its adjoint seeded with _seed: the "
             f"gradient of sum(_seed * {whose.split()[-1]}), a row of the Jacobian when the seed "
-            "is the one-hot of an entry."
+            "is the one-hot of an entry.",
+            quotes=True,
         ),
         jacobian_doc=docstring(
             f"Reverse mode ({c.jacobian_reason}): the forward lines once, then one backward "
@@ -112,31 +114,23 @@ def _reverse_context(c: Compiled, required: list[str], whose: str) -> dict:
     )
 
 
-def _forward_context(c, args, required, optional, prologue) -> dict:
-    """The forward-mode jacobian(): the private function of the output and its tangent that
-    ``_jacobian`` runs once per parameter entry."""
-    wrt = [n for n, _ in c.wrt]
-    given = "{" + ", ".join(f'"{a}": {a}' for a in required) + "}"
+def _forward_context(c: Compiled, required: list[str], prologue: list[str], tangents) -> dict:
+    """The forward-mode jacobian(): its forward lines, then ``_jacobian`` running the tangent
+    pass ``_tangent_of_output`` once per parameter entry."""
+    fwd = forward_jacobian(c, tangents, [a for a in c.inputs if a in required])
     return dict(
         helpers=set(),
-        jacobian_doc=docstring(
-            f"Forward mode ({c.jacobian_reason}): one tangent pass per entry of the "
-            "parameters (a column of the Jacobian each)."
-        ),
+        fwd=fwd,
         jac_prologue=prologue,
-        jac_tangent_def=wrapped(
-            "def _tangent_of_output(",
-            ["_tangents", "/", *signature(required, optional)],
-            ") -> tuple[_Arg, _Arg]:",
+        jac_tangent_doc=docstring(
+            "One tangent pass of the output (forward mode) along _tangents: its derivative in "
+            "that direction, a column of the Jacobian when the tangent is the one-hot of a "
+            "parameter's entry.",
+            quotes=True,
         ),
-        jacobian_call=wrapped(
-            "return _jacobian(",
-            [
-                "_tangent_of_output",
-                "(" + ", ".join(f'"{n}"' for n in wrt) + ("," if len(wrt) == 1 else "") + ")",
-                given,
-            ],
-            ")",
-            indent=4,
+        jacobian_doc=docstring(
+            f"Forward mode ({c.jacobian_reason}): the forward lines once, then one tangent "
+            "pass per entry of the parameters, along that entry's one-hot (a column of the "
+            "Jacobian each)."
         ),
     )

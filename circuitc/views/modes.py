@@ -17,8 +17,8 @@ class JacobianCost:
 
     what: str  # "the prediction" or "J"
     mode: str  # the mode emitted
-    forward: int  # forward mode: the forward lines of each pass
-    tangent: int  # forward mode: the tangent lines of each pass
+    forward: int  # forward mode: the forward lines, run once
+    tangent: int  # forward mode: the tangent lines, run once per parameter entry
     reverse_forward: int  # reverse mode: the forward lines, run once
     backward: int  # reverse mode: the backward pass, run once per output entry
     outputs: int | None  # the output's entries (None: a symbolic size without --dims)
@@ -26,7 +26,7 @@ class JacobianCost:
 
     @property
     def forward_mode(self) -> int | None:
-        return None if self.entries is None else self.entries * (self.forward + self.tangent)
+        return None if self.entries is None else self.forward + self.entries * self.tangent
 
     @property
     def reverse_mode(self) -> int | None:
@@ -101,7 +101,7 @@ def jacobian_rows(j: JacobianCost | None) -> list[tuple[str, str]]:
     n = "n" if j.entries is None else str(j.entries)
     m = "m" if j.outputs is None else str(j.outputs)
     fwd, rev = j.forward_mode, j.reverse_mode
-    forward = f"{n} tangent passes x ({j.forward} + {j.tangent}) ops"
+    forward = f"{j.forward} + {n} tangent passes x {j.tangent} ops"
     reverse = f"{j.reverse_forward} + {m} backward passes x {j.backward} ops"
     out = [
         (f"jacobian of {j.what}", f"{j.mode} mode emitted (JACOBIAN_MODE)"),
