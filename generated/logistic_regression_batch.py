@@ -13,6 +13,8 @@ and each gradient has the shape of its argument. Gradients are of sum(J).
 
 from __future__ import annotations
 
+import math as _math
+
 import numpy as _np
 
 NAME = "logistic_regression_batch"
@@ -272,8 +274,57 @@ def _tangent_out(dot, like, dtype):
     return _value(out[0, 0] if shape == (1, 1) else out)
 
 
+_float = float
+#: what Python raises where NumPy returns inf/nan; the tiny path then leaves it to NumPy
+_MathError = (OverflowError, ValueError, ZeroDivisionError)
+
+
+def _tiny_sigmoid(a):
+    """sigmoid(a) of a Python float exactly as _sigmoid computes it on a 1×1 array: the same
+    formula and NumPy's own exp, so the same bits. Where exp(-a) would overflow (a < -709),
+    OverflowError sends the call to the NumPy path (which gives 0 there, without a warning)."""
+    if a < -709.0:
+        raise OverflowError("exp overflow")
+    return 1.0 / (1.0 + _float(_np.exp(-a)))
+
+
+def _tiny_softplus(a):
+    """softplus(a) = log(1 + exp(a)) of a Python float exactly as _softplus computes it on a
+    1×1 array: NumPy's logaddexp(0, a) is a + log1p(exp(-a)) for a > 0, log1p(exp(a)) for
+    a < 0 and log(2) at 0, with the C library's exp and log1p, which math calls too."""
+    if a > 0.0:
+        return a + _math.log1p(_math.exp(-a))
+    if a < 0.0:
+        return _math.log1p(_math.exp(a))
+    if a == 0.0:
+        return 0.6931471805599453
+    return a  # nan
+
+
 def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
     """Return J, the circuit's output."""
+    if (
+        _type(theta) is _ndarray
+        and theta.dtype is _float64
+        and theta.shape == (31, 1)
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and X.shape == (1, 31)
+        and _type(y) is _ndarray
+        and y.dtype is _float64
+        and y.shape == (1, 1)
+    ):
+        # tiny shapes (every dimension 1): the 1×1 values as Python floats, exactly the NumPy
+        # path's values; on a division by zero or an overflow, the NumPy path below runs instead
+        try:
+            N = 1
+            _f_y = y.item()
+            a = _np.dot(X, theta).item()
+            _t3 = _tiny_softplus(a)
+            J = 1 / N * (-(a * _f_y) + _t3)
+            return J
+        except _MathError:
+            pass
     if (
         _type(theta) is _ndarray
         and theta.dtype is _float64
@@ -305,6 +356,35 @@ def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
 
 def value_and_grad(*, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
+    if (
+        _type(theta) is _ndarray
+        and theta.dtype is _float64
+        and theta.shape == (31, 1)
+        and _type(X) is _ndarray
+        and X.dtype is _float64
+        and X.shape == (1, 31)
+        and _type(y) is _ndarray
+        and y.dtype is _float64
+        and y.shape == (1, 1)
+    ):
+        # tiny shapes (every dimension 1): the 1×1 values as Python floats, exactly the NumPy
+        # path's values; on a division by zero or an overflow, the NumPy path below runs instead
+        try:
+            N = 1
+            _f_y = y.item()
+            a = _np.dot(X, theta).item()
+            _t0 = 1 / N
+            _t3 = _tiny_softplus(a)
+            J = _t0 * (-(a * _f_y) + _t3)
+            _d_t5 = 1.0 * _t0
+            _d_a = _d_t5 * _tiny_sigmoid(a)
+            _d_a += -_d_t5 * _f_y
+            _d_theta = X.T * _d_a
+            return J, {
+                "theta": _d_theta,
+            }
+        except _MathError:
+            pass
     if (
         _type(theta) is _ndarray
         and theta.dtype is _float64

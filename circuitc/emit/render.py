@@ -31,6 +31,7 @@ from .plan import Plan, output_display, plan
 from .printer import Printer
 from .shape import fast_plan
 from .tangent_context import tangent_context
+from .tiny import tiny_context
 
 TEMPLATE = "module.py.j2"
 
@@ -120,6 +121,7 @@ def _header_text(circuit) -> tuple[str | None, list[str]]:
 def render_context(c: Compiled, printer_class: type | None = None) -> dict:
     """What a module template is given; ``printer_class`` prints another backend (no fast path)."""
     p, fast = module_plans(c, printer_class)
+    tiny = tiny_context(c, printer_class)
     circuit = c.circuit
     args = [name for name, _ in c.wrt] + c.inputs
     source, steps_text = _header_text(circuit)
@@ -158,7 +160,7 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
         features_tuple=tuple_text(
             [f.name for f in circuit.features] if circuit.features else [], "FEATURES = "
         ),
-        uses_math=p.uses_math or fast is not None,
+        uses_math=p.uses_math or fast is not None or bool(tiny["tiny"] and tiny["tiny"].uses_math),
         fast=fast,
         float_guard=condition([f"_type({a}) is _float" for a in args], "and"),
         helpers=[name.lstrip("_") for name in p.helpers],
@@ -166,6 +168,7 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
         # J is an argument or a view of one (A.T): returned as a copy, never the caller's array
         output_is_input=c.graph.nodes[c.output].op in ("sym", "transpose", "slice"),
     )
+    context |= tiny
     if not c.second_order:  # jvp, hvp and jacobian only raise an error that says why
         return context | dict(second_order=False, second_order_why=c.second_order_why)
     context |= tangent_context(c, p, args, printer_class or Printer)
