@@ -140,3 +140,34 @@ def test_a_split_inside_a_string_falls_back_to_the_whole_text(monkeypatch):
     namespace: dict = {}
     exec(codes[0], namespace)  # noqa: S102 - the test's own text
     assert namespace["f"]() == "\n\ndef not_code():\n"
+
+
+def test_a_thousand_parameters_match_the_hand_written_backward_pass():
+    """t_k = sin(t_{k-1}) + w_k, J = t_{n-1}: dJ/dw_k = ∏_{j>k} cos(t_{j-1}), by hand."""
+    n = 1000  # above the 255 keywords a call may take, and the "auto" size
+    x = sp.Symbol("x")
+    ws = list(sp.symbols(f"w0:{n}"))
+    steps, prev = [], x
+    for k, w in enumerate(ws):
+        t = sp.Symbol(f"t{k}")
+        steps.append((t, sp.sin(prev) + w))
+        prev = t
+    m = circuitc.compile(circuitc.Circuit("params", prev, [x, *ws], steps=steps))
+    rng = np.random.default_rng(11)
+    point = {"x": 0.4} | {
+        w.name: float(v) for w, v in zip(ws, rng.uniform(-0.3, 0.3, n), strict=True)
+    }
+    ts = [point["x"]]
+    for w in ws:
+        ts.append(math.sin(ts[-1]) + point[w.name])
+    expected, adjoint = {}, 1.0
+    for k in reversed(range(n)):
+        expected[ws[k].name] = adjoint
+        adjoint *= math.cos(ts[k])  # d t_k / d t_{k-1}
+    expected["x"] = adjoint
+    J, g = m.value_and_grad(**point)
+    assert math.isclose(J, ts[-1], rel_tol=1e-13)
+    assert list(g) == ["x", *(w.name for w in ws)]
+    for name, value in expected.items():
+        assert math.isclose(g[name], value, rel_tol=1e-10, abs_tol=1e-300), name
+    assert m.grad(**point) == g  # grad() passes its 1001 arguments on as one dict
