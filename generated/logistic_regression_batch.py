@@ -13,8 +13,6 @@ and each gradient has the shape of its argument. Gradients are of sum(J).
 
 from __future__ import annotations
 
-import math as _math
-
 import numpy as _np
 
 NAME = "logistic_regression_batch"
@@ -290,15 +288,9 @@ def _tiny_sigmoid(a):
 
 def _tiny_softplus(a):
     """softplus(a) = log(1 + exp(a)) of a Python float exactly as _softplus computes it on a
-    1×1 array: NumPy's logaddexp(0, a) is a + log1p(exp(-a)) for a > 0, log1p(exp(a)) for
-    a < 0 and log(2) at 0, with the C library's exp and log1p, which math calls too."""
-    if a > 0.0:
-        return a + _math.log1p(_math.exp(-a))
-    if a < 0.0:
-        return _math.log1p(_math.exp(a))
-    if a == 0.0:
-        return 0.6931471805599453
-    return a  # nan
+    1×1 array: max(a, 0) + log1p(exp(-|a|)) with NumPy's own exp and log1p (never overflows;
+    the maximum of a nan is the nan, which the sum gives too)."""
+    return (a if a > 0.0 else 0.0) + _float(_np.log1p(_np.exp(-abs(a))))
 
 
 def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
@@ -319,7 +311,7 @@ def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
         try:
             N = 1
             _f_y = y.item()
-            a = _np.dot(X, theta).item()
+            a = X.dot(theta).item()
             _t3 = _tiny_softplus(a)
             J = 1 / N * (-(a * _f_y) + _t3)
             return J
@@ -372,7 +364,7 @@ def value_and_grad(*, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, dict[str, _A
         try:
             N = 1
             _f_y = y.item()
-            a = _np.dot(X, theta).item()
+            a = X.dot(theta).item()
             _t0 = 1 / N
             _t3 = _tiny_softplus(a)
             J = _t0 * (-(a * _f_y) + _t3)

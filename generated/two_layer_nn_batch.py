@@ -309,8 +309,8 @@ def forward(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
             N = 1
             _f_beta_0 = beta_0.item()
             _f_y = y.item()
-            y_hat = _tiny_sigmoid(_np.dot(_sigmoid(X @ alpha), beta).item() + _f_beta_0)
-            _t2 = y_hat - _f_y
+            Z = _sigmoid(X @ alpha)
+            _t2 = _tiny_sigmoid(Z.dot(beta).item() + _f_beta_0) - _f_y
             J = 1 / N * (_t2 * _t2) / 2
             return J
         except _MathError:
@@ -402,7 +402,7 @@ def value_and_grad(
             _f_beta_0 = beta_0.item()
             _f_y = y.item()
             Z = _sigmoid(X @ alpha)
-            y_hat = _tiny_sigmoid(_np.dot(Z, beta).item() + _f_beta_0)
+            y_hat = _tiny_sigmoid(Z.dot(beta).item() + _f_beta_0)
             _t1 = 1 / N
             _t2 = y_hat - _f_y
             J = _t1 * (_t2 * _t2) / 2

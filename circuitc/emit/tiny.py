@@ -89,7 +89,7 @@ def tiny_path(c: Compiled) -> TinyPath | None:
         output=output,
         grads=entry_lines(grads),
         helpers=sorted(h.lstrip("_") for h in printer.tiny_helpers),
-        uses_math=printer.uses_math or "_tiny_softplus" in printer.tiny_helpers,
+        uses_math=printer.uses_math,
     )
 
 
@@ -178,7 +178,7 @@ INDENT = 12
 
 def body_lines(lines: list[Line], indent: int = INDENT) -> list[str]:
     """The tiny path's statements as ``ruff format`` lays them out in ``WIDTH`` columns (the
-    lines without the indent): ``x = y.item()`` and ``x = _np.dot(a, b).item()`` that do not
+    lines without the indent): ``x = y.item()`` and ``x = a.dot(b).item()`` that do not
     fit break as ruff breaks them, everything else as ``statement_lines`` does."""
     out = []
     for line in lines:
@@ -186,12 +186,8 @@ def body_lines(lines: list[Line], indent: int = INDENT) -> list[str]:
         if line.op == "del" or indent + len(text) <= WIDTH:
             out += [line.text] if line.op == "del" else [text]
         elif _DOT.fullmatch(line.rhs):
-            args = _DOT.fullmatch(line.rhs).group(1)
-            if indent + 4 + len(args) <= WIDTH:
-                inner = ["    " + args]
-            else:
-                inner = ["    " + a.strip() + "," for a in args.split(", ")]
-            out += [f"{line.lhs} {line.op} _np.dot(", *inner, ").item()"]
+            a, b = _DOT.fullmatch(line.rhs).groups()
+            out += [f"{line.lhs} {line.op} {a}.dot(", f"    {b}", ").item()"]
         elif _ITEM.fullmatch(line.rhs):
             out += [f"{line.lhs} {line.op} (", "    " + line.rhs, ")"]
         else:
@@ -212,6 +208,6 @@ def entry_lines(items: list[tuple[str, str]], indent: int = INDENT + 4) -> list[
     return out
 
 
-#: ``_np.dot(a, b).item()`` of two names, ``y.item()`` of one
-_DOT = re.compile(r"_np\.dot\(([A-Za-z_]\w*(?:\.T)?, [A-Za-z_]\w*(?:\.T)?)\)\.item\(\)")
+#: ``a.dot(b).item()`` of two names, ``y.item()`` of one
+_DOT = re.compile(r"([A-Za-z_]\w*(?:\.T)?)\.dot\(([A-Za-z_]\w*(?:\.T)?)\)\.item\(\)")
 _ITEM = re.compile(r"[A-Za-z_]\w*\.item\(\)")

@@ -9,16 +9,16 @@ numbers, bit for bit:
 * ``+ - * /`` are the same IEEE operations on the same operands;
 * ``sin``, ``cos``, ``abs`` and square roots call ``math`` (the ops ``MathPrinter.EXACT`` and
   ``tests/test_fastpath.py`` show agree with NumPy bit for bit on this machine);
-* the softplus calls ``_tiny_softplus``: NumPy's ``logaddexp(0, a)`` written out with the C
-  library's ``exp`` and ``log1p``, which are what NumPy's own calls (``tests/test_tiny.py``
-  checks the bits against ``np.logaddexp``);
+* the softplus calls ``_tiny_softplus``: the NumPy path's ``_softplus`` formula (max(a, 0) +
+  log1p(exp(-|a|))) with NumPy's own ``exp`` and ``log1p`` on the float (``tests/test_tiny.py``
+  checks the bits against ``_softplus`` of 1×1 arrays);
 * every other function (``exp``, ``tanh``, ``power``, ``where``…) is NumPy's own ufunc called
   on the Python float and turned back into one (``_float(_np.exp(a))``): the same inner loop
   as on a 1×1 array, so the same bits, at a fifth of an array call's cost; the sigmoid calls
   ``_tiny_sigmoid``, NumPy path's formula with NumPy's ``exp``;
-* a matrix product whose result is 1×1 (a row times a column) is ``_np.dot(A, B).item()``:
-  NumPy's ``matmul`` computes that product with the same ``dot`` loop (the same BLAS call, on
-  the same strides), without a ufunc's dispatch; one with a 1×1 factor (``Xᵀ (σ(a) − y)``,
+* a matrix product whose result is 1×1 (a row times a column) is ``A.dot(B).item()``: NumPy's
+  ``matmul`` computes that product with the same ``dot`` loop (the same BLAS call, on the same
+  strides), and the method skips both a ufunc's and ``np.dot``'s dispatch; one with a 1×1 factor (``Xᵀ (σ(a) − y)``,
   inner dimension 1) is the elementwise product by the float, one multiplication per entry as
   in the matrix product;
 * a transpose, a sum or a broadcast of a 1×1 value is the value itself.
@@ -99,8 +99,9 @@ class TinyPrinter(Printer):
             return super()._print(nid, depth)
         if not all(a in self.scalar for a in node.args):  # 1×1 out of arrays: A @ B, a sum
             if node.op == "matmul":  # NumPy's matmul of a row by a column calls its dot
-                a, b = (self.expr_at(x, depth + 1) for x in node.args)
-                return f"_np.dot({a}, {b}).item()", ATOM
+                a, b = node.args
+                text = f"{self._wrap(a, depth + 1, ATOM)}.dot({self.expr_at(b, depth + 1)})"
+                return f"{text}.item()", ATOM
             text, prec = super()._print(nid, depth)
             return f"{text if prec >= ATOM else f'({text})'}.item()", ATOM
         if node.op in _IDENTITY_OPS:
