@@ -333,3 +333,39 @@ def test_circuits_whose_shapes_are_never_tiny_get_no_tiny_path():
         (nn.relu(X * sp.MatrixSymbol("w", 4, 1)), [sp.MatrixSymbol("w", 4, 1)]),  # J is N×1
     ]:
         assert "tiny shapes" not in circuitc.source(expr, wrt=wrt)
+
+
+def test_per_instance_training_takes_the_tiny_path_and_ends_where_the_numpy_path_does(
+    monkeypatch,
+):
+    """sgd.train with batch_size=1 passes one row at a time (views of the data): the tiny path
+    runs, and the parameters after two epochs are bit for bit those of a module without it."""
+    from circuitc.emit import render
+    from circuitc.training import sgd
+    from circuitc.training.data import split
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(60, 4))
+    y = (X @ np.array([1.0, -2.0, 0.5, 0.0]) + rng.normal(0, 0.5, 60) > 0).astype(float)
+    data = split(X, y, seed=0)
+    tiny = circuitc.compile(logistic_regression_batch.make_circuit(5, name="train_tiny"))
+    with monkeypatch.context() as patch:
+        patch.setattr(render, "tiny_context", lambda c, printer_class: {"tiny": None})
+        plain = circuitc.compile(logistic_regression_batch.make_circuit(5, name="train_plain"))
+    assert "tiny shapes" in tiny.__source__ and "tiny shapes" not in plain.__source__
+    start = {"theta": np.random.default_rng(4).normal(0, 0.1, (5, 1))}
+    p_tiny, _ = sgd.train(tiny, data, params={"theta": start["theta"].copy()}, epochs=2)
+    p_plain, _ = sgd.train(plain, data, params={"theta": start["theta"].copy()}, epochs=2)
+    assert same_bits(p_tiny["theta"], p_plain["theta"])
+    calls = {"tiny": 0, "plain": 0}
+    for name, module in (("tiny", tiny), ("plain", plain)):
+        numpy_softplus = module._softplus
+
+        def counted(a, name=name, numpy_softplus=numpy_softplus):
+            calls[name] += 1
+            return numpy_softplus(a)
+
+        monkeypatch.setattr(module, "_softplus", counted)
+        sgd.train(module, data, params={"theta": start["theta"].copy()}, epochs=1)
+    steps = data.X_train.shape[0]
+    assert calls["plain"] >= steps > 5 * calls["tiny"]  # the tiny module: epoch-end metrics only
