@@ -89,8 +89,8 @@ def compile(  # noqa: A001 - the natural name; circuitc.compile shadows nothing 
         second_order: whether the module gets ``jvp``, ``hvp`` and ``jacobian``: "auto" (the
             default) for circuits of at most ``pipeline.SECOND_ORDER_NODES`` IR nodes, True
             always, False never. Without them those functions raise ``NotImplementedError``
-            naming this option; a long circuit's module is then a quarter of the size, and
-            so is the memory Python takes to compile it.
+            naming this option; a long circuit's module is then about a quarter of the size,
+            and Python compiles it in less than half the memory.
 
     Returns:
         The imported module. It does not import circuitc.
