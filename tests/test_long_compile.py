@@ -48,9 +48,15 @@ def statements(source: str) -> int:
 LONG = 2000
 
 
-def test_a_long_chain_has_no_second_order_functions_by_default():
+@pytest.fixture(scope="module")
+def long_chain():
+    """The LONG-step chain compiled with the default options (once for the tests below)."""
+    return circuitc.compile(sin_chain(LONG))
+
+
+def test_a_long_chain_has_no_second_order_functions_by_default(long_chain):
     assert 3 * LONG > pipeline.SECOND_ORDER_NODES
-    m = circuitc.compile(sin_chain(LONG))
+    m = long_chain
     assert m.SECOND_ORDER is False
     with pytest.raises(NotImplementedError, match=r"IR has \d+ nodes, more than the 5000"):
         m.jvp({"x": 1.0}, x=0.5)
@@ -72,8 +78,8 @@ def test_emitted_size_is_linear_and_small_a_step():
 
 
 @pytest.mark.parametrize("x0", [0.3, -1.2, 2.5])
-def test_long_chain_gradient_matches_the_closed_form(x0):
-    m = circuitc.compile(sin_chain(LONG))
+def test_long_chain_gradient_matches_the_closed_form(long_chain, x0):
+    m = long_chain
     f, d1, _ = hand_chain(x0, LONG)
     J, g = m.value_and_grad(x=x0)
     assert math.isclose(J, f, rel_tol=1e-12)
