@@ -168,8 +168,9 @@ def hvp_op_counts(c: Compiled) -> tuple[int, int, int]:
     # by the tangents, and J itself unless only the seed reads it
     walked = _reachable(g, [u.expr for u in c.updates], fwd_set) | tangent_nodes
     reads = {a for v in walked for a in g.nodes[v].args if a in fwd_set}
-    if not (c.output in c.adjoint and not c.seed_folded and number_at_run_time(c)):
-        reads.add(c.output)
+    seeded = c.output in c.adjoint and not c.seed_folded
+    if seeded and not number_at_run_time(c) or c.output not in c.adjoint:
+        reads.add(c.output)  # the seed is J-shaped: J's whole forward runs
     return ops(g.cone(sorted(reads))), backward, tangent
 
 

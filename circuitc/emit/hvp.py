@@ -49,7 +49,7 @@ def hvp_lines(c: Compiled, p: Plan, out: TangentPlan) -> None:
         # hvp does not return J: a seed that reads only J's dtype costs J's whole forward
         seed = out.hvp_backward[0]
         out.hvp_backward[0] = Line(seed.lhs, w.printer.typed("1"), seed.op, seed.comment)
-    else:
+    elif not (c.seed_folded and c.output in c.adjoint):  # a folded seed never reads J
         roots.append(c.output)
     out.hvp_forward = _forward_lines(c, p, g.cone(roots), w.printer)
     out.hvp_out = [_result(c, w, name, leaf, fresh) for name, leaf in c.wrt]

@@ -11,7 +11,8 @@ takes its partials from prefix and suffix products. What is left for a pass:
 * ``fold_seed``: the seed dJ/dJ = 1 is an array of ones that the first backward line
   multiplies by. When J is an elementwise function of one value (``J = cos(u)``), its
   contribution ``dJ/du = -sin(u)`` already has J's shape, so the ones and the product are
-  dropped (two passes over memory fewer for a vector J).
+  dropped (two passes over memory fewer for a vector J); when J is one number (a mean loss),
+  the seed line and the scalar product cost a call's fixed overhead for nothing.
 
 Every pass leaves the ``Compiled`` as the emitter expects it; ``optimize`` runs them all.
 """
@@ -22,7 +23,7 @@ from dataclasses import replace
 
 from ..core import ops
 from ..core.ir import Graph
-from ..core.program import Compiled
+from ..core.program import Compiled, number_at_run_time
 
 
 def optimize(c: Compiled) -> Compiled:
@@ -32,17 +33,22 @@ def optimize(c: Compiled) -> Compiled:
 
 
 def fold_seed(c: Compiled) -> bool:
-    """Drop the seed dJ/dJ = 1 when J is an elementwise function of one argument.
+    """Drop the seed dJ/dJ = 1 when J is an elementwise function of one argument, or one
+    number whatever the arguments' shapes (a mean loss: ``number_at_run_time``).
 
     The contribution of such a J to its argument has the argument's shape, which is J's, so
-    the seed's only job (giving the adjoints J's shape) is already done. Not folded: a J of
-    several arguments (``x + y`` with a scalar y: its adjoint must stay J-shaped), a J that
-    is an input, and any case where a contribution would become a bare constant.
+    the seed's only job (giving the adjoints J's shape) is already done; a J that is one
+    number gives every contribution of its own one number's shape. Not folded: a J of
+    several arguments that may be an array (``x + y`` with a scalar y broadcast against an
+    array x: its adjoint must stay J-shaped), a J that is an input, and any case where a
+    contribution would become a bare constant.
     Returns True when the seed was folded.
     """
     g = c.graph
     seed = c.adjoint.get(c.output)
-    if seed is None or c.seed_folded or not _unary(g, c.output):
+    if seed is None or c.seed_folded:
+        return False
+    if not (_unary(g, c.output) or number_at_run_time(c)):
         return False
     mine = [i for i, u in enumerate(c.updates) if u.source == c.output]
     if not mine:
