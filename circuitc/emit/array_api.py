@@ -89,6 +89,7 @@ class ArrayApiPrinter(Printer):
     """
 
     SQRT = "_xp.sqrt"
+    PYTHON_FLOATS = False
     POWER = "_xp.pow"
     IN_PLACE = False  # JAX arrays are immutable: ``_d_x = _d_x + ...``, never ``+=``
 

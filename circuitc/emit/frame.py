@@ -13,6 +13,10 @@ class NumpyFrame:
     #: (``_d_x += ...``); a backend whose arrays may be immutable (JAX) writes ``x = x + ...``
     IN_PLACE = True
 
+    #: whether the prologue's fast test may pass a scalar argument as a Python float
+    #: (``floats.py``; the array-API backend converts every argument itself)
+    PYTHON_FLOATS = True
+
     helpers: set[str]
 
     def seed(self, output: str) -> str:

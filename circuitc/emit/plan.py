@@ -318,6 +318,9 @@ def _prologues(out: Plan, c: Compiled, printer: Printer) -> None:
     out.prologue = prologue(c, [n for n, _ in c.wrt] + c.inputs, everything)
     if shape_checks(c):
         printer.helpers.add("_bind")
+    prologues = out.prologue + out.predict_prologue
+    if printer.PYTHON_FLOATS and any("_f64(" in line for line in prologues):
+        printer.helpers.add("_f64")  # the fast test of an argument that may be a Python float
 
 
 def output_display(p: Plan) -> str:

@@ -7,11 +7,13 @@ the NumPy and ``math`` paths, metadata); the templates do no arithmetic.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import jinja2
 
 from .._version import __version__
 from ..core.program import Compiled
+from . import lincomb
 from .fastpath import FastPrinter, has_math_path
 from .layout import (
     WIDTH,
@@ -122,6 +124,10 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
     """What a module template is given; ``printer_class`` prints another backend (no fast path)."""
     p, fast = module_plans(c, printer_class)
     tiny = tiny_context(c, printer_class)
+    plain = p  # jvp/hvp/jacobian are printed from the plan itself (emit/tangent.py, hvp.py)
+    if printer_class is None:  # the NumPy path: wide sums of theta * x as one product
+        p = lincomb.rewrite(c, p, ModulePrinter(c.graph, p.names))
+        plain = replace(plain, helpers=p.helpers)
     circuit = c.circuit
     args = [name for name, _ in c.wrt] + c.inputs
     source, steps_text = _header_text(circuit)
@@ -171,9 +177,9 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
     context |= tiny
     if not c.second_order:  # jvp, hvp and jacobian only raise an error that says why
         return context | dict(second_order=False, second_order_why=c.second_order_why)
-    context |= tangent_context(c, p, args, printer_class or Printer)
+    context |= tangent_context(c, plain, args, printer_class or Printer)
     if printer_class is None:  # the NumPy module: jvp and hvp planned as value_and_grad is
-        context["bodies"] |= tangent_memory_plan(c, p, context)
+        context["bodies"] |= tangent_memory_plan(c, plain, context)
     return context | {"second_order": True}
 
 
@@ -201,8 +207,10 @@ def module_plans(c: Compiled, printer_class: type | None = None) -> tuple[Plan, 
     """The NumPy path's plan and the fast path's (None without one), printed for the module
     (``x**2`` as ``x * x``; the fast path rewritten by ``shape.py``); ``printer_class``: another
     backend's printer, which gets no fast path."""
-    p = plan(c, printer_class=printer_class or ModulePrinter)
-    if printer_class is not None or not has_math_path(c):
+    if printer_class is not None:
+        return plan(c, printer_class=printer_class), None
+    p = plan(c, printer_class=ModulePrinter)
+    if not has_math_path(c):
         return p, None
     return p, fast_plan(plan(c, math=True, printer_class=FastPrinter))
 
