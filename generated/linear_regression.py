@@ -45,6 +45,7 @@ SECOND_ORDER = True
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray
 _type = type
+_float = float
 
 
 _float64 = _np.dtype(_np.float64)
@@ -161,6 +162,12 @@ def _reduce(grad, like, fresh=False):
     return out[()] if out.ndim == 0 else out
 
 
+def _f64(value):
+    """A Python float or a float64 ndarray: an argument the prologue's fast test passes as it is
+    (NumPy takes a Python float beside float64 arrays as a float64)."""
+    return _type(value) is _float or _type(value) is _ndarray and value.dtype is _float64
+
+
 #: the parameters' names (an argument of the circuit may be called WRT; none starts with _)
 _WRT = WRT
 
@@ -188,8 +195,9 @@ def _tangent(tangents, name, param, dtype):
             f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
             f"{_np.shape(param)}, the shape of {name}"
         )
-    if tangent.dtype != param.dtype:
-        tangent = tangent.astype(param.dtype)
+    like = getattr(param, "dtype", dtype)  # a Python float parameter: the call's dtype
+    if tangent.dtype != like:
+        tangent = tangent.astype(like)
     return tangent
 
 
@@ -204,7 +212,6 @@ def _tangent_out(dot, like, dtype):
     return _value(out[0, 0] if shape == (1, 1) else out)
 
 
-_float = float
 #: what math raises where NumPy returns inf/nan; the fast path then leaves it to NumPy
 _MathError = (OverflowError, ValueError, ZeroDivisionError)
 
@@ -646,26 +653,17 @@ def predict(
     Data inputs it does not read (the target) may be left out.
     """
     if (
-        _type(theta_0) is _ndarray
-        and theta_0.dtype is _float64
-        and _type(theta_1) is _ndarray
-        and theta_1.dtype is _float64
-        and _type(theta_2) is _ndarray
-        and theta_2.dtype is _float64
-        and _type(theta_3) is _ndarray
-        and theta_3.dtype is _float64
-        and _type(theta_4) is _ndarray
-        and theta_4.dtype is _float64
-        and _type(x_1) is _ndarray
-        and x_1.dtype is _float64
-        and _type(x_2) is _ndarray
-        and x_2.dtype is _float64
-        and _type(x_3) is _ndarray
-        and x_3.dtype is _float64
-        and _type(x_4) is _ndarray
-        and x_4.dtype is _float64
+        _f64(theta_0)
+        and _f64(theta_1)
+        and _f64(theta_2)
+        and _f64(theta_3)
+        and _f64(theta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+        and _f64(x_4)
     ):
-        _dt = _float64  # float64 arrays: nothing to convert
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4)
         theta_0 = _arg(theta_0, _dt, "theta_0")

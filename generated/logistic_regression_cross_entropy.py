@@ -43,6 +43,7 @@ SECOND_ORDER = True
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray
 _type = type
+_float = float
 
 
 _float64 = _np.dtype(_np.float64)
@@ -159,6 +160,12 @@ def _reduce(grad, like, fresh=False):
     return out[()] if out.ndim == 0 else out
 
 
+def _f64(value):
+    """A Python float or a float64 ndarray: an argument the prologue's fast test passes as it is
+    (NumPy takes a Python float beside float64 arrays as a float64)."""
+    return _type(value) is _float or _type(value) is _ndarray and value.dtype is _float64
+
+
 @_np.errstate(over="ignore")
 def _sigmoid(a):
     """1 / (1 + exp(-a)), the usual formula, with exp's overflow silenced.
@@ -205,8 +212,9 @@ def _tangent(tangents, name, param, dtype):
             f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
             f"{_np.shape(param)}, the shape of {name}"
         )
-    if tangent.dtype != param.dtype:
-        tangent = tangent.astype(param.dtype)
+    like = getattr(param, "dtype", dtype)  # a Python float parameter: the call's dtype
+    if tangent.dtype != like:
+        tangent = tangent.astype(like)
     return tangent
 
 
@@ -236,28 +244,18 @@ def forward(
 ) -> _Arg:
     """Return J, the circuit's output."""
     if (
-        _type(theta_0) is _ndarray
-        and theta_0.dtype is _float64
-        and _type(theta_1) is _ndarray
-        and theta_1.dtype is _float64
-        and _type(theta_2) is _ndarray
-        and theta_2.dtype is _float64
-        and _type(theta_3) is _ndarray
-        and theta_3.dtype is _float64
-        and _type(theta_4) is _ndarray
-        and theta_4.dtype is _float64
-        and _type(x_1) is _ndarray
-        and x_1.dtype is _float64
-        and _type(x_2) is _ndarray
-        and x_2.dtype is _float64
-        and _type(x_3) is _ndarray
-        and x_3.dtype is _float64
-        and _type(x_4) is _ndarray
-        and x_4.dtype is _float64
-        and _type(y_star) is _ndarray
-        and y_star.dtype is _float64
+        _f64(theta_0)
+        and _f64(theta_1)
+        and _f64(theta_2)
+        and _f64(theta_3)
+        and _f64(theta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+        and _f64(x_4)
+        and _f64(y_star)
     ):
-        _dt = _float64  # float64 arrays: nothing to convert
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4, y_star)
         theta_0 = _arg(theta_0, _dt, "theta_0")
@@ -299,28 +297,18 @@ def value_and_grad(
 ) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
     if (
-        _type(theta_0) is _ndarray
-        and theta_0.dtype is _float64
-        and _type(theta_1) is _ndarray
-        and theta_1.dtype is _float64
-        and _type(theta_2) is _ndarray
-        and theta_2.dtype is _float64
-        and _type(theta_3) is _ndarray
-        and theta_3.dtype is _float64
-        and _type(theta_4) is _ndarray
-        and theta_4.dtype is _float64
-        and _type(x_1) is _ndarray
-        and x_1.dtype is _float64
-        and _type(x_2) is _ndarray
-        and x_2.dtype is _float64
-        and _type(x_3) is _ndarray
-        and x_3.dtype is _float64
-        and _type(x_4) is _ndarray
-        and x_4.dtype is _float64
-        and _type(y_star) is _ndarray
-        and y_star.dtype is _float64
+        _f64(theta_0)
+        and _f64(theta_1)
+        and _f64(theta_2)
+        and _f64(theta_3)
+        and _f64(theta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+        and _f64(x_4)
+        and _f64(y_star)
     ):
-        _dt = _float64  # float64 arrays: nothing to convert
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4, y_star)
         theta_0 = _arg(theta_0, _dt, "theta_0")
@@ -432,28 +420,18 @@ def jvp(
     out counts as zero); the tangent of J, sum over parameters of dJ/dp · p-dot, has J's shape.
     """
     if (
-        _type(theta_0) is _ndarray
-        and theta_0.dtype is _float64
-        and _type(theta_1) is _ndarray
-        and theta_1.dtype is _float64
-        and _type(theta_2) is _ndarray
-        and theta_2.dtype is _float64
-        and _type(theta_3) is _ndarray
-        and theta_3.dtype is _float64
-        and _type(theta_4) is _ndarray
-        and theta_4.dtype is _float64
-        and _type(x_1) is _ndarray
-        and x_1.dtype is _float64
-        and _type(x_2) is _ndarray
-        and x_2.dtype is _float64
-        and _type(x_3) is _ndarray
-        and x_3.dtype is _float64
-        and _type(x_4) is _ndarray
-        and x_4.dtype is _float64
-        and _type(y_star) is _ndarray
-        and y_star.dtype is _float64
+        _f64(theta_0)
+        and _f64(theta_1)
+        and _f64(theta_2)
+        and _f64(theta_3)
+        and _f64(theta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+        and _f64(x_4)
+        and _f64(y_star)
     ):
-        _dt = _float64  # float64 arrays: nothing to convert
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4, y_star)
         theta_0 = _arg(theta_0, _dt, "theta_0")
@@ -530,28 +508,18 @@ def hvp(
     parameters (one left out counts as zero); each result has its parameter's shape.
     """
     if (
-        _type(theta_0) is _ndarray
-        and theta_0.dtype is _float64
-        and _type(theta_1) is _ndarray
-        and theta_1.dtype is _float64
-        and _type(theta_2) is _ndarray
-        and theta_2.dtype is _float64
-        and _type(theta_3) is _ndarray
-        and theta_3.dtype is _float64
-        and _type(theta_4) is _ndarray
-        and theta_4.dtype is _float64
-        and _type(x_1) is _ndarray
-        and x_1.dtype is _float64
-        and _type(x_2) is _ndarray
-        and x_2.dtype is _float64
-        and _type(x_3) is _ndarray
-        and x_3.dtype is _float64
-        and _type(x_4) is _ndarray
-        and x_4.dtype is _float64
-        and _type(y_star) is _ndarray
-        and y_star.dtype is _float64
+        _f64(theta_0)
+        and _f64(theta_1)
+        and _f64(theta_2)
+        and _f64(theta_3)
+        and _f64(theta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+        and _f64(x_4)
+        and _f64(y_star)
     ):
-        _dt = _float64  # float64 arrays: nothing to convert
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4, y_star)
         theta_0 = _arg(theta_0, _dt, "theta_0")
@@ -656,26 +624,17 @@ def predict(
     Data inputs it does not read (the target) may be left out.
     """
     if (
-        _type(theta_0) is _ndarray
-        and theta_0.dtype is _float64
-        and _type(theta_1) is _ndarray
-        and theta_1.dtype is _float64
-        and _type(theta_2) is _ndarray
-        and theta_2.dtype is _float64
-        and _type(theta_3) is _ndarray
-        and theta_3.dtype is _float64
-        and _type(theta_4) is _ndarray
-        and theta_4.dtype is _float64
-        and _type(x_1) is _ndarray
-        and x_1.dtype is _float64
-        and _type(x_2) is _ndarray
-        and x_2.dtype is _float64
-        and _type(x_3) is _ndarray
-        and x_3.dtype is _float64
-        and _type(x_4) is _ndarray
-        and x_4.dtype is _float64
+        _f64(theta_0)
+        and _f64(theta_1)
+        and _f64(theta_2)
+        and _f64(theta_3)
+        and _f64(theta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+        and _f64(x_4)
     ):
-        _dt = _float64  # float64 arrays: nothing to convert
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
     else:
         _dt = _dtype(theta_0, theta_1, theta_2, theta_3, theta_4, x_1, x_2, x_3, x_4)
         theta_0 = _arg(theta_0, _dt, "theta_0")

@@ -41,6 +41,7 @@ JACOBIAN_MODE = "forward"
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray
 _type = type
+_float = float
 
 
 _float64 = _np.dtype(_np.float64)
@@ -241,8 +242,9 @@ def _tangent(tangents, name, param, dtype):
             f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
             f"{_np.shape(param)}, the shape of {name}"
         )
-    if tangent.dtype != param.dtype:
-        tangent = tangent.astype(param.dtype)
+    like = getattr(param, "dtype", dtype)  # a Python float parameter: the call's dtype
+    if tangent.dtype != like:
+        tangent = tangent.astype(like)
     return tangent
 
 

@@ -34,6 +34,7 @@ SECOND_ORDER = True
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray
 _type = type
+_float = float
 
 
 _float64 = _np.dtype(_np.float64)
@@ -150,6 +151,12 @@ def _reduce(grad, like, fresh=False):
     return out[()] if out.ndim == 0 else out
 
 
+def _f64(value):
+    """A Python float or a float64 ndarray: an argument the prologue's fast test passes as it is
+    (NumPy takes a Python float beside float64 arrays as a float64)."""
+    return _type(value) is _float or _type(value) is _ndarray and value.dtype is _float64
+
+
 #: the parameters' names (an argument of the circuit may be called WRT; none starts with _)
 _WRT = WRT
 
@@ -177,8 +184,9 @@ def _tangent(tangents, name, param, dtype):
             f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
             f"{_np.shape(param)}, the shape of {name}"
         )
-    if tangent.dtype != param.dtype:
-        tangent = tangent.astype(param.dtype)
+    like = getattr(param, "dtype", dtype)  # a Python float parameter: the call's dtype
+    if tangent.dtype != like:
+        tangent = tangent.astype(like)
     return tangent
 
 
@@ -193,7 +201,6 @@ def _tangent_out(dot, like, dtype):
     return _value(out[0, 0] if shape == (1, 1) else out)
 
 
-_float = float
 #: what math raises where NumPy returns inf/nan; the fast path then leaves it to NumPy
 _MathError = (OverflowError, ValueError, ZeroDivisionError)
 #: the math functions the fast path calls, bound once (a global name is one lookup a call)
@@ -213,8 +220,8 @@ def forward(*, x: _Arg) -> _Arg:
             return _math_cos(_math_sin(t) + 3.0 * t)
         except _MathError:
             pass
-    if _type(x) is _ndarray and x.dtype is _float64:
-        _dt = _float64  # float64 arrays: nothing to convert
+    if _f64(x):
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
     else:
         _dt = _dtype(x)
         x = _arg(x, _dt, "x")
@@ -244,8 +251,8 @@ def value_and_grad(*, x: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
             }
         except _MathError:
             pass
-    if _type(x) is _ndarray and x.dtype is _float64:
-        _dt = _float64  # float64 arrays: nothing to convert
+    if _f64(x):
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
     else:
         _dt = _dtype(x)
         x = _arg(x, _dt, "x")
@@ -286,8 +293,8 @@ def jvp(_tangents, /, *, x: _Arg) -> tuple[_Arg, _Arg]:
     The first argument maps parameter names to tangents shaped like the parameters (one left
     out counts as zero); the tangent of J, sum over parameters of dJ/dp · p-dot, has J's shape.
     """
-    if _type(x) is _ndarray and x.dtype is _float64:
-        _dt = _float64  # float64 arrays: nothing to convert
+    if _f64(x):
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
     else:
         _dt = _dtype(x)
         x = _arg(x, _dt, "x")
@@ -322,8 +329,8 @@ def hvp(_vectors, /, *, x: _Arg) -> dict[str, _Arg]:
     tangent along v. The first argument maps parameter names to vectors shaped like the
     parameters (one left out counts as zero); each result has its parameter's shape.
     """
-    if _type(x) is _ndarray and x.dtype is _float64:
-        _dt = _float64  # float64 arrays: nothing to convert
+    if _f64(x):
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
     else:
         _dt = _dtype(x)
         x = _arg(x, _dt, "x")

@@ -89,6 +89,7 @@ SECOND_ORDER = True
 _Arg = "float | _np.ndarray"
 _ndarray = _np.ndarray
 _type = type
+_float = float
 
 
 _float64 = _np.dtype(_np.float64)
@@ -205,6 +206,12 @@ def _reduce(grad, like, fresh=False):
     return out[()] if out.ndim == 0 else out
 
 
+def _f64(value):
+    """A Python float or a float64 ndarray: an argument the prologue's fast test passes as it is
+    (NumPy takes a Python float beside float64 arrays as a float64)."""
+    return _type(value) is _float or _type(value) is _ndarray and value.dtype is _float64
+
+
 @_np.errstate(over="ignore")
 def _sigmoid(a):
     """1 / (1 + exp(-a)), the usual formula, with exp's overflow silenced.
@@ -244,8 +251,9 @@ def _tangent(tangents, name, param, dtype):
             f"the tangent of {name!r} has shape {_np.shape(tangent)}; expected "
             f"{_np.shape(param)}, the shape of {name}"
         )
-    if tangent.dtype != param.dtype:
-        tangent = tangent.astype(param.dtype)
+    like = getattr(param, "dtype", dtype)  # a Python float parameter: the call's dtype
+    if tangent.dtype != like:
+        tangent = tangent.astype(like)
     return tangent
 
 
@@ -289,58 +297,87 @@ def forward(
     y_star: _Arg,
 ) -> _Arg:
     """Return J, the circuit's output."""
-    _dt = _dtype(
-        alpha_1_0,
-        alpha_1_1,
-        alpha_1_2,
-        alpha_1_3,
-        alpha_2_0,
-        alpha_2_1,
-        alpha_2_2,
-        alpha_2_3,
-        alpha_3_0,
-        alpha_3_1,
-        alpha_3_2,
-        alpha_3_3,
-        alpha_4_0,
-        alpha_4_1,
-        alpha_4_2,
-        alpha_4_3,
-        beta_0,
-        beta_1,
-        beta_2,
-        beta_3,
-        beta_4,
-        x_1,
-        x_2,
-        x_3,
-        y_star,
-    )
-    alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
-    alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
-    alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
-    alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
-    alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
-    alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
-    alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
-    alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
-    alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
-    alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
-    alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
-    alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
-    alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
-    alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
-    alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
-    alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
-    beta_0 = _arg(beta_0, _dt, "beta_0")
-    beta_1 = _arg(beta_1, _dt, "beta_1")
-    beta_2 = _arg(beta_2, _dt, "beta_2")
-    beta_3 = _arg(beta_3, _dt, "beta_3")
-    beta_4 = _arg(beta_4, _dt, "beta_4")
-    x_1 = _arg(x_1, _dt, "x_1")
-    x_2 = _arg(x_2, _dt, "x_2")
-    x_3 = _arg(x_3, _dt, "x_3")
-    y_star = _arg(y_star, _dt, "y_star")
+    if (
+        _f64(alpha_1_0)
+        and _f64(alpha_1_1)
+        and _f64(alpha_1_2)
+        and _f64(alpha_1_3)
+        and _f64(alpha_2_0)
+        and _f64(alpha_2_1)
+        and _f64(alpha_2_2)
+        and _f64(alpha_2_3)
+        and _f64(alpha_3_0)
+        and _f64(alpha_3_1)
+        and _f64(alpha_3_2)
+        and _f64(alpha_3_3)
+        and _f64(alpha_4_0)
+        and _f64(alpha_4_1)
+        and _f64(alpha_4_2)
+        and _f64(alpha_4_3)
+        and _f64(beta_0)
+        and _f64(beta_1)
+        and _f64(beta_2)
+        and _f64(beta_3)
+        and _f64(beta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+        and _f64(y_star)
+    ):
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(
+            alpha_1_0,
+            alpha_1_1,
+            alpha_1_2,
+            alpha_1_3,
+            alpha_2_0,
+            alpha_2_1,
+            alpha_2_2,
+            alpha_2_3,
+            alpha_3_0,
+            alpha_3_1,
+            alpha_3_2,
+            alpha_3_3,
+            alpha_4_0,
+            alpha_4_1,
+            alpha_4_2,
+            alpha_4_3,
+            beta_0,
+            beta_1,
+            beta_2,
+            beta_3,
+            beta_4,
+            x_1,
+            x_2,
+            x_3,
+            y_star,
+        )
+        alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
+        alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
+        alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
+        alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
+        alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
+        alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
+        alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
+        alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
+        alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
+        alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
+        alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
+        alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
+        alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
+        alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
+        alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
+        alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        beta_1 = _arg(beta_1, _dt, "beta_1")
+        beta_2 = _arg(beta_2, _dt, "beta_2")
+        beta_3 = _arg(beta_3, _dt, "beta_3")
+        beta_4 = _arg(beta_4, _dt, "beta_4")
+        x_1 = _arg(x_1, _dt, "x_1")
+        x_2 = _arg(x_2, _dt, "x_2")
+        x_3 = _arg(x_3, _dt, "x_3")
+        y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 41)
     a_1 = alpha_1_0 + alpha_1_1 * x_1 + alpha_1_2 * x_2 + alpha_1_3 * x_3  # _t0, _t1, _t2 inline
     a_2 = alpha_2_0 + x_1 * alpha_2_1 + x_2 * alpha_2_2 + x_3 * alpha_2_3  # _t3, _t4, _t5 inline
@@ -394,58 +431,87 @@ def value_and_grad(
     y_star: _Arg,
 ) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
-    _dt = _dtype(
-        alpha_1_0,
-        alpha_1_1,
-        alpha_1_2,
-        alpha_1_3,
-        alpha_2_0,
-        alpha_2_1,
-        alpha_2_2,
-        alpha_2_3,
-        alpha_3_0,
-        alpha_3_1,
-        alpha_3_2,
-        alpha_3_3,
-        alpha_4_0,
-        alpha_4_1,
-        alpha_4_2,
-        alpha_4_3,
-        beta_0,
-        beta_1,
-        beta_2,
-        beta_3,
-        beta_4,
-        x_1,
-        x_2,
-        x_3,
-        y_star,
-    )
-    alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
-    alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
-    alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
-    alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
-    alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
-    alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
-    alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
-    alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
-    alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
-    alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
-    alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
-    alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
-    alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
-    alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
-    alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
-    alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
-    beta_0 = _arg(beta_0, _dt, "beta_0")
-    beta_1 = _arg(beta_1, _dt, "beta_1")
-    beta_2 = _arg(beta_2, _dt, "beta_2")
-    beta_3 = _arg(beta_3, _dt, "beta_3")
-    beta_4 = _arg(beta_4, _dt, "beta_4")
-    x_1 = _arg(x_1, _dt, "x_1")
-    x_2 = _arg(x_2, _dt, "x_2")
-    x_3 = _arg(x_3, _dt, "x_3")
-    y_star = _arg(y_star, _dt, "y_star")
+    if (
+        _f64(alpha_1_0)
+        and _f64(alpha_1_1)
+        and _f64(alpha_1_2)
+        and _f64(alpha_1_3)
+        and _f64(alpha_2_0)
+        and _f64(alpha_2_1)
+        and _f64(alpha_2_2)
+        and _f64(alpha_2_3)
+        and _f64(alpha_3_0)
+        and _f64(alpha_3_1)
+        and _f64(alpha_3_2)
+        and _f64(alpha_3_3)
+        and _f64(alpha_4_0)
+        and _f64(alpha_4_1)
+        and _f64(alpha_4_2)
+        and _f64(alpha_4_3)
+        and _f64(beta_0)
+        and _f64(beta_1)
+        and _f64(beta_2)
+        and _f64(beta_3)
+        and _f64(beta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+        and _f64(y_star)
+    ):
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(
+            alpha_1_0,
+            alpha_1_1,
+            alpha_1_2,
+            alpha_1_3,
+            alpha_2_0,
+            alpha_2_1,
+            alpha_2_2,
+            alpha_2_3,
+            alpha_3_0,
+            alpha_3_1,
+            alpha_3_2,
+            alpha_3_3,
+            alpha_4_0,
+            alpha_4_1,
+            alpha_4_2,
+            alpha_4_3,
+            beta_0,
+            beta_1,
+            beta_2,
+            beta_3,
+            beta_4,
+            x_1,
+            x_2,
+            x_3,
+            y_star,
+        )
+        alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
+        alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
+        alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
+        alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
+        alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
+        alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
+        alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
+        alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
+        alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
+        alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
+        alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
+        alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
+        alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
+        alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
+        alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
+        alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        beta_1 = _arg(beta_1, _dt, "beta_1")
+        beta_2 = _arg(beta_2, _dt, "beta_2")
+        beta_3 = _arg(beta_3, _dt, "beta_3")
+        beta_4 = _arg(beta_4, _dt, "beta_4")
+        x_1 = _arg(x_1, _dt, "x_1")
+        x_2 = _arg(x_2, _dt, "x_2")
+        x_3 = _arg(x_3, _dt, "x_3")
+        y_star = _arg(y_star, _dt, "y_star")
     # forward (ops: 41)
     a_1 = alpha_1_0 + alpha_1_1 * x_1 + alpha_1_2 * x_2 + alpha_1_3 * x_3  # _t0, _t1, _t2 inline
     a_2 = alpha_2_0 + x_1 * alpha_2_1 + x_2 * alpha_2_2 + x_3 * alpha_2_3  # _t3, _t4, _t5 inline
@@ -648,58 +714,87 @@ def jvp(
     The first argument maps parameter names to tangents shaped like the parameters (one left
     out counts as zero); the tangent of J, sum over parameters of dJ/dp · p-dot, has J's shape.
     """
-    _dt = _dtype(
-        alpha_1_0,
-        alpha_1_1,
-        alpha_1_2,
-        alpha_1_3,
-        alpha_2_0,
-        alpha_2_1,
-        alpha_2_2,
-        alpha_2_3,
-        alpha_3_0,
-        alpha_3_1,
-        alpha_3_2,
-        alpha_3_3,
-        alpha_4_0,
-        alpha_4_1,
-        alpha_4_2,
-        alpha_4_3,
-        beta_0,
-        beta_1,
-        beta_2,
-        beta_3,
-        beta_4,
-        x_1,
-        x_2,
-        x_3,
-        y_star,
-    )
-    alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
-    alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
-    alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
-    alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
-    alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
-    alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
-    alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
-    alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
-    alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
-    alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
-    alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
-    alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
-    alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
-    alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
-    alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
-    alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
-    beta_0 = _arg(beta_0, _dt, "beta_0")
-    beta_1 = _arg(beta_1, _dt, "beta_1")
-    beta_2 = _arg(beta_2, _dt, "beta_2")
-    beta_3 = _arg(beta_3, _dt, "beta_3")
-    beta_4 = _arg(beta_4, _dt, "beta_4")
-    x_1 = _arg(x_1, _dt, "x_1")
-    x_2 = _arg(x_2, _dt, "x_2")
-    x_3 = _arg(x_3, _dt, "x_3")
-    y_star = _arg(y_star, _dt, "y_star")
+    if (
+        _f64(alpha_1_0)
+        and _f64(alpha_1_1)
+        and _f64(alpha_1_2)
+        and _f64(alpha_1_3)
+        and _f64(alpha_2_0)
+        and _f64(alpha_2_1)
+        and _f64(alpha_2_2)
+        and _f64(alpha_2_3)
+        and _f64(alpha_3_0)
+        and _f64(alpha_3_1)
+        and _f64(alpha_3_2)
+        and _f64(alpha_3_3)
+        and _f64(alpha_4_0)
+        and _f64(alpha_4_1)
+        and _f64(alpha_4_2)
+        and _f64(alpha_4_3)
+        and _f64(beta_0)
+        and _f64(beta_1)
+        and _f64(beta_2)
+        and _f64(beta_3)
+        and _f64(beta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+        and _f64(y_star)
+    ):
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(
+            alpha_1_0,
+            alpha_1_1,
+            alpha_1_2,
+            alpha_1_3,
+            alpha_2_0,
+            alpha_2_1,
+            alpha_2_2,
+            alpha_2_3,
+            alpha_3_0,
+            alpha_3_1,
+            alpha_3_2,
+            alpha_3_3,
+            alpha_4_0,
+            alpha_4_1,
+            alpha_4_2,
+            alpha_4_3,
+            beta_0,
+            beta_1,
+            beta_2,
+            beta_3,
+            beta_4,
+            x_1,
+            x_2,
+            x_3,
+            y_star,
+        )
+        alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
+        alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
+        alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
+        alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
+        alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
+        alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
+        alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
+        alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
+        alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
+        alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
+        alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
+        alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
+        alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
+        alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
+        alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
+        alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        beta_1 = _arg(beta_1, _dt, "beta_1")
+        beta_2 = _arg(beta_2, _dt, "beta_2")
+        beta_3 = _arg(beta_3, _dt, "beta_3")
+        beta_4 = _arg(beta_4, _dt, "beta_4")
+        x_1 = _arg(x_1, _dt, "x_1")
+        x_2 = _arg(x_2, _dt, "x_2")
+        x_3 = _arg(x_3, _dt, "x_3")
+        y_star = _arg(y_star, _dt, "y_star")
     _check_tangents(_tangents)
     _dot_alpha_1_0 = _tangent(_tangents, "alpha_1_0", alpha_1_0, _dt)
     _dot_alpha_1_1 = _tangent(_tangents, "alpha_1_1", alpha_1_1, _dt)
@@ -835,58 +930,87 @@ def hvp(
     tangent along v. The first argument maps parameter names to vectors shaped like the
     parameters (one left out counts as zero); each result has its parameter's shape.
     """
-    _dt = _dtype(
-        alpha_1_0,
-        alpha_1_1,
-        alpha_1_2,
-        alpha_1_3,
-        alpha_2_0,
-        alpha_2_1,
-        alpha_2_2,
-        alpha_2_3,
-        alpha_3_0,
-        alpha_3_1,
-        alpha_3_2,
-        alpha_3_3,
-        alpha_4_0,
-        alpha_4_1,
-        alpha_4_2,
-        alpha_4_3,
-        beta_0,
-        beta_1,
-        beta_2,
-        beta_3,
-        beta_4,
-        x_1,
-        x_2,
-        x_3,
-        y_star,
-    )
-    alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
-    alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
-    alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
-    alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
-    alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
-    alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
-    alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
-    alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
-    alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
-    alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
-    alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
-    alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
-    alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
-    alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
-    alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
-    alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
-    beta_0 = _arg(beta_0, _dt, "beta_0")
-    beta_1 = _arg(beta_1, _dt, "beta_1")
-    beta_2 = _arg(beta_2, _dt, "beta_2")
-    beta_3 = _arg(beta_3, _dt, "beta_3")
-    beta_4 = _arg(beta_4, _dt, "beta_4")
-    x_1 = _arg(x_1, _dt, "x_1")
-    x_2 = _arg(x_2, _dt, "x_2")
-    x_3 = _arg(x_3, _dt, "x_3")
-    y_star = _arg(y_star, _dt, "y_star")
+    if (
+        _f64(alpha_1_0)
+        and _f64(alpha_1_1)
+        and _f64(alpha_1_2)
+        and _f64(alpha_1_3)
+        and _f64(alpha_2_0)
+        and _f64(alpha_2_1)
+        and _f64(alpha_2_2)
+        and _f64(alpha_2_3)
+        and _f64(alpha_3_0)
+        and _f64(alpha_3_1)
+        and _f64(alpha_3_2)
+        and _f64(alpha_3_3)
+        and _f64(alpha_4_0)
+        and _f64(alpha_4_1)
+        and _f64(alpha_4_2)
+        and _f64(alpha_4_3)
+        and _f64(beta_0)
+        and _f64(beta_1)
+        and _f64(beta_2)
+        and _f64(beta_3)
+        and _f64(beta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+        and _f64(y_star)
+    ):
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(
+            alpha_1_0,
+            alpha_1_1,
+            alpha_1_2,
+            alpha_1_3,
+            alpha_2_0,
+            alpha_2_1,
+            alpha_2_2,
+            alpha_2_3,
+            alpha_3_0,
+            alpha_3_1,
+            alpha_3_2,
+            alpha_3_3,
+            alpha_4_0,
+            alpha_4_1,
+            alpha_4_2,
+            alpha_4_3,
+            beta_0,
+            beta_1,
+            beta_2,
+            beta_3,
+            beta_4,
+            x_1,
+            x_2,
+            x_3,
+            y_star,
+        )
+        alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
+        alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
+        alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
+        alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
+        alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
+        alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
+        alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
+        alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
+        alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
+        alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
+        alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
+        alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
+        alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
+        alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
+        alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
+        alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        beta_1 = _arg(beta_1, _dt, "beta_1")
+        beta_2 = _arg(beta_2, _dt, "beta_2")
+        beta_3 = _arg(beta_3, _dt, "beta_3")
+        beta_4 = _arg(beta_4, _dt, "beta_4")
+        x_1 = _arg(x_1, _dt, "x_1")
+        x_2 = _arg(x_2, _dt, "x_2")
+        x_3 = _arg(x_3, _dt, "x_3")
+        y_star = _arg(y_star, _dt, "y_star")
     _check_tangents(_vectors)
     _dot_alpha_1_0 = _tangent(_vectors, "alpha_1_0", alpha_1_0, _dt)
     _dot_alpha_1_1 = _tangent(_vectors, "alpha_1_1", alpha_1_1, _dt)
@@ -1130,56 +1254,84 @@ def predict(
 
     Data inputs it does not read (the target) may be left out.
     """
-    _dt = _dtype(
-        alpha_1_0,
-        alpha_1_1,
-        alpha_1_2,
-        alpha_1_3,
-        alpha_2_0,
-        alpha_2_1,
-        alpha_2_2,
-        alpha_2_3,
-        alpha_3_0,
-        alpha_3_1,
-        alpha_3_2,
-        alpha_3_3,
-        alpha_4_0,
-        alpha_4_1,
-        alpha_4_2,
-        alpha_4_3,
-        beta_0,
-        beta_1,
-        beta_2,
-        beta_3,
-        beta_4,
-        x_1,
-        x_2,
-        x_3,
-    )
-    alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
-    alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
-    alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
-    alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
-    alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
-    alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
-    alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
-    alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
-    alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
-    alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
-    alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
-    alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
-    alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
-    alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
-    alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
-    alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
-    beta_0 = _arg(beta_0, _dt, "beta_0")
-    beta_1 = _arg(beta_1, _dt, "beta_1")
-    beta_2 = _arg(beta_2, _dt, "beta_2")
-    beta_3 = _arg(beta_3, _dt, "beta_3")
-    beta_4 = _arg(beta_4, _dt, "beta_4")
-    x_1 = _arg(x_1, _dt, "x_1")
-    x_2 = _arg(x_2, _dt, "x_2")
-    x_3 = _arg(x_3, _dt, "x_3")
+    if (
+        _f64(alpha_1_0)
+        and _f64(alpha_1_1)
+        and _f64(alpha_1_2)
+        and _f64(alpha_1_3)
+        and _f64(alpha_2_0)
+        and _f64(alpha_2_1)
+        and _f64(alpha_2_2)
+        and _f64(alpha_2_3)
+        and _f64(alpha_3_0)
+        and _f64(alpha_3_1)
+        and _f64(alpha_3_2)
+        and _f64(alpha_3_3)
+        and _f64(alpha_4_0)
+        and _f64(alpha_4_1)
+        and _f64(alpha_4_2)
+        and _f64(alpha_4_3)
+        and _f64(beta_0)
+        and _f64(beta_1)
+        and _f64(beta_2)
+        and _f64(beta_3)
+        and _f64(beta_4)
+        and _f64(x_1)
+        and _f64(x_2)
+        and _f64(x_3)
+    ):
+        _dt = _float64  # Python floats and float64 arrays: nothing to convert
+    else:
+        _dt = _dtype(
+            alpha_1_0,
+            alpha_1_1,
+            alpha_1_2,
+            alpha_1_3,
+            alpha_2_0,
+            alpha_2_1,
+            alpha_2_2,
+            alpha_2_3,
+            alpha_3_0,
+            alpha_3_1,
+            alpha_3_2,
+            alpha_3_3,
+            alpha_4_0,
+            alpha_4_1,
+            alpha_4_2,
+            alpha_4_3,
+            beta_0,
+            beta_1,
+            beta_2,
+            beta_3,
+            beta_4,
+            x_1,
+            x_2,
+            x_3,
+        )
+        alpha_1_0 = _arg(alpha_1_0, _dt, "alpha_1_0")
+        alpha_1_1 = _arg(alpha_1_1, _dt, "alpha_1_1")
+        alpha_1_2 = _arg(alpha_1_2, _dt, "alpha_1_2")
+        alpha_1_3 = _arg(alpha_1_3, _dt, "alpha_1_3")
+        alpha_2_0 = _arg(alpha_2_0, _dt, "alpha_2_0")
+        alpha_2_1 = _arg(alpha_2_1, _dt, "alpha_2_1")
+        alpha_2_2 = _arg(alpha_2_2, _dt, "alpha_2_2")
+        alpha_2_3 = _arg(alpha_2_3, _dt, "alpha_2_3")
+        alpha_3_0 = _arg(alpha_3_0, _dt, "alpha_3_0")
+        alpha_3_1 = _arg(alpha_3_1, _dt, "alpha_3_1")
+        alpha_3_2 = _arg(alpha_3_2, _dt, "alpha_3_2")
+        alpha_3_3 = _arg(alpha_3_3, _dt, "alpha_3_3")
+        alpha_4_0 = _arg(alpha_4_0, _dt, "alpha_4_0")
+        alpha_4_1 = _arg(alpha_4_1, _dt, "alpha_4_1")
+        alpha_4_2 = _arg(alpha_4_2, _dt, "alpha_4_2")
+        alpha_4_3 = _arg(alpha_4_3, _dt, "alpha_4_3")
+        beta_0 = _arg(beta_0, _dt, "beta_0")
+        beta_1 = _arg(beta_1, _dt, "beta_1")
+        beta_2 = _arg(beta_2, _dt, "beta_2")
+        beta_3 = _arg(beta_3, _dt, "beta_3")
+        beta_4 = _arg(beta_4, _dt, "beta_4")
+        x_1 = _arg(x_1, _dt, "x_1")
+        x_2 = _arg(x_2, _dt, "x_2")
+        x_3 = _arg(x_3, _dt, "x_3")
     a_1 = alpha_1_0 + alpha_1_1 * x_1 + alpha_1_2 * x_2 + alpha_1_3 * x_3  # _t0, _t1, _t2 inline
     a_2 = alpha_2_0 + x_1 * alpha_2_1 + x_2 * alpha_2_2 + x_3 * alpha_2_3  # _t3, _t4, _t5 inline
     a_3 = alpha_3_0 + x_1 * alpha_3_1 + x_2 * alpha_3_2 + x_3 * alpha_3_3  # _t6, _t7, _t8 inline

@@ -70,7 +70,9 @@ def reduce_to(grad, like):
 def hand_logreg(thetas, xs, y):
     """J and dsum(J)/dθ_j from the mathematics, in long double: dJ/da = σ(a) - y."""
     ld = np.longdouble
-    a = sum(np.asarray(t, dtype=ld) * np.asarray(x, dtype=ld) for t, x in zip(thetas, xs, strict=True))
+    a = sum(
+        np.asarray(t, dtype=ld) * np.asarray(x, dtype=ld) for t, x in zip(thetas, xs, strict=True)
+    )
     J = y * softplus(-a) + (1 - y) * softplus(a)
     da = sigmoid(a) - np.asarray(y, dtype=ld)
     return J, [reduce_to(da * np.asarray(x, dtype=ld), t) for t, x in zip(thetas, xs, strict=True)]
@@ -79,7 +81,9 @@ def hand_logreg(thetas, xs, y):
 def hand_linreg(b, ws, xs, y):
     ld = np.longdouble
     r = np.asarray(b, dtype=ld) - np.asarray(y, dtype=ld)
-    r = r + sum(np.asarray(w, dtype=ld) * np.asarray(x, dtype=ld) for w, x in zip(ws, xs, strict=True))
+    r = r + sum(
+        np.asarray(w, dtype=ld) * np.asarray(x, dtype=ld) for w, x in zip(ws, xs, strict=True)
+    )
     J = r * r / 2 + sum(np.asarray(w, dtype=ld) ** 2 for w in ws[:3]) / 10
     grads = [reduce_to(r, b)]
     for j, (w, x) in enumerate(zip(ws, xs, strict=True)):
