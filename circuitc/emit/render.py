@@ -124,10 +124,7 @@ def render_context(c: Compiled, printer_class: type | None = None) -> dict:
     """What a module template is given; ``printer_class`` prints another backend (no fast path)."""
     p, fast = module_plans(c, printer_class)
     tiny = tiny_context(c, printer_class)
-    plain = p  # jvp/hvp/jacobian are printed from the plan itself (emit/tangent.py, hvp.py)
-    if printer_class is None:  # the NumPy path: wide sums of theta * x as one product
-        p = lincomb.rewrite(c, p, ModulePrinter(c.graph, p.names))
-        plain = replace(plain, helpers=p.helpers)
+    p, plain = stacked_plans(c, p, printer_class)
     circuit = c.circuit
     args = [name for name, _ in c.wrt] + c.inputs
     source, steps_text = _header_text(circuit)
@@ -201,6 +198,16 @@ class ModulePrinter(Printer):
     """The NumPy path of an emitted module: ``x**2`` of a named value as ``x * x``."""
 
     SQUARES = True
+
+
+def stacked_plans(c: Compiled, p: Plan, printer_class) -> tuple[Plan, Plan]:
+    """The NumPy path's plan with its wide sums of theta * x as one product (``lincomb.py``),
+    and the plan itself, which jvp, hvp and jacobian print (``tangent.py``, ``hvp.py``), with
+    the helpers of both; another backend's plan stays as it is."""
+    if printer_class is not None:
+        return p, p
+    stacked = lincomb.rewrite(c, p, ModulePrinter(c.graph, p.names))
+    return stacked, replace(p, helpers=stacked.helpers)
 
 
 def module_plans(c: Compiled, printer_class: type | None = None) -> tuple[Plan, Plan | None]:
