@@ -278,3 +278,39 @@ def _expr(D):
     thetas, xs = sp.symbols(f"theta0:{D}"), sp.symbols(f"x0:{D}")
     a = sp.Add(*(t * x for t, x in zip(thetas, xs, strict=True)))
     return sp.log(1 + sp.exp(-a)), list(thetas)
+
+
+def many_sums(k: int):
+    """k neurons, each a sum of MIN_TERMS products w_ij·x_j, squared and added: k stacked sums."""
+    xs = sp.symbols(f"x0:{MIN_TERMS}")
+    ws = [sp.symbols(f"w{i}_0:{MIN_TERMS}") for i in range(k)]
+    sums = [sp.Add(*(w * x for w, x in zip(row, xs, strict=True))) for row in ws]
+    return sp.Add(*(s**2 for s in sums)), [w for row in ws for w in row]
+
+
+def one_wide_sum(n: int):
+    return _expr(n)
+
+
+@pytest.mark.parametrize("make, n", [(many_sums, 40), (one_wide_sum, 400)])
+def test_the_rewrite_is_linear(make, n):
+    """The rewrite's own steps (lines executed, never time) at most ~double when the circuit
+    doubles: each list of lines is rewritten in one pass for all the sums."""
+    from test_wide_compile import DOUBLING, steps
+
+    from circuitc.emit import lincomb
+    from circuitc.emit.plan import plan
+    from circuitc.emit.render import ModulePrinter
+    from circuitc.front.circuit import as_circuit
+    from circuitc.pipeline import build
+
+    counts = []
+    for k in (n, 2 * n):
+        c = build(as_circuit(*make(k), name="wide"))
+        p = plan(c, printer_class=ModulePrinter)
+        out = lincomb.rewrite(c, p, ModulePrinter(c.graph, p.names))
+        assert any("_lincomb_grad(" in line.rhs for line in out.backward)
+        counts.append(
+            steps(lambda c=c, p=p: lincomb.rewrite(c, p, ModulePrinter(c.graph, p.names)))
+        )
+    assert counts[1] <= DOUBLING * counts[0], counts

@@ -141,18 +141,21 @@ def _term(c: Compiled, v: int, wrt: set[int]):
 
 
 def rewrite(c: Compiled, p: Plan, printer) -> Plan:
-    """``p`` with its function bodies and gradients in the stacked form (``p`` unchanged)."""
+    """``p`` with its function bodies and gradients in the stacked form (``p`` unchanged).
+    Each list of lines is rewritten in one pass for all the sums (linear in the circuit)."""
     combs = find(c)
     if not combs:
         return p
     taken = set(p.names.values()) | {n for n, _ in c.wrt} | set(c.inputs)
-    forms = [_Form(c, comb, printer, taken) for comb in combs]
+    counts: dict[int, int] = {}
+    for u in c.updates:
+        counts[u.target] = counts.get(u.target, 0) + 1
+    forms = [_Form(c, comb, printer, taken, counts) for comb in combs]
     out = replace(p, names=p.names)
-    for form in forms:
-        out.forward = form.forward(out.forward)
-        out.forward_full = form.forward(out.forward_full)
-        out.predict = form.forward(out.predict)
-        out.backward, out.grads = form.backward(out.backward, out.grads)
+    out.forward, out.forward_full, out.predict = (
+        _forward(forms, lines) for lines in (p.forward, p.forward_full, p.predict)
+    )
+    out.backward, out.grads = _backward(c, forms, p.backward, p.grads)
     helpers = set(p.helpers) | printer.helpers | {"_stack_rows", "_lincomb"}
     if any(form.exclusive for form in forms):
         helpers.add("_lincomb_grad")
@@ -168,11 +171,54 @@ def _free(name: str, taken: set[str]) -> str:
     return name
 
 
-class _Form:
-    """The stacked lines of one ``Comb``, written into the plan's line lists."""
+def _forward(forms: list[_Form], lines: list[Line]) -> list[Line]:
+    """Forward lines with each sum's own lines replaced by its two stacked lines."""
+    by_root = {form.root: form for form in forms}
+    gone = {name for form in forms for name in form.gone_names}
+    out = []
+    for line in lines:
+        if line.lhs in gone:
+            continue
+        form = by_root.get(line.lhs)
+        out += form.forward_lines(line) if form is not None else [line]
+    return out
 
-    def __init__(self, c: Compiled, comb: Comb, printer, taken: set[str]):
-        self.c, self.comb, self.printer = c, comb, printer
+
+def _backward(c: Compiled, forms: list[_Form], lines: list[Line], grads):
+    """The backward lines without the copies of each sum's adjoint and its matched terms'
+    updates, one ``_lincomb_grad`` line in their place; the gradients that read it."""
+    names = forms[0].printer.names
+    owner = {v: form for form in forms for v in form.gone}
+    exclusive = {v: form for form in forms for v in form.exclusive}
+    to_root = {
+        names[c.adjoint[v]]: names[c.adjoint[form.comb.root]]
+        for v, form in owner.items()
+        if v in c.adjoint and form.comb.root in c.adjoint
+    }
+    out, k, placed = [], 0, []
+    for line in lines:
+        u = c.updates[k] if k < len(c.updates) else None
+        if u is None or line.lhs != names[c.adjoint[u.target]]:
+            out.append(line)  # the seed, or a shared backward value
+            continue
+        k += 1
+        if u.target in owner:
+            continue  # a copy of a sum's adjoint
+        form = exclusive.get(u.source)
+        if form is None:
+            out.append(rename(line, to_root) if u.source in owner else line)
+        elif form not in placed and form.comb.root in c.adjoint:
+            out.append(form.grad_line(names[c.adjoint[form.comb.root]]))
+            placed.append(form)
+    read = {name: expr for form in placed for name, expr in form.gradients()}
+    return out, [(n, read.get(n, e)) for n, e in grads]
+
+
+class _Form:
+    """The stacked lines of one ``Comb``."""
+
+    def __init__(self, c: Compiled, comb: Comb, printer, taken: set[str], counts):
+        self.comb, self.printer = comb, printer
         names = printer.names
         self.root = names[comb.root]
         base = self.root.lstrip("_")
@@ -180,32 +226,20 @@ class _Form:
         self.gsum = _free(f"_gsum_{base}", taken)
         self.scale = "1" if comb.scale == 1 else printer.number(comb.scale)
         self.params = [names[t] for _, t, _ in comb.terms]
-        counts: dict[int, int] = {}
-        for u in c.updates:
-            counts[u.target] = counts.get(u.target, 0) + 1
         # θ_j whose only contribution is its term's: the gradient comes from _lincomb_grad
         self.exclusive = {term for term, t, _ in comb.terms if counts.get(t) == 1}
         self.gone = set(comb.inner) | {term for term, _, _ in comb.terms}
+        self.gone_names = {names[v] for v in self.gone if v in names}
 
-    def forward(self, lines: list[Line]) -> list[Line]:
-        """The forward lines with the sum's own lines replaced by the stacked two."""
+    def forward_lines(self, line: Line) -> list[Line]:
+        """The sum's line ``line`` as the stacked two."""
         names, comb = self.printer.names, self.comb
-        if not any(line.lhs == self.root for line in lines):
-            return lines
-        gone = {names[v] for v in self.gone if v in names}
         xs = ", ".join(names[x] for _, _, x in comb.terms)
         rhs = f"_lincomb({self.rows}, {self.scale}, {', '.join(self.params)}){self._rest()}"
         first, last = names.get(comb.terms[0][0], "?"), names.get(comb.terms[-1][0], "?")
         comment = f"{len(comb.terms)} terms theta*x ({first} ... {last}) as one product"
-        out = []
-        for line in lines:
-            if line.lhs in gone:
-                continue
-            if line.lhs == self.root:
-                out.append(Line(self.rows, f"_stack_rows({xs})"))
-                line = Line(self.root, rhs, comment=comment, note=line.note)
-            out.append(line)
-        return out
+        stacked = Line(self.rows, f"_stack_rows({xs})")
+        return [stacked, Line(self.root, rhs, comment=comment, note=line.note)]
 
     def _rest(self) -> str:
         """`` + a - b * c``: the sum's terms that did not match, as the printer adds them."""
@@ -218,35 +252,17 @@ class _Form:
                 text += " - " + pr._wrap_term(neg, 0)
         return text
 
-    def backward(self, lines: list[Line], grads: list[tuple[str, str]]):
-        """The backward lines without the copies of the sum's adjoint and the matched terms'
-        updates, the one ``_lincomb_grad`` line in their place; the gradients that read it."""
-        c, names = self.c, self.printer.names
-        adj = {v: names[c.adjoint[v]] for v in self.gone | {self.comb.root} if v in c.adjoint}
-        to_root = {adj[v]: adj[self.comb.root] for v in self.gone if v in adj}
-        out, k, placed = [], 0, False
-        for line in lines:
-            u = c.updates[k] if k < len(c.updates) else None
-            if u is None or line.lhs != names[c.adjoint[u.target]]:
-                out.append(line)  # the seed, or a shared backward value
-                continue
-            k += 1
-            if u.target in self.gone:
-                continue  # a copy of the sum's adjoint
-            if u.source in self.exclusive:
-                if not placed and self.comb.root in c.adjoint:
-                    out.append(self._grad_line(adj[self.comb.root]))
-                    placed = True
-                continue
-            out.append(rename(line, to_root) if u.source in self.gone else line)
-        if not placed:
-            return out, grads
-        index = {names[t]: j for j, (term, t, _) in enumerate(self.comb.terms)}
-        wanted = {names[t] for term, t, _ in self.comb.terms if term in self.exclusive}
-        new = [(n, f"{self.gsum}[{index[n]}]" if n in wanted else e) for n, e in grads]
-        return out, new
-
-    def _grad_line(self, adjoint: str) -> Line:
+    def grad_line(self, adjoint: str) -> Line:
+        """``_gsum = _lincomb_grad(...)``: every θ_j's gradient, from the sum's adjoint."""
         rhs = f"_lincomb_grad({adjoint}, {self.rows}, {self.scale}, {', '.join(self.params)})"
         comment = f"dJ/d{self.params[0]} ... dJ/d{self.params[-1]}: {adjoint} times the rows"
         return Line(self.gsum, rhs, comment=comment)
+
+    def gradients(self) -> list[tuple[str, str]]:
+        """The gradient dict's entries of the exclusive θ_j: ``_gsum[j]``."""
+        names = self.printer.names
+        return [
+            (names[t], f"{self.gsum}[{j}]")
+            for j, (term, t, _) in enumerate(self.comb.terms)
+            if term in self.exclusive
+        ]
