@@ -298,15 +298,15 @@ def _tiny_softplus(a):
 def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
     """Return J, the circuit's output."""
     if (
-        _type(theta) is _ndarray
-        and theta.dtype is _float64
-        and theta.shape == (31, 1)
-        and _type(X) is _ndarray
-        and X.dtype is _float64
+        _type(X) is _ndarray
         and X.shape == (1, 31)
+        and X.dtype is _float64
         and _type(y) is _ndarray
-        and y.dtype is _float64
         and y.shape == (1, 1)
+        and y.dtype is _float64
+        and _type(theta) is _ndarray
+        and theta.shape == (31, 1)
+        and theta.dtype is _float64
     ):
         # tiny shapes (every dimension 1): the 1×1 values as Python floats, exactly the NumPy
         # path's values; on a division by zero or an overflow, the NumPy path below runs instead
@@ -351,15 +351,15 @@ def forward(*, theta: _Arg, X: _Arg, y: _Arg) -> _Arg:
 def value_and_grad(*, theta: _Arg, X: _Arg, y: _Arg) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
     if (
-        _type(theta) is _ndarray
-        and theta.dtype is _float64
-        and theta.shape == (31, 1)
-        and _type(X) is _ndarray
-        and X.dtype is _float64
+        _type(X) is _ndarray
         and X.shape == (1, 31)
+        and X.dtype is _float64
         and _type(y) is _ndarray
-        and y.dtype is _float64
         and y.shape == (1, 1)
+        and y.dtype is _float64
+        and _type(theta) is _ndarray
+        and theta.shape == (31, 1)
+        and theta.dtype is _float64
     ):
         # tiny shapes (every dimension 1): the 1×1 values as Python floats, exactly the NumPy
         # path's values; on a division by zero or an overflow, the NumPy path below runs instead

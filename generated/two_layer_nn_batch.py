@@ -289,21 +289,21 @@ def _tiny_sigmoid(a):
 def forward(*, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg) -> _Arg:
     """Return J, the circuit's output."""
     if (
-        _type(alpha) is _ndarray
-        and alpha.dtype is _float64
-        and alpha.shape == (31, 32)
-        and _type(beta) is _ndarray
-        and beta.dtype is _float64
-        and beta.shape == (32, 1)
-        and _type(beta_0) is _ndarray
-        and beta_0.dtype is _float64
-        and beta_0.shape == (1, 1)
-        and _type(X) is _ndarray
-        and X.dtype is _float64
+        _type(X) is _ndarray
         and X.shape == (1, 31)
+        and X.dtype is _float64
         and _type(y) is _ndarray
-        and y.dtype is _float64
         and y.shape == (1, 1)
+        and y.dtype is _float64
+        and _type(alpha) is _ndarray
+        and alpha.shape == (31, 32)
+        and alpha.dtype is _float64
+        and _type(beta) is _ndarray
+        and beta.shape == (32, 1)
+        and beta.dtype is _float64
+        and _type(beta_0) is _ndarray
+        and beta_0.shape == (1, 1)
+        and beta_0.dtype is _float64
     ):
         # tiny shapes (every dimension 1): the 1×1 values as Python floats, exactly the NumPy
         # path's values; on a division by zero or an overflow, the NumPy path below runs instead
@@ -381,21 +381,21 @@ def value_and_grad(
 ) -> tuple[_Arg, dict[str, _Arg]]:
     """Return J and the gradient of sum(J), as a dict keyed by parameter name."""
     if (
-        _type(alpha) is _ndarray
-        and alpha.dtype is _float64
-        and alpha.shape == (31, 32)
-        and _type(beta) is _ndarray
-        and beta.dtype is _float64
-        and beta.shape == (32, 1)
-        and _type(beta_0) is _ndarray
-        and beta_0.dtype is _float64
-        and beta_0.shape == (1, 1)
-        and _type(X) is _ndarray
-        and X.dtype is _float64
+        _type(X) is _ndarray
         and X.shape == (1, 31)
+        and X.dtype is _float64
         and _type(y) is _ndarray
-        and y.dtype is _float64
         and y.shape == (1, 1)
+        and y.dtype is _float64
+        and _type(alpha) is _ndarray
+        and alpha.shape == (31, 32)
+        and alpha.dtype is _float64
+        and _type(beta) is _ndarray
+        and beta.shape == (32, 1)
+        and beta.dtype is _float64
+        and _type(beta_0) is _ndarray
+        and beta_0.shape == (1, 1)
+        and beta_0.dtype is _float64
     ):
         # tiny shapes (every dimension 1): the 1×1 values as Python floats, exactly the NumPy
         # path's values; on a division by zero or an overflow, the NumPy path below runs instead
