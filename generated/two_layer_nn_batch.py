@@ -272,7 +272,6 @@ def _tangent_out(dot, like, dtype):
     return _value(out[0, 0] if shape == (1, 1) else out)
 
 
-_float = float
 #: what Python raises where NumPy returns inf/nan; the tiny path then leaves it to NumPy
 _MathError = (OverflowError, ValueError, ZeroDivisionError)
 
