@@ -314,3 +314,62 @@ def test_the_rewrite_is_linear(make, n):
             steps(lambda c=c, p=p: lincomb.rewrite(c, p, ModulePrinter(c.graph, p.names)))
         )
     assert counts[1] <= DOUBLING * counts[0], counts
+
+
+def _linear(ws, xs, scale=1):
+    return sp.Add(*(scale * w * x for w, x in zip(ws, xs, strict=True)))
+
+
+SHAPES_OF_SUMS = {
+    # J per instance; the inputs a_j sort before the parameters w_j (x·θ order in the products)
+    "J is the sum": lambda ws, xs: _linear(ws, xs),
+    "scale 2, squared": lambda ws, xs: _linear(ws, xs, 2) ** 2,
+    # w0 twice, the odd term first: the constant most terms share wins, the rest is added after
+    "mixed scales": lambda ws, xs: (5 * ws[0] * xs[1] + _linear(ws, xs, sp.Rational(1, 3))) ** 2,
+    "bias and sine": lambda ws, xs: sp.sin(_linear(ws, xs, -1) + ws[0] ** 2 + 3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHAPES_OF_SUMS))
+def test_shapes_of_sums_against_sympy(case):
+    """J and sum-gradients against sympy.diff + lambdify (an independent oracle)."""
+    D, N = 10, 7
+    ws, xs = sp.symbols(f"w0:{D}"), sp.symbols(f"a0:{D}")
+    J = SHAPES_OF_SUMS[case](ws, xs)
+    m = circuitc.compile(J, wrt=list(ws), name="shapes")
+    assert "_lincomb_grad(" in m.__source__
+    rng = np.random.default_rng(len(case))
+    wv, xv = [float(v) for v in rng.normal(0, 0.5, D)], [rng.normal(0, 1, N) for _ in range(D)]
+    point = kwargs([w.name for w in ws], wv) | kwargs([x.name for x in xs], xv)
+    value, g = m.value_and_grad(**point)
+    args = list(ws) + list(xs)
+    want = sp.lambdify(args, J, "numpy")(*wv, *xv) * np.ones(N)
+    np.testing.assert_allclose(value, want, rtol=1e-12, atol=1e-12)
+    for w in ws:
+        dw = sp.lambdify(args, sp.diff(J, w), "numpy")(*wv, *xv) * np.ones(N)
+        np.testing.assert_allclose(g[w.name], np.sum(dw), rtol=1e-12, atol=1e-11)
+
+
+def test_a_named_step_and_the_prediction():
+    """The sum as a named step ``a`` read by the loss and by the prediction σ(a)."""
+    D, N = 12, 9
+    ws, xs = sp.symbols(f"w0:{D}"), sp.symbols(f"x0:{D}")
+    a, y = sp.symbols("a y")
+    s = circuitc.sigmoid(a)
+    loss = -(y * sp.log(s) + (1 - y) * sp.log(1 - s))
+    circuit = circuitc.Circuit(
+        "stepped", loss, list(ws), steps=[(a, _linear(ws, xs))], prediction=s
+    )
+    m = circuitc.compile(circuit)
+    assert "_lincomb_grad(" in m.__source__ and "_rows_a" in m.__source__
+    rng = np.random.default_rng(2)
+    wv, xv = [float(v) for v in rng.normal(0, 0.4, D)], [rng.normal(0, 1, N) for _ in range(D)]
+    yv = (rng.random(N) < 0.5).astype(np.float64)
+    point = kwargs([w.name for w in ws], wv) | kwargs([x.name for x in xs], xv)
+    value, g = m.value_and_grad(**point, y=yv)
+    want_J, want_g = hand_logreg(wv, xv, yv)
+    assert_near(value, want_J, 10.0, what="J")
+    for j, w in enumerate(ws):
+        assert_near(g[w.name], want_g[j], np.sum(np.abs(xv[j])), what=w.name)
+    av = sum(w * x for w, x in zip(wv, xv, strict=True))
+    np.testing.assert_allclose(m.predict(**point), sigmoid(av), rtol=1e-14, atol=1e-15)

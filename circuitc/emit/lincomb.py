@@ -19,8 +19,8 @@ gradients ``X @ g`` as two BLAS calls. This pass rewrites the NumPy path's funct
 At run time the helpers take the matrix route only where it computes the same thing: the x_j
 float arrays of one shape, the θ_j scalars of their dtype, the adjoint of the sum's shape;
 anything else (a parameter given as an array, inputs of different broadcastable shapes,
-Python floats alone) runs term by term. A term matches when it is ``c·θ·x`` (one constant c
-shared by the matched terms, θ a scalar parameter that appears in no other matched term, x an
+Python floats alone) runs term by term. A term matches when it is ``c·θ·x`` (c the constant
+most of the sum's terms share, θ a scalar parameter that appears in no other matched term, x an
 input without an adjoint) used only by the sum; a sum needs ``MIN_TERMS`` matched terms.
 
 Values: the matrix route sums the products in BLAS's order, not the tree's; the result is
@@ -31,6 +31,7 @@ left to right over the terms (the tree's order for at most 8 terms).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from ..core.program import Compiled
@@ -108,11 +109,15 @@ def _comb(c: Compiled, root: int, inner, wrt: set[int], pinned: set[int], uses) 
             stack.extend(reversed(g.nodes[v].args))
         else:
             leaves.append(v)
-    terms, rest, scale, used = [], [], None, set()
-    for v in leaves:
-        match = _term(c, v, wrt) if uses.get(v, 0) == 1 and v not in pinned else None
-        if match is not None and match[0] not in used and scale in (None, match[2]):
-            scale = match[2]
+    matches = [
+        _term(c, v, wrt) if uses.get(v, 0) == 1 and v not in pinned else None for v in leaves
+    ]
+    # the constant most terms share (the first of those tied): the others are added after
+    common = Counter(m[2] for m in matches if m is not None).most_common(1)
+    scale = common[0][0] if common else None
+    terms, rest, used = [], [], set()
+    for v, match in zip(leaves, matches, strict=True):
+        if match is not None and match[0] not in used and match[2] == scale:
             used.add(match[0])
             terms.append((v, match[0], match[1]))
         else:
