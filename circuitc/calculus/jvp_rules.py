@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..core.ir import Graph
 from ..core.ops import COMPARISONS, LOGIC, MATRIX_OPS
-from . import rules
+from . import boundary, rules
 from .products import product_vjp
 
 
@@ -67,6 +67,8 @@ def _matrix_jvp(graph: Graph, nid: int, dots: list[int | None]) -> list[int | No
     if op == "transpose":
         return [graph.transpose(d)]
     if op == "sum":
+        if graph.nodes[args[0]].shape == ():  # a broadcast adjoint summed (boundary.total)
+            return [boundary.total(graph, d)]
         return [graph.reduce_sum(d, node.attrs[0])]
     if op == "broadcast":
         return [graph.expand(d, node.shape)]

@@ -15,7 +15,7 @@ import sympy as sp
 from ..core.ir import LEAF_OPS, Graph, broadcast_shapes
 from ..core.program import Update
 from ..front.lower import Lowerer
-from . import rules
+from . import boundary, rules
 
 
 def needs_adjoint(graph: Graph, output: int, wrt: list[int]) -> set[int]:
@@ -41,11 +41,14 @@ def sweep(
     if output not in needed:
         return updates, adjoint
     adjoint[output] = graph.add_node("adj", (), (output, *tag), graph.nodes[output].shape)
+    varying = boundary.may_broadcast(graph)
     for v in sorted(needed, reverse=True):
         node = graph.nodes[v]
         if node.op in LEAF_OPS or v not in adjoint:
             continue
         g = adjoint[v]
+        if varying and boundary.collapses(graph, v):
+            g = boundary.total(graph, g)  # d sum(J)/d(node): one number for the matrix rule
         contributions, partials = _contributions(graph, v, g)
         for i, (arg, contrib) in enumerate(zip(node.args, contributions, strict=True)):
             if contrib is None or arg not in needed:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..core.program import Compiled
 from .floats import may_stay_floats
 from .layout import WIDTH, condition, long_statement, shape_tuple, wrapped_lines
+from .single import single_number_lines
 
 
 def shape_checks(c: Compiled, names: list[str] | None = None) -> list[str]:
@@ -69,7 +70,7 @@ def prologue(c: Compiled, names: list[str], roots=()) -> list[str]:
         lines += ["    " + line for line in convert]
     else:
         lines = convert
-    return lines + shape_lines(c, names, roots)
+    return lines + shape_lines(c, names, roots) + single_number_lines(c.graph, names, roots)
 
 
 def fast_tests(name: str, may_be_float: bool) -> tuple[str, ...]:
