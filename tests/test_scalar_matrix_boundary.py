@@ -120,6 +120,18 @@ def test_array_meeting_a_1x1_product_is_refused(build):
         m.hvp({"w": np.ones((2, 1))}, **{k: VALS[k] for k in names})
 
 
+def test_array_api_backend_sums_and_refuses_the_same():
+    pytest.importorskip("array_api_compat")
+    m = circuitc.compile(c * sp.Trace(A.T * A), wrt=[A], name="b_xp", backend="array_api")
+    J, g = m.value_and_grad(c=VALS["c"], A=VALS["A"])
+    np.testing.assert_allclose(np.asarray(g["A"]), np.full((3, 2), 6.0))
+    one = circuitc.compile(c * (w.T * w), wrt=[w], name="b_xp_one", backend="array_api")
+    with pytest.raises(ValueError, match=r"^c must be a single number in this circuit"):
+        one.value_and_grad(c=VALS["c"], w=VALS["w"])
+    J, g = one.value_and_grad(c=np.array(2.0), w=VALS["w"])
+    np.testing.assert_allclose(np.asarray(g["w"]), np.full((2, 1), 4.0))  # 2c·w
+
+
 @pytest.mark.parametrize("value", [2.0, np.float64(2.0), np.array(2.0), np.array([2.0])])
 def test_one_number_meeting_a_1x1_product(value):
     m, names = _compile(sp.exp(c * (w.T * w)) / 4, [w], "b_one_ok")

@@ -24,6 +24,7 @@ from .layout import tuple_text, wrapped_lines
 from .printer import ADD, ATOM, Printer
 from .prologue import shape_lines
 from .render import environment, render_context
+from .single import single_number_lines
 
 TEMPLATE = "array_api.py.j2"
 
@@ -227,7 +228,8 @@ def prologue(c: Compiled, names: list[str], label: str) -> list[str]:
     array of that namespace, then the shape check (on static shapes only)."""
     lines = wrapped_lines("_xp, _dt, _dev = _namespace(", [label, *names], ")", indent=4)
     lines += [f'{a} = _arg(_xp, {a}, _dt, _dev, "{a}")' for a in names]
-    return lines + shape_lines(c, names)
+    roots = [c.output, *(u.expr for u in c.updates)]
+    return lines + shape_lines(c, names) + single_number_lines(c.graph, names, roots, xp=True)
 
 
 def _result(c: Compiled, nid: int | None, text: str, copy: bool) -> str:

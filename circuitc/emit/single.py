@@ -34,17 +34,20 @@ def single_numbers(graph: Graph, roots) -> list[str]:
     return sorted(found)
 
 
-def single_number_lines(graph: Graph, names: list[str], roots) -> list[str]:
-    """The call-time check, after the arguments are converted to NumPy scalars or arrays."""
+def single_number_lines(graph: Graph, names: list[str], roots, xp: bool = False) -> list[str]:
+    """The call-time check, after the arguments are converted: ``_np.size`` takes a Python
+    float too; the array-API module's arguments (``xp``) are arrays of the call's library, whose
+    ``size`` may not be an int (a method in PyTorch), so their shape is read instead."""
     lines = []
     for name in single_numbers(graph, roots):
         if name in names:
+            test = f"any(_n != 1 for _n in {name}.shape)" if xp else f"_np.size({name}) != 1"
             message = (
                 f"{name} must be a single number in this circuit (it meets a 1x1 matrix),"
                 " got shape "
             )
             lines += [
-                f"if {name}.size != 1:",
+                f"if {test}:",
                 f'    raise ValueError(f"{message}{{{name}.shape}}")',
             ]
     return lines
