@@ -304,6 +304,24 @@ def test_the_cli_takes_a_jacobian_mode(tmp_path):
         assert f'JACOBIAN_MODE = "{want}"' in text, json.dumps(mode)
 
 
+def test_show_takes_the_same_jacobian_mode_as_compile(tmp_path, capsys):
+    """``show`` prints what ``compile`` writes, option for option (it ignored --jacobian-mode)."""
+    from circuitc.cli import main
+
+    circuit = tmp_path / "c.py"
+    circuit.write_text(
+        "import sympy as sp\nfrom circuitc import Circuit, nn\n"
+        "r = sp.MatrixSymbol('r', 1, 40)\nw = sp.MatrixSymbol('w', 40, 2)\n"
+        "circuit = Circuit('narrow', nn.tanh(r * w), wrt=[w])\n"
+    )
+    for mode in ("forward", "reverse"):
+        out = tmp_path / mode
+        assert main(["compile", str(circuit), "-o", str(out), "--jacobian-mode", mode]) == 0
+        capsys.readouterr()
+        assert main(["show", str(circuit), "--jacobian-mode", mode]) == 0
+        assert capsys.readouterr().out == (out / "narrow.py").read_text()
+
+
 # -- a scalar in a 1×1 op --------------------------------------------------------------------------------
 def test_a_scalar_added_to_a_1x1_matrix_gets_a_scalar_adjoint():
     """J = t/2 + t[0, 0]², t = tanh(X W), all 1×1: the element's square is a scalar added to a

@@ -46,22 +46,8 @@ def add_second_order(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_compile(p: argparse.ArgumentParser) -> None:
-    add_file(p)
-    p.add_argument(
-        "-o",
-        "--out",
-        metavar="DIR",
-        default=DEFAULT_OUT,
-        help=f"folder to write DIR/<circuit name>.py into (default: {DEFAULT_OUT}/ of the "
-        "current folder, so that the output never meets the circuit file)",
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="overwrite DIR/<circuit name>.py even if circuitc did not generate it "
-        "(never the circuit file itself)",
-    )
+def add_emit_options(p: argparse.ArgumentParser) -> None:
+    """--backend, --jacobian-mode and --second-order: what ``compile`` and ``show`` emit."""
     p.add_argument(
         "--backend",
         choices=BACKEND_CHOICES,
@@ -80,6 +66,34 @@ def add_compile(p: argparse.ArgumentParser) -> None:
     add_second_order(p)
 
 
+def emit_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of ``circuitc.source`` that ``add_emit_options`` parsed."""
+    return {
+        "backend": args.backend,
+        "jacobian_mode": args.jacobian_mode,
+        "second_order": SECOND_ORDER[args.second_order],
+    }
+
+
+def add_compile(p: argparse.ArgumentParser) -> None:
+    add_file(p)
+    p.add_argument(
+        "-o",
+        "--out",
+        metavar="DIR",
+        default=DEFAULT_OUT,
+        help=f"folder to write DIR/<circuit name>.py into (default: {DEFAULT_OUT}/ of the "
+        "current folder, so that the output never meets the circuit file)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite DIR/<circuit name>.py even if circuitc did not generate it "
+        "(never the circuit file itself)",
+    )
+    add_emit_options(p)
+
+
 #: where ``compile FILE`` writes without ``-o``: a folder of its own, never beside the user's
 #: circuit files (the examples name their circuits after their files)
 DEFAULT_OUT = "generated"
@@ -91,19 +105,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     circuits = load_circuits(args.file, args.circuit)
     # every circuit compiles, and every target is checked, before anything is written
-    second_order = SECOND_ORDER[args.second_order]
-    texts = [
-        (
-            c.name,
-            source(
-                c,
-                backend=args.backend,
-                jacobian_mode=args.jacobian_mode,
-                second_order=second_order,
-            ),
-        )
-        for c in circuits
-    ]
+    options = emit_options(args)
+    texts = [(c.name, source(c, **options)) for c in circuits]
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"-o {args.out}: not a folder")
@@ -125,29 +128,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def add_show(p: argparse.ArgumentParser) -> None:
     add_file(p)
-    p.add_argument(
-        "--backend",
-        choices=BACKEND_CHOICES,
-        default="numpy",
-        help=BACKEND_HELP,
-    )
-    p.add_argument(
-        "--jacobian-mode",
-        choices=JACOBIAN_MODES,
-        default="auto",
-        help="how jacobian() of a matrix output is emitted: auto (reverse mode when the output "
-        "has fewer entries than the parameters and no size is symbolic, else forward), "
-        "forward (one tangent pass per parameter entry) or reverse (one backward pass per "
-        "output entry)",
-    )
-    add_second_order(p)
+    add_emit_options(p)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print the module emitted for each circuit of FILE."""
     circuits = load_circuits(args.file, args.circuit)
-    second_order = SECOND_ORDER[args.second_order]
-    texts = [source(c, backend=args.backend, second_order=second_order) for c in circuits]
+    options = emit_options(args)
+    texts = [source(c, **options) for c in circuits]
     sys.stdout.write("\n\n".join(texts))
     return 0
 
