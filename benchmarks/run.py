@@ -701,8 +701,16 @@ def compile_case(case: str, method: str) -> dict:
     raise KeyError(case)
 
 
+def pin_to_one_cpu() -> None:
+    """Run this process on one CPU: JAX 0.10 starts threads on every core whatever XLA_FLAGS
+    say, and the CPU time of two busy threads is not one thread's."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
 def worker(case: str, method: str, budget: float) -> dict:
     """Build one case for one method, time it, and return what the parent prints."""
+    pin_to_one_cpu()
     if case in dict(COMPILE_CASES):
         sys.setrecursionlimit(10_000)  # SymPy's fair chance (its own process: no one else sees it)
         try:
@@ -868,7 +876,8 @@ def machine() -> list[str]:
         f"- Python {platform.python_version()}; " + ", ".join(versions),
         "- threads: "
         + ", ".join(f"{k}={v}" for k, v in THREAD_ENV.items() if k != "XLA_FLAGS")
-        + f"; XLA_FLAGS='{THREAD_ENV['XLA_FLAGS']}'; torch.set_num_threads(1)",
+        + f"; XLA_FLAGS='{THREAD_ENV['XLA_FLAGS']}'; torch.set_num_threads(1); each worker "
+        "pinned to one CPU (sched_setaffinity)",
     ]
 
 
