@@ -96,10 +96,11 @@ def deep_modules(deep_dag):
     out = {}
     for levels in (500, 1000):
         circuit = circuitc.Circuit(f"dag{levels}", deep_dag[levels], [x, a])
-        # far below the depth: any recursion over the expression would fail here
+        # far below the depth: any recursion over the expression would fail here; jvp and
+        # hvp asked for (the 'auto' size leaves them out of a DAG this deep)
         with recursion_limit(250):
-            compiled = build(circuit)
-            module = circuitc.compile(circuit)
+            compiled = build(circuit, second_order=True)
+            module = circuitc.compile(circuit, second_order=True)
         out[levels] = (compiled, module)
     return out
 
@@ -149,6 +150,30 @@ def test_deep_dag_value_and_gradient(deep_modules, x0, a0):
     dual_x = dag_loop(Dual(x0, 1.0), Dual(a0), 1000)
     assert_close(grad["a"], dual_a.d, "exact", "dJ/da vs dual numbers", scale=1e-9)
     assert_close(grad["x"], dual_x.d, "exact", "dJ/dx vs dual numbers", scale=1e-9)
+
+
+@pytest.mark.parametrize(("x0", "a0"), [(0.3, -0.2), (1.0, 0.5)])
+def test_deep_dag_jvp_and_hvp(deep_modules, x0, a0):
+    """At 1000 levels: jvp against dual numbers of the plain loop, hvp against central
+    differences of the module's own gradient (its rows; the Hessian is symmetric)."""
+    module = deep_modules[1000][1]
+    assert module.SECOND_ORDER
+    _, grad = module.value_and_grad(x=x0, a=a0)
+    value, dot = module.jvp({"x": 0.25, "a": -1.5}, x=x0, a=a0)
+    dual = dag_loop(Dual(x0, 0.25), Dual(a0, -1.5), 1000)
+    assert_close(value, dual.v, "exact", "J", scale=1e-10)
+    assert_close(dot, dual.d, "exact", "J-dot vs dual numbers", scale=1e-9)
+    assert_close(dot, 0.25 * grad["x"] - 1.5 * grad["a"], "exact", "J-dot vs grad", scale=1e-9)
+    for name in ("x", "a"):
+        hv = module.hvp({name: 1.0}, x=x0, a=a0)
+        for row in ("x", "a"):
+            point = {"x": x0, "a": a0}
+
+            def g(t, point=point, row=row, name=name):
+                return module.grad(**{**point, name: t})[row]
+
+            fd = central_diff(g, point[name])
+            assert_close(hv[row], fd, "central", f"d2J/d{row}d{name}", scale=max(1.0, abs(fd)))
 
 
 def test_deep_dag_at_500_levels_agrees_too(deep_modules):
