@@ -1,7 +1,7 @@
 """A scalar argument given an array, next to a scalar made from matrices (docs/design.md, "One
 rule for outputs"): the gradient is of sum(J), so the adjoint arriving where a matrix becomes
 one number (trace, a sum over everything, an entry, a 1×1 product read as a scalar) is summed
-before a matrix rule uses it; a scalar argument that meets a 1×1 matrix must be one number,
+before a matrix rule uses it; a scalar argument that meets a matrix (a 1×1 product, c * A) must be one number,
 and the module says so (a ValueError naming it) instead of a NumPy error or a wrong number.
 
 Oracles: PyTorch autograd of sum(J) (skipped without torch) and central differences of the
@@ -108,8 +108,16 @@ def test_entry_times_array():
     np.testing.assert_allclose(g["w"], np.full((2, 1), 3.0))  # sum(c) * A[0, :].T
 
 
-@pytest.mark.parametrize("build", [lambda: sp.exp(c * (w.T * w)), lambda: c * (w.T * w)])
-def test_array_meeting_a_1x1_product_is_refused(build):
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: sp.exp(c * (w.T * w)),
+        lambda: c * (w.T * w),
+        lambda: sp.Trace(A.T * (c * A)) + (w.T * w)[0, 0],  # c would weight A's columns
+        lambda: nn.sum((sp.sin(c) * A).applyfunc(sp.exp)) * (w.T * w)[0, 0],
+    ],
+)
+def test_array_meeting_a_matrix_is_refused(build):
     m, names = _compile(build(), [w], "b_one")
     for call in (m.value_and_grad, m.forward, m.grad):
         with pytest.raises(ValueError, match=r"^c must be a single number in this circuit"):

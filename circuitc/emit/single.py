@@ -1,11 +1,13 @@
-"""The scalar arguments that must be single numbers: those that meet a 1×1 matrix.
+"""The scalar arguments that must be single numbers: those that meet a matrix.
 
-A scalar argument may be given an array (the arguments broadcast; docs/design.md, "One rule
-for outputs"), but a 1×1 matrix times such an array is no longer 1×1 in NumPy (``(1, 1) * (k,)``
-is ``(1, k)``), and reading it as a scalar (``[0, 0]``) or multiplying it by a matrix would
-silently drop entries or fail inside the module. So where a value of shape ``()`` that depends
-on scalar arguments enters an elementwise op of shape 1×1, the module checks at call time that
-those arguments hold one number and raises a ValueError naming them otherwise.
+A scalar argument may be given an array (the arguments broadcast over J; docs/design.md, "One
+rule for outputs"), but inside a matrix that array broadcasts against the matrix's own axes: a
+1×1 matrix times a (k,) array is (1, k) in NumPy, read as a scalar (``[0, 0]``) it silently
+drops entries, and ``c * A`` with c of shape (2,) weights A's columns instead of giving one J
+per entry of c. So where a value of shape ``()`` that depends on scalar arguments enters an
+elementwise op of a matrix shape, the module checks at call time that those arguments hold one
+number and raises a ValueError naming them otherwise (a circuit without such a meeting gets no
+check and emits what it emitted before).
 """
 
 from __future__ import annotations
@@ -15,22 +17,29 @@ from ..core.ops import MATRIX_OPS
 
 
 def single_numbers(graph: Graph, roots) -> list[str]:
-    """The scalar arguments, in name order, that reach an elementwise 1×1 node under ``roots``
-    through values of shape ``()`` (a dimension symbol is a ``dim`` leaf: never one of them)."""
-    reach: dict[int, frozenset] = {}
-    found: set[str] = set()
-    for v in graph.cone(roots):  # ascending ids: arguments before their users
+    """The scalar arguments, in name order, that reach an elementwise matrix node under ``roots``
+    through values of shape ``()`` (a dimension symbol is a ``dim`` leaf: never one of them).
+
+    One backward walk from the scalar arguments of those matrix nodes, through values of shape
+    ``()`` only, each node visited once: linear in the graph (a wide circuit has thousands of
+    scalar arguments; a set of them per node would be quadratic)."""
+    stack = []
+    for v in graph.cone(roots):
         node = graph.nodes[v]
-        if node.op == "sym" and node.shape == ():
-            reach[v] = frozenset(node.attrs[:1])
+        if node.shape == () or node.op in LEAF_OPS or node.op in MATRIX_OPS:
             continue
-        if node.op in LEAF_OPS or node.op in MATRIX_OPS:
+        stack.extend(a for a in node.args if graph.nodes[a].shape == ())
+    found, seen = set(), set()
+    while stack:
+        v = stack.pop()
+        if v in seen:
             continue
-        inner = frozenset().union(*(reach.get(a, frozenset()) for a in node.args))
-        if node.shape == ():
-            reach[v] = inner
-        elif node.shape == (1, 1):
-            found |= inner
+        seen.add(v)
+        node = graph.nodes[v]
+        if node.op == "sym":
+            found.add(node.attrs[0])
+        elif node.op not in LEAF_OPS and node.op not in MATRIX_OPS:
+            stack.extend(a for a in node.args if graph.nodes[a].shape == ())
     return sorted(found)
 
 
@@ -43,8 +52,7 @@ def single_number_lines(graph: Graph, names: list[str], roots, xp: bool = False)
         if name in names:
             test = f"any(_n != 1 for _n in {name}.shape)" if xp else f"_np.size({name}) != 1"
             message = (
-                f"{name} must be a single number in this circuit (it meets a 1x1 matrix),"
-                " got shape "
+                f"{name} must be a single number in this circuit (it meets a matrix), got shape "
             )
             lines += [
                 f"if {test}:",
