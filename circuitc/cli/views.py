@@ -117,7 +117,8 @@ def add_cost(p: argparse.ArgumentParser) -> None:
         default="",
         metavar="N=128,...",
         help="sizes of the matrix dimensions: the report adds the peak bytes value_and_grad"
-        " holds at those sizes, beside a hand-written estimate",
+        " holds at those sizes, beside a hand-written estimate; instances=N: the scalar"
+        " inputs are arrays of N instances",
     )
     p.add_argument(
         "--format",

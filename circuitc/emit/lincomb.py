@@ -5,7 +5,8 @@ over arrays ``x_j`` of N instances) gets, line for line, D products and D - 1 ad
 forward pass and D products, D negations and D sums in the backward pass: 4D NumPy calls on
 N-element arrays, where an expert stacks the x_j once and computes ``a = θ @ X`` and the D
 gradients ``X @ g`` as two BLAS calls. This pass rewrites the NumPy path's function bodies
-(never the plan: ``circuitc table``, ``trace`` and ``cost`` read that) into the expert's form:
+(never the plan: ``circuitc table``, ``trace`` and ``cost``'s op counts read that; ``cost``'s
+peak bytes read the rewritten bodies, ``views/peak.py``) into the expert's form:
 
 * forward: the sum's tree of additions and its matched terms lose their lines; the sum is
   ``_rows_t = _stack_rows(x_0, …)`` (the x_j as the rows of one array, a copy) then

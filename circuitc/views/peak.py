@@ -1,8 +1,11 @@
 """The bytes a compiled module holds: ``circuitc cost --dims N=128``.
 
-The module's figure is read off its memory-planned lines (``emit/memory.py``); beside it, an
-estimate of what hand-written code holds. Both count float64 values of the circuit's shapes
-at the given dimension sizes.
+The module's figure is read off the memory-planned lines the NumPy module runs
+(``emit/memory.py``, after ``emit/lincomb.py`` stacked its wide sums); beside it, an estimate
+of what hand-written code holds. Both count float64 values of the circuit's shapes at the
+given dimension sizes; ``instances`` (``--dims instances=1000``) is the length of the arrays
+a scalar input carries (one number without it), so a scalar value that reads an input holds
+that many numbers.
 """
 
 from __future__ import annotations
@@ -15,17 +18,27 @@ from ..emit.plan import Line
 _WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 
 
+#: the ``dims`` entry that sizes the arrays of instances a scalar input carries
+INSTANCES = "instances"
+
+
 def node_bytes(c, dims: dict[str, int]):
     """Bytes of a float64 value of each node's shape at ``dims``; None when a dimension the
-    circuit uses has no size (a ``CircuitError`` for a size that is not a whole number ≥ 0)."""
+    circuit uses has no size (a ``CircuitError`` for a size that is not a whole number ≥ 0).
+    A scalar node that reads an input holds ``dims["instances"]`` numbers (1 when absent)."""
     from ..errors import CircuitError
 
     for k, v in dims.items():
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise CircuitError(f"dimension {k} = {v!r}: a size is a whole number >= 0")
+    g = c.graph
+    inputs = {v for v, name in c.names.items() if name in c.inputs and g.nodes[v].op == "sym"}
+    per_instance = [False] * len(g.nodes)
+    for v, node in enumerate(g.nodes):  # ids are topological: arguments before their users
+        per_instance[v] = v in inputs or any(per_instance[a] for a in node.args)
     out = []
-    for node in c.graph.nodes:
-        n = 8
+    for v, node in enumerate(g.nodes):
+        n = 8 * (dims.get(INSTANCES, 1) if node.shape == () and per_instance[v] else 1)
         for d in node.shape:
             if isinstance(d, str):
                 if d not in dims:
@@ -39,23 +52,29 @@ def node_bytes(c, dims: dict[str, int]):
 def memory_bytes(ins, args: list[str], sizes: list[int]) -> tuple[int, int]:
     """(the module's peak, a hand-written estimate) in bytes for ``value_and_grad``.
 
-    The module's: liveness over its memory-planned lines (``emit/memory.py``). The estimate:
+    The module's: liveness over the memory-planned lines it runs (``emit/memory.py``), its
+    wide sums stacked (``stacked_sizes``). The estimate:
     what hand-written code must hold at the start of its backward pass (the forward values the
     backward reads) plus the gradients it returns plus one working buffer of the largest
     value; it does not count what hand code could overlap, so it is a target, not a bound.
     """
-    from ..emit.render import constant_names, memory_plan
+    from ..emit.render import constant_names, memory_plan, module_plans, stacked_plans
 
     c, p = ins.compiled, ins.plan
-    bodies = memory_plan(c, p, args)
-    node_of = {n: v for v, n in p.names.items()}
-    quiet = constant_names(c, p)
+    ran = stacked_plans(c, module_plans(c)[0], None)[0]  # the plan the NumPy module prints
+    bodies = memory_plan(c, ran, args)
+    node_of = {n: v for v, n in ran.names.items()}
+    quiet = constant_names(c, ran)
 
     def size(name: str) -> int:
         v = node_of.get(name)
         return 0 if v is None or name in quiet else sizes[v]
 
-    module = peak_bytes(bodies["value_and_grad"][0] + bodies["value_and_grad"][1], size)
+    stacked = stacked_sizes(ran, size)
+    module = peak_bytes(
+        bodies["value_and_grad"][0] + bodies["value_and_grad"][1],
+        lambda name: stacked[name] if name in stacked else size(name),
+    )
     read = set()
     for line in p.backward:
         read.update(w for w in _WORD.findall(line.rhs) if w in node_of)
@@ -64,6 +83,20 @@ def memory_bytes(ins, args: list[str], sizes: list[int]) -> tuple[int, int]:
     returned = {w for _, expr in p.grads for w in _WORD.findall(expr)}
     largest = max((size(n) for n in node_of if n not in returned and n not in read), default=0)
     return module, kept + grads + largest
+
+
+def stacked_sizes(p, size) -> dict[str, int]:
+    """Bytes of the values ``emit/lincomb.py``'s lines bind: ``_rows_t = _stack_rows(x_0, …)``
+    holds a copy of every x_j; ``_gsum_t = _lincomb_grad(_d_t, _rows_t, c, θ_0, …)`` one
+    number per θ_j."""
+    out = {}
+    for line in p.forward_full + p.backward:
+        if line.rhs.startswith("_stack_rows("):
+            out[line.lhs] = sum(size(name) for name in reads(line.rhs)[1:])
+        elif line.rhs.startswith("_lincomb_grad("):
+            params = line.rhs[len("_lincomb_grad(") : -1].split(", ")[3:]  # after _d_t, rows, c
+            out[line.lhs] = 8 * len(params)
+    return out
 
 
 def format_bytes(n: int | None) -> str:
