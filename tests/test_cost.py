@@ -160,3 +160,18 @@ def test_the_naive_route_blows_up_where_reverse_mode_stays_linear():
     # the expanded derivative, a tree, grows far faster than twice
     assert large.naive.diff_tree_ops > 8 * small.naive.diff_tree_ops
     assert large.naive.diff_tree_ops > 100 * large.backward_ops
+
+
+def test_dims_naming_no_dimension_of_the_circuit_is_refused(capsys):
+    """``--dims N=1000`` on a circuit without N said "at N=1000" over per-number bytes."""
+    from circuitc.cli import main
+
+    small = str(Path(__file__).resolve().parents[1] / "examples" / "small_example.py")
+    assert main(["cost", small, "--no-naive", "--dims", "N=1000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dimension N" in err and "no dimension symbols" in err
+    mlp = str(Path(__file__).resolve().parents[1] / "examples" / "mlp.py")
+    assert main(["cost", mlp, "--no-naive", "--dims", "N=8,M=3"]) == 2
+    assert "dimension M" in capsys.readouterr().err
+    assert main(["cost", mlp, "--no-naive", "--dims", "N=8"]) == 0
+    assert "at N=8" in capsys.readouterr().out

@@ -32,6 +32,14 @@ def node_bytes(c, dims: dict[str, int]):
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise CircuitError(f"dimension {k} = {v!r}: a size is a whole number >= 0")
     g = c.graph
+    used = sorted({d for node in g.nodes for d in node.shape if isinstance(d, str)})
+    unknown = [k for k in dims if k not in used and k != INSTANCES]
+    if unknown:
+        have = f"its dimensions are {', '.join(used)}" if used else "it has no dimension symbols"
+        raise CircuitError(
+            f"dimension {unknown[0]} is not one of the circuit's ({have}; "
+            f"{INSTANCES}=N sizes the arrays of instances its scalar inputs carry)"
+        )
     inputs = {v for v, name in c.names.items() if name in c.inputs and g.nodes[v].op == "sym"}
     per_instance = [False] * len(g.nodes)
     for v, node in enumerate(g.nodes):  # ids are topological: arguments before their users
