@@ -344,8 +344,9 @@ def hvp(_vectors, /, *, x: _Arg) -> dict[str, _Arg]:
     del u2
     J = _np.cos(u)
     # backward and its tangents (ops: 6 + 19)
-    _dot_t = 2 * x * _dot_x  # ṫ = dt/dx · ẋ,  dt/dx = 2*x
     _t0 = _np.cos(t)
+    del t
+    _dot_t = 2 * x * _dot_x  # ṫ = dt/dx · ẋ,  dt/dx = 2*x
     _dot_u1 = _t0 * _dot_t  # u1̇ = du1/dt · ṫ,  du1/dt = cos(t)
     _dot_u2 = 3 * _dot_t  # u2̇ = du2/dt · ṫ,  du2/dt = 3
     _dot_u = _dot_u1 + _dot_u2  # u̇ = du/du1 · u1̇ + du/du2 · u2̇,  du/du1 = 1, du/du2 = 1
@@ -360,8 +361,7 @@ def hvp(_vectors, /, *, x: _Arg) -> dict[str, _Arg]:
     _dot_d_u2 = _dot_d_u  # (dJ/du2)˙ += (dJ/du · du/du2)˙
     _d_t = _d_u2 * 3  # dJ/dt += dJ/du2 * du2/dt,  du2/dt = 3
     _dot_d_t = 3 * _dot_d_u2  # (dJ/dt)˙ += (dJ/du2 · du2/dt)˙
-    _d_t += _d_u1 * _np.cos(t)  # dJ/dt += dJ/du1 * du1/dt,  du1/dt = cos(t)
-    del t
+    _d_t += _d_u1 * _t0  # dJ/dt += dJ/du1 * du1/dt,  du1/dt = cos(t)
     _dot_d_t += _t0 * _dot_d_u1 + _d_u1 * (-u1 * _dot_t)  # (dJ/dt)˙ += (dJ/du1 · du1/dt)˙
     del _t0, _d_u, _d_u1, _d_u2, _dot_d_u, _dot_d_u1, _dot_d_u2, _dot_t, u1
     _dot_d_x = _d_t * 2 * _dot_x + 2 * x * _dot_d_t  # (dJ/dx)˙ += (dJ/dt · dt/dx)˙

@@ -1053,6 +1053,7 @@ def hvp(
     _t16 = y - y_star
     J = _t16**2 / 2  # _t17 inline
     # backward and its tangents (ops: 11 + 141)
+    _t18 = 1 - y
     # _t0̇ = d_t0/dalpha_1_1 · alpha_1_1̇,  d_t0/dalpha_1_1 = x_1
     # _t1̇ = d_t1/dalpha_1_2 · alpha_1_2̇,  d_t1/dalpha_1_2 = x_2
     # _t2̇ = d_t2/dalpha_1_3 · alpha_1_3̇,  d_t2/dalpha_1_3 = x_3
@@ -1077,17 +1078,17 @@ def hvp(
     # a_4̇ = da_4/dalpha_4_0 · alpha_4_0̇ + da_4/d_t9 · _t9̇ + da_4/d_t10 · _t10̇ + da_4/d_t11 ·
     # _t11̇,  da_4/dalpha_4_0 = 1, da_4/d_t9 = 1, da_4/d_t10 = 1, da_4/d_t11 = 1
     _dot_a_4 = _dot_alpha_4_0 + x_1 * _dot_alpha_4_1 + x_2 * _dot_alpha_4_2 + x_3 * _dot_alpha_4_3
-    _t18 = 1 - z_1
-    _dot_z_1 = z_1 * _t18 * _dot_a_1  # z_1̇ = dz_1/da_1 · a_1̇,  dz_1/da_1 = z_1*(1 - z_1)
+    _t19 = 1 - z_1
+    _dot_z_1 = z_1 * _t19 * _dot_a_1  # z_1̇ = dz_1/da_1 · a_1̇,  dz_1/da_1 = z_1*(1 - z_1)
     del _dot_a_1
-    _t19 = 1 - z_2
-    _dot_z_2 = z_2 * _t19 * _dot_a_2  # z_2̇ = dz_2/da_2 · a_2̇,  dz_2/da_2 = z_2*(1 - z_2)
+    _t20 = 1 - z_2
+    _dot_z_2 = z_2 * _t20 * _dot_a_2  # z_2̇ = dz_2/da_2 · a_2̇,  dz_2/da_2 = z_2*(1 - z_2)
     del _dot_a_2
-    _t20 = 1 - z_3
-    _dot_z_3 = z_3 * _t20 * _dot_a_3  # z_3̇ = dz_3/da_3 · a_3̇,  dz_3/da_3 = z_3*(1 - z_3)
+    _t21 = 1 - z_3
+    _dot_z_3 = z_3 * _t21 * _dot_a_3  # z_3̇ = dz_3/da_3 · a_3̇,  dz_3/da_3 = z_3*(1 - z_3)
     del _dot_a_3
-    _t21 = 1 - z_4
-    _dot_z_4 = z_4 * _t21 * _dot_a_4  # z_4̇ = dz_4/da_4 · a_4̇,  dz_4/da_4 = z_4*(1 - z_4)
+    _t22 = 1 - z_4
+    _dot_z_4 = z_4 * _t22 * _dot_a_4  # z_4̇ = dz_4/da_4 · a_4̇,  dz_4/da_4 = z_4*(1 - z_4)
     del _dot_a_4
     # _t13̇ = d_t13/dz_2 · z_2̇ + d_t13/dbeta_2 · beta_2̇,  d_t13/dz_2 = beta_2, d_t13/dbeta_2 = z_2
     _dot_t13 = beta_2 * _dot_z_2 + z_2 * _dot_beta_2
@@ -1100,8 +1101,7 @@ def hvp(
     # · _t15̇,  db/dbeta_0 = 1, db/d_t12 = 1, db/d_t13 = 1, db/d_t14 = 1, db/d_t15 = 1
     _dot_b = _dot_beta_0 + (beta_1 * _dot_z_1 + z_1 * _dot_beta_1) + _dot_t13 + _dot_t14 + _dot_t15
     del _dot_t13, _dot_t14, _dot_t15
-    _t22 = 1 - y
-    _dot_y = y * _t22 * _dot_b  # ẏ = dy/db · ḃ,  dy/db = y*(1 - y)
+    _dot_y = y * _t18 * _dot_b  # ẏ = dy/db · ḃ,  dy/db = y*(1 - y)
     del _dot_b
     _dot_t16 = _dot_y  # _t16̇ = d_t16/dy · ẏ,  d_t16/dy = 1
     _d_J = _ones_like(J)  # dJ/dJ = 1
@@ -1114,10 +1114,10 @@ def hvp(
     del _d_t17
     _d_y = _d_t16  # dJ/dy += dJ/d_t16 * d_t16/dy,  d_t16/dy = 1
     _dot_d_y = _dot_d_t16  # (dJ/dy)˙ += (dJ/d_t16 · d_t16/dy)˙
-    _d_b = _d_y * y * (1 - y)  # dJ/db += dJ/dy * dy/db,  dy/db = y*(1 - y)
+    _d_b = _d_y * y * _t18  # dJ/db += dJ/dy * dy/db,  dy/db = y*(1 - y)
     # (dJ/db)˙ += (dJ/dy · dy/db)˙
-    _dot_d_b = _d_y * _t22 * _dot_y + y * _t22 * _dot_d_y - _d_y * y * _dot_y
-    del _d_t16, _t22, _d_y, _dot_d_t16, _dot_d_y, _dot_t16, _dot_y, y
+    _dot_d_b = _d_y * _t18 * _dot_y + y * _t18 * _dot_d_y - _d_y * y * _dot_y
+    del _d_t16, _t18, _d_y, _dot_d_t16, _dot_d_y, _dot_t16, _dot_y, y
     _dot_d_beta_0 = _dot_d_b  # (dJ/dbeta_0)˙ += (dJ/db · db/dbeta_0)˙
     _d_t12 = _d_b  # dJ/d_t12 += dJ/db * db/d_t12,  db/d_t12 = 1
     _dot_d_t12 = _dot_d_b  # (dJ/d_t12)˙ += (dJ/db · db/d_t12)˙
@@ -1149,17 +1149,17 @@ def hvp(
     _dot_d_beta_1 = _d_t12 * _dot_z_1 + z_1 * _dot_d_t12
     del _d_t12, _d_t13, _d_t14, _d_t15, _d_b
     # (dJ/da_4)˙ += (dJ/dz_4 · dz_4/da_4)˙
-    _dot_d_a_4 = _d_z_4 * _t21 * _dot_z_4 + z_4 * _t21 * _dot_d_z_4 - _d_z_4 * z_4 * _dot_z_4
-    del _t21, _d_z_4, _dot_d_z_4, _dot_z_4, z_4
+    _dot_d_a_4 = _d_z_4 * _t22 * _dot_z_4 + z_4 * _t22 * _dot_d_z_4 - _d_z_4 * z_4 * _dot_z_4
+    del _t22, _d_z_4, _dot_d_z_4, _dot_z_4, z_4
     # (dJ/da_3)˙ += (dJ/dz_3 · dz_3/da_3)˙
-    _dot_d_a_3 = _d_z_3 * _t20 * _dot_z_3 + z_3 * _t20 * _dot_d_z_3 - _d_z_3 * z_3 * _dot_z_3
-    del _t20, _d_z_3, _dot_d_z_3, _dot_z_3, z_3
+    _dot_d_a_3 = _d_z_3 * _t21 * _dot_z_3 + z_3 * _t21 * _dot_d_z_3 - _d_z_3 * z_3 * _dot_z_3
+    del _t21, _d_z_3, _dot_d_z_3, _dot_z_3, z_3
     # (dJ/da_2)˙ += (dJ/dz_2 · dz_2/da_2)˙
-    _dot_d_a_2 = _d_z_2 * _t19 * _dot_z_2 + z_2 * _t19 * _dot_d_z_2 - _d_z_2 * z_2 * _dot_z_2
-    del _t19, _d_z_2, _dot_d_z_2, _dot_z_2, z_2
+    _dot_d_a_2 = _d_z_2 * _t20 * _dot_z_2 + z_2 * _t20 * _dot_d_z_2 - _d_z_2 * z_2 * _dot_z_2
+    del _t20, _d_z_2, _dot_d_z_2, _dot_z_2, z_2
     # (dJ/da_1)˙ += (dJ/dz_1 · dz_1/da_1)˙
-    _dot_d_a_1 = _d_z_1 * _t18 * _dot_z_1 + z_1 * _t18 * _dot_d_z_1 - _d_z_1 * z_1 * _dot_z_1
-    del _t18, _d_z_1, _dot_d_z_1, _dot_z_1, z_1
+    _dot_d_a_1 = _d_z_1 * _t19 * _dot_z_1 + z_1 * _t19 * _dot_d_z_1 - _d_z_1 * z_1 * _dot_z_1
+    del _t19, _d_z_1, _dot_d_z_1, _dot_z_1, z_1
     _dot_d_alpha_4_0 = _dot_d_a_4  # (dJ/dalpha_4_0)˙ += (dJ/da_4 · da_4/dalpha_4_0)˙
     _dot_d_t9 = _dot_d_a_4  # (dJ/d_t9)˙ += (dJ/da_4 · da_4/d_t9)˙
     _dot_d_t10 = _dot_d_a_4  # (dJ/d_t10)˙ += (dJ/da_4 · da_4/d_t10)˙

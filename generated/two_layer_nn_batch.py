@@ -653,15 +653,15 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
     _t1 = 1 / N
     _t2 = y_hat - y
     # backward and its tangents (ops: 9 + 43)
+    _t5 = 1 - y_hat
     _dot_A = X @ _dot_alpha  # Ȧ = dA/dalpha · alphȧ,  dA/dalpha = X @ (·)
-    _t5 = 1 - Z
-    _dot_Z = Z * _t5 * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
+    _t6 = 1 - Z
+    _dot_Z = Z * _t6 * _dot_A  # Ż = dZ/dA · Ȧ,  dZ/dA = Z*(1 - Z)
     del _dot_A
     # _t0̇ = d_t0/dZ · Ż + d_t0/dbeta · betȧ,  d_t0/dZ = (·) @ beta, d_t0/dbeta = Z @ (·)
     # ḃ = db/d_t0 · _t0̇ + db/dbeta_0 · beta_0̇,  db/d_t0 = 1, db/dbeta_0 = 1
     _dot_b = _dot_beta_0 + (_dot_Z @ beta + Z @ _dot_beta)
-    _t6 = 1 - y_hat
-    _dot_y_hat = y_hat * _t6 * _dot_b  # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
+    _dot_y_hat = y_hat * _t5 * _dot_b  # y_haṫ = dy_hat/db · ḃ,  dy_hat/db = y_hat*(1 - y_hat)
     del _dot_b
     _dot_t2 = _dot_y_hat  # _t2̇ = d_t2/dy_hat · y_haṫ,  d_t2/dy_hat = 1
     _d_t4 = _t1 / 2  # dJ/d_t4 = _t1/2
@@ -672,13 +672,12 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
     del _d_t3, _d_t4
     _d_y_hat = _d_t2  # dJ/dy_hat += dJ/d_t2 * d_t2/dy_hat,  d_t2/dy_hat = 1
     _dot_d_y_hat = _dot_d_t2  # (dJ/dy_hat)˙ += (dJ/d_t2 · d_t2/dy_hat)˙
-    # dJ/db += dJ/dy_hat * dy_hat/db,  dy_hat/db = y_hat*(1 - y_hat)
-    _d_b = _d_y_hat * y_hat * (1 - y_hat)
+    _d_b = _d_y_hat * y_hat * _t5  # dJ/db += dJ/dy_hat * dy_hat/db,  dy_hat/db = y_hat*(1 - y_hat)
     # (dJ/db)˙ += (dJ/dy_hat · dy_hat/db)˙
     _dot_d_b = (
-        _d_y_hat * _t6 * _dot_y_hat + y_hat * _t6 * _dot_d_y_hat - _d_y_hat * y_hat * _dot_y_hat
+        _d_y_hat * _t5 * _dot_y_hat + y_hat * _t5 * _dot_d_y_hat - _d_y_hat * y_hat * _dot_y_hat
     )
-    del _d_t2, _t6, _d_y_hat, _dot_d_t2, _dot_d_y_hat, _dot_t2, _dot_y_hat, y_hat
+    del _d_t2, _t5, _d_y_hat, _dot_d_t2, _dot_d_y_hat, _dot_t2, _dot_y_hat, y_hat
     _d_t0 = _d_b  # dJ/d_t0 += dJ/db * db/d_t0,  db/d_t0 = 1
     _dot_d_t0 = _dot_d_b  # (dJ/d_t0)˙ += (dJ/db · db/d_t0)˙
     # (dJ/dbeta_0)˙ += (dJ/db · db/dbeta_0)˙
@@ -688,8 +687,8 @@ def hvp(_vectors, /, *, alpha: _Arg, beta: _Arg, beta_0: _Arg, X: _Arg, y: _Arg)
     _dot_d_beta = _dot_Z.T @ _d_t0 + Z.T @ _dot_d_t0  # (dJ/dbeta)˙ += (dJ/d_t0 · d_t0/dbeta)˙
     del _d_t0, _d_b, _dot_d_b, _dot_d_t0
     # (dJ/dA)˙ += (dJ/dZ · dZ/dA)˙
-    _dot_d_A = _d_Z * _t5 * _dot_Z + Z * _t5 * _dot_d_Z - _d_Z * Z * _dot_Z
-    del _t5, Z, _d_Z, _dot_Z, _dot_d_Z
+    _dot_d_A = _d_Z * _t6 * _dot_Z + Z * _t6 * _dot_d_Z - _d_Z * Z * _dot_Z
+    del _t6, Z, _d_Z, _dot_Z, _dot_d_Z
     _dot_d_alpha = X.T @ _dot_d_A  # (dJ/dalpha)˙ += (dJ/dA · dA/dalpha)˙
     return {
         "alpha": _reduce(_dot_d_alpha, alpha, True),

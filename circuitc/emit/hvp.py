@@ -3,13 +3,15 @@
 The forward lines come first, then the forward values' tangents, then every backward line of
 ``value_and_grad`` followed by its tangent update (``_dot_d_t``, the tangent of dJ/dt along v):
 each adjoint is read while it holds its final value, and each backward temporary once the line
-that defines it has run.
+that defines it has run. A backward value the tangent lines read is computed once, before them
+(``hvp_shared.py``), and the backward lines read it by name.
 """
 
 from __future__ import annotations
 
 from ..core.ir import LEAF_OPS
 from ..core.program import Compiled, Update, fill_partial, hvp_live_updates, number_at_run_time
+from .hvp_shared import backward_reading, shared_lines
 from .plan import Line, Plan, _paren
 from .tangent import (
     TangentPlan,
@@ -39,9 +41,12 @@ def hvp_lines(c: Compiled, p: Plan, out: TangentPlan) -> None:
     _name_tangents(c, w, lines)
     for target, leaf in sorted(c.tangent_adjoint.items()):
         w.names[leaf] = w.claim("_dot" + names[c.adjoint[target]])
+    shared, shared_text = shared_lines(c, p, w, [t.expr for t in lines] + exprs, fwd_set, temps)
+    backward = backward_reading(c, p, shared, out.helpers)
     w.count([t.expr for t in lines] + exprs)
-    out.hvp_tangents = _tangent_lines(w, lines)  # printed first: they come first in the code
-    fresh, reads = _interleave(c, p, w, out, temps, fwd_set)
+    # printed first: they come first in the code
+    out.hvp_tangents = shared_text + _tangent_lines(w, lines)
+    fresh, reads = _interleave(c, backward, w, out, temps, fwd_set)
     reads |= w.reads([t.expr for t in lines])
     reads |= _backward_reads(c, fwd_set)
     roots = sorted(reads)
@@ -56,11 +61,12 @@ def hvp_lines(c: Compiled, p: Plan, out: TangentPlan) -> None:
     out.helpers |= w.printer.helpers  # after the results: they may call _reduce
 
 
-def _interleave(c: Compiled, p: Plan, w, out: TangentPlan, temps, fwd_set):
-    """Each backward line of ``plan``, then its tangent update. Returns the tangent leaves that
-    hold fresh arrays (computed for that parameter alone) and the forward values read."""
+def _interleave(c: Compiled, backward: list[Line], w, out: TangentPlan, temps, fwd_set):
+    """Each backward line (``plan``'s, reading the shared values by name), then its tangent
+    update. Returns the tangent leaves that hold fresh arrays (computed for that parameter
+    alone) and the forward values read."""
     defined = _defined_at(c, temps, fwd_set)
-    marks = backward_marks(c, p)
+    marks = backward_marks(c, backward)
     first: dict[int, int] = {}
     fresh: set[int] = set()
     reads: set[int] = set()
@@ -69,7 +75,7 @@ def _interleave(c: Compiled, p: Plan, w, out: TangentPlan, temps, fwd_set):
     live = hvp_live_updates(c)
     for k, (u, h) in enumerate(zip(c.updates, c.hvp_updates, strict=True)):
         # an adjoint that no tangent reads (a parameter's: X.T @ G) is not computed at all
-        body += p.backward[start : marks[k] if k in live else marks[k] - 1]
+        body += backward[start : marks[k] if k in live else marks[k] - 1]
         start = marks[k]
         for v in defined.get(k, ()):
             w.names[v] = temps[v]
@@ -86,7 +92,7 @@ def _interleave(c: Compiled, p: Plan, w, out: TangentPlan, temps, fwd_set):
                 fresh.add(leaf)
         else:
             fresh.add(leaf)  # rebuilt (or added into an array it owns)
-    out.hvp_backward = body + p.backward[start:]
+    out.hvp_backward = body + backward[start:]
     return fresh, reads
 
 
@@ -124,12 +130,12 @@ def _result(c: Compiled, w, name: str, leaf: int | None, fresh: set[int]) -> tup
     return name, pr.helper("_reduce", f"{w.names[dot]}, {name}")
 
 
-def backward_marks(c: Compiled, p: Plan) -> list[int]:
-    """For each update, the number of ``plan``'s backward lines up to and including its own
-    (an update's line is the one with a chain-rule comment; the seed line comes first)."""
+def backward_marks(c: Compiled, backward: list[Line]) -> list[int]:
+    """For each update, the number of backward lines up to and including its own (an
+    update's line is the one with a chain-rule comment; the seed line comes first)."""
     seeded = c.output in c.adjoint and not c.seed_folded
     marks = []
-    for i, line in enumerate(p.backward):
+    for i, line in enumerate(backward):
         if line.comment and not (i == 0 and seeded):
             marks.append(i + 1)
     return marks

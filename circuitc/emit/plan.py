@@ -65,6 +65,7 @@ class Plan:
     predict_args: list[str] = field(default_factory=list)  # what predict() reads (params first)
     prologue: list[str] = field(default_factory=list)  # argument conversion and shape check
     predict_prologue: list[str] = field(default_factory=list)  # the same for predict()
+    printer_class: type | None = None  # what printed the lines (hvp prints backward ones again)
 
 
 def _cosmetic(c: Compiled, v: int) -> bool:
@@ -92,7 +93,7 @@ def plan(c: Compiled, math: bool = False, printer_class: type | None = None) -> 
     namer.name_forward(uses)
     namer.name_adjoints()
     printer = (printer_class or (MathPrinter if math else Printer))(g, namer.names)
-    out = Plan(namer.names)
+    out = Plan(namer.names, printer_class=type(printer))
     _forward_lines(out, c, printer, bwd_reads)
     out.forward_ops, out.backward_ops = op_counts(c)
     first_expr = first_exprs(c)
