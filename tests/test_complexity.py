@@ -16,6 +16,7 @@ import tokenize
 import numpy as np
 import pytest
 import sympy as sp
+from measure import sin_chain
 
 import circuitc
 
@@ -56,15 +57,6 @@ def _ops(text: str) -> int:
 
 
 # -- the three circuits of part 3 (and the 1000-level DAG of the profiling brief) ---------------
-def sin_chain(n: int) -> circuitc.Circuit:
-    """x -> sin(x) -> sin(sin(x)) ..., n steps written as Circuit steps."""
-    x = sp.Symbol("x")
-    steps, prev = [], x
-    for k in range(n):
-        s = sp.Symbol(f"s{k}")
-        steps.append((s, sp.sin(prev)))
-        prev = s
-    return circuitc.Circuit("sin_chain", prev, [x], steps=steps)
 
 
 def product(n: int) -> tuple[sp.Expr, list[sp.Symbol]]:

@@ -13,13 +13,13 @@ import functools
 import re
 import runpy
 import sys
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from measure import peak
 from oracles import assert_close
 
 import circuitc
@@ -193,30 +193,15 @@ def test_mlp_hvp_runs_the_three_wide_products_a_hand_hvp_needs():
     assert len(hvp) == 3, hvp
 
 
-def _peak(fn) -> int:
-    """The most bytes one call of ``fn`` holds at once (what it returns included)."""
-    fn()
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        before = tracemalloc.get_traced_memory()[0]
-        result = fn()
-        out = tracemalloc.get_traced_memory()[1] - before
-        del result
-    finally:
-        tracemalloc.stop()
-    return out
-
-
 def test_mlp_hvp_holds_no_more_than_the_hand_hvp():
     """784-256-10 at N=128: every local dropped at its last use, hvp holds at most what the
     expert's hand HVP holds (it held 1.5x that, 3.9 MB, before hvp was planned)."""
     point, v = mlp_case(np.random.default_rng(5), n=128, d=784, h=256, k=10)
     m = mlp_module()
-    mine = _peak(lambda: m.hvp(v, **point))
-    hand = _peak(lambda: hand_hvp(point, v))
+    mine = peak(lambda: m.hvp(v, **point))
+    hand = peak(lambda: hand_hvp(point, v))
     assert mine <= hand, (mine, hand)
-    assert _peak(lambda: m.jvp(v, **point)) <= _peak(lambda: m.value_and_grad(**point))
+    assert peak(lambda: m.jvp(v, **point)) <= peak(lambda: m.value_and_grad(**point))
 
 
 # -- hvp runs only the forward values its tangents read -------------------------------------------

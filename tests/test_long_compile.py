@@ -15,21 +15,11 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
+from measure import sin_chain
 
 import circuitc
 from circuitc import loader, pipeline
 from circuitc.emit.render import KEYWORD_CALL_MAX
-
-
-def sin_chain(n: int) -> circuitc.Circuit:
-    """s_0 = sin(x), s_k = sin(s_{k-1}): n steps (3n IR nodes with the backward pass)."""
-    x = sp.Symbol("x")
-    steps, prev = [], x
-    for k in range(n):
-        s = sp.Symbol(f"s{k}")
-        steps.append((s, sp.sin(prev)))
-        prev = s
-    return circuitc.Circuit("chain", prev, [x], steps=steps)
 
 
 def hand_chain(x: float, n: int) -> tuple[float, float, float]:

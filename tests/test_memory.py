@@ -9,7 +9,6 @@ evaluation of the folded text against the unfolded text.
 from __future__ import annotations
 
 import sys
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from measure import peak
 from oracles import assert_close, vjp_check
 
 import circuitc
@@ -29,21 +29,6 @@ from benchmarks import circuits, expert  # noqa: E402
 #: 2**16 float64 = 512 KiB: above NumPy's 256 KiB threshold for reusing operator temporaries
 BIG = 1 << 16
 ARRAY = BIG * 8
-
-
-def peak(fn) -> int:
-    """The most bytes one call of ``fn`` holds at once (what it returns included)."""
-    fn()
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        before = tracemalloc.get_traced_memory()[0]
-        result = fn()
-        out = tracemalloc.get_traced_memory()[1] - before
-        del result
-    finally:
-        tracemalloc.stop()
-    return out
 
 
 # -- the pass on lines -----------------------------------------------------------------------------

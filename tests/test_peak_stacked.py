@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_memory import ARRAY, BIG, peak
+from measure import peak
+from test_memory import ARRAY, BIG
 
 import circuitc
 from circuitc.emit.lincomb import MIN_TERMS
